@@ -1,0 +1,376 @@
+"""Every write to a conversation, in one place: pages, the REST API, bulk jobs and management
+commands all call these functions, so the audit trail, the conflict check and the error mapping
+exist once.
+
+Each action: re-read the state, refuse if it moved since the operator's read (`based_on`), record
+an audit row as *pending* with the state before and the request, send the write, then complete the
+row as succeeded or failed. The row is committed before anything is sent, so a write that never
+finishes (upstream error, killed worker) is still on record.
+
+There is an unavoidable window between the re-read and the write (one round trip, usually well
+under a second): a turn the end user takes inside it is overwritten by a full-state write. Voiceflow
+offers no conditional write (no ETag or version on the state API) to close it. Variable merges
+(PATCH) only touch the keys they name, so they are safe against that window.
+"""
+
+import hashlib
+import json
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
+
+from .known_sessions import note_session
+from .models import AuditEntry, BulkJob, Environment
+from .voiceflow import SessionClient, VoiceflowError, client_for, validate_user_id
+
+
+def fingerprint(state: dict | None) -> str:
+    """A short stable digest of a state, used to notice that a conversation moved."""
+    canonical = json.dumps(state or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:20]
+
+
+class Conflict(Exception):
+    """The conversation changed after the operator read it; nothing was sent."""
+
+    def __init__(self, state_now: dict, entry: AuditEntry) -> None:
+        super().__init__("The conversation changed since it was loaded; nothing was sent.")
+        self.state_now = state_now
+        self.fingerprint_now = fingerprint(state_now)
+        self.entry = entry
+
+
+class StateShapeError(ValueError):
+    """A state the API would refuse; the message names the problem."""
+
+
+def check_state_shape(state: Any) -> dict:
+    """The legacy PUT contract (voiceflow-api.md §7.1 item 7, §9), checked before anything is sent."""
+    if not isinstance(state, dict):
+        raise StateShapeError("The state must be a JSON object with stack, storage and variables.")
+    missing = [key for key in ("stack", "storage", "variables") if key not in state]
+    if missing:
+        raise StateShapeError(f"The state is missing {', '.join(missing)}.")
+    extra = sorted(set(state) - {"stack", "storage", "variables"})
+    if extra:
+        raise StateShapeError(
+            f"Voiceflow accepts only stack, storage and variables; remove {', '.join(extra)}."
+        )
+    if not isinstance(state["stack"], list):
+        raise StateShapeError("stack must be a list of frames.")
+    for position, frame in enumerate(state["stack"]):
+        if not isinstance(frame, dict):
+            raise StateShapeError(f"stack[{position}] must be an object.")
+        if not isinstance(frame.get("diagramID"), str) or not frame["diagramID"]:
+            raise StateShapeError(f"stack[{position}] needs a diagramID (a string).")
+        if "nodeID" in frame and not isinstance(frame["nodeID"], str):
+            raise StateShapeError(
+                f"stack[{position}].nodeID must be a string or left out (Voiceflow refuses null)."
+            )
+    for key in ("storage", "variables"):
+        if not isinstance(state[key], dict):
+            raise StateShapeError(f"{key} must be an object.")
+    return state
+
+
+def writable_state(state: dict) -> dict:
+    """The part of a read state that a PUT may send back (reads may carry `turn`)."""
+    return {
+        "stack": state.get("stack", []),
+        "storage": state.get("storage", {}),
+        "variables": state.get("variables", {}),
+    }
+
+
+def _open_entry(
+    *,
+    environment: Environment,
+    user_id: str,
+    action: str,
+    actor: AbstractBaseUser | None,
+    source: str,
+    job: BulkJob | None,
+    state_before: dict | None,
+    request_sent: dict | None,
+    restored_from: AuditEntry | None = None,
+) -> AuditEntry:
+    return AuditEntry.objects.create(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor_name=actor.get_username() if actor is not None and actor.is_authenticated else "",
+        source=source,
+        job=job,
+        project=environment.project,
+        project_name=environment.project.name,
+        environment=environment,
+        environment_label=environment.label,
+        user_id=user_id,
+        action=action,
+        state_before=state_before,
+        request_sent=request_sent,
+        restored_from=restored_from,
+    )
+
+
+def _finish(entry: AuditEntry, *, outcome: str, **fields: Any) -> AuditEntry:
+    entry.outcome = outcome
+    entry.completed_at = timezone.now()
+    for name, value in fields.items():
+        setattr(entry, name, value)
+    entry.save(update_fields=["outcome", "completed_at", *fields])
+    return entry
+
+
+def _write(
+    *,
+    environment: Environment,
+    user_id: str,
+    action: str,
+    actor: AbstractBaseUser | None,
+    source: str,
+    based_on: str | None,
+    job: BulkJob | None,
+    request_sent: dict,
+    send,
+    expected_after,
+    client: SessionClient | None = None,
+    restored_from: AuditEntry | None = None,
+    resume: AuditEntry | None = None,
+) -> AuditEntry:
+    """The shared skeleton of every write.
+
+    `send(client, state_before)` performs the upstream write and returns the state after it.
+    `expected_after(state_before)` says what the state should be once the write is applied; it
+    lets an interrupted attempt (`resume`) finish without writing twice.
+    """
+    validate_user_id(user_id)
+    client = client or client_for(environment)
+    try:
+        state_now = client.get_state(user_id)
+    except VoiceflowError as error:
+        entry = resume or _open_entry(
+            environment=environment, user_id=user_id, action=action, actor=actor, source=source,
+            job=job, state_before=None, request_sent=request_sent, restored_from=restored_from,
+        )
+        _finish(
+            entry,
+            outcome=AuditEntry.Outcome.FAILED,
+            upstream_status=error.status,
+            error=f"Could not read the current state, nothing was sent: {error.message}",
+        )
+        raise
+
+    if resume is not None:
+        # An earlier attempt recorded its "before" and may or may not have reached Voiceflow.
+        # If the state already shows the write, complete the record instead of writing again.
+        entry = resume
+        state_before = entry.state_before if entry.state_before is not None else state_now
+        if entry.state_before is not None and _applied(state_now, expected_after(state_before)):
+            note_session(environment, user_id, state_now, origin="written")
+            return _finish(entry, outcome=AuditEntry.Outcome.SUCCEEDED, state_after=state_now)
+    else:
+        state_before = state_now
+        if based_on is not None and fingerprint(state_now) != based_on:
+            entry = _open_entry(
+                environment=environment, user_id=user_id, action=action, actor=actor,
+                source=source, job=job, state_before=state_now, request_sent=request_sent,
+                restored_from=restored_from,
+            )
+            _finish(
+                entry,
+                outcome=AuditEntry.Outcome.CONFLICT,
+                error="The conversation changed after it was loaded; nothing was sent.",
+            )
+            raise Conflict(state_now, entry)
+        entry = _open_entry(
+            environment=environment, user_id=user_id, action=action, actor=actor, source=source,
+            job=job, state_before=state_before, request_sent=request_sent,
+            restored_from=restored_from,
+        )
+
+    try:
+        state_after = send(client, state_before)
+    except (VoiceflowError, StateShapeError) as error:
+        _finish(
+            entry,
+            outcome=AuditEntry.Outcome.FAILED,
+            upstream_status=getattr(error, "status", None),
+            error=str(error),
+        )
+        raise
+    note_session(environment, user_id, state_after, origin="written")
+    return _finish(entry, outcome=AuditEntry.Outcome.SUCCEEDED, state_after=state_after)
+
+
+def _applied(state_now: dict, expected: dict) -> bool:
+    return fingerprint(state_now) == fingerprint(expected)
+
+
+def do_set_variables(
+    environment: Environment,
+    user_id: str,
+    variables: dict,
+    *,
+    actor: AbstractBaseUser | None,
+    source: str,
+    based_on: str | None = None,
+    job: BulkJob | None = None,
+    client: SessionClient | None = None,
+    resume: AuditEntry | None = None,
+) -> AuditEntry:
+    """Merge variables (PATCH): each named key is replaced whole, the others are untouched."""
+    if not isinstance(variables, dict) or not variables:
+        raise StateShapeError("Give at least one variable to set.")
+
+    def expected_after(state_before: dict) -> dict:
+        merged = dict(state_before)
+        merged["variables"] = {**state_before.get("variables", {}), **variables}
+        return merged
+
+    return _write(
+        environment=environment, user_id=user_id, action=AuditEntry.Action.SET_VARIABLES,
+        actor=actor, source=source, based_on=based_on, job=job, client=client, resume=resume,
+        request_sent={"method": "PATCH", "path": "variables", "body": variables},
+        send=lambda c, _before: c.update_variables(user_id, variables),
+        expected_after=expected_after,
+    )
+
+
+def do_remove_variables(
+    environment: Environment,
+    user_id: str,
+    names: list[str],
+    *,
+    actor: AbstractBaseUser | None,
+    source: str,
+    based_on: str | None = None,
+    job: BulkJob | None = None,
+) -> AuditEntry:
+    """Remove variables. The API has no delete for a variable, so this is a full-state PUT."""
+    if not names:
+        raise StateShapeError("Name at least one variable to remove.")
+
+    def expected_after(state_before: dict) -> dict:
+        state = writable_state(state_before)
+        state["variables"] = {k: v for k, v in state["variables"].items() if k not in names}
+        return state
+
+    def send(client: SessionClient, state_before: dict) -> dict:
+        unknown = [name for name in names if name not in state_before.get("variables", {})]
+        if unknown:
+            raise StateShapeError(f"No variable named {', '.join(unknown)} in this session.")
+        return client.replace_state(user_id, expected_after(state_before))
+
+    return _write(
+        environment=environment, user_id=user_id, action=AuditEntry.Action.REMOVE_VARIABLES,
+        actor=actor, source=source, based_on=based_on, job=job,
+        request_sent={"method": "PUT", "path": "state", "remove_variables": names},
+        send=send, expected_after=expected_after,
+    )
+
+
+def do_replace_state(
+    environment: Environment,
+    user_id: str,
+    state: dict,
+    *,
+    actor: AbstractBaseUser | None,
+    source: str,
+    based_on: str | None = None,
+    job: BulkJob | None = None,
+) -> AuditEntry:
+    """Replace the whole state (PUT) after checking it has the shape Voiceflow requires."""
+    check_state_shape(state)
+    return _write(
+        environment=environment, user_id=user_id, action=AuditEntry.Action.REPLACE_STATE,
+        actor=actor, source=source, based_on=based_on, job=job,
+        request_sent={"method": "PUT", "path": "state", "body": state},
+        send=lambda c, _before: c.replace_state(user_id, state),
+        expected_after=lambda _before: state,
+    )
+
+
+def do_reset_session(
+    environment: Environment,
+    user_id: str,
+    *,
+    actor: AbstractBaseUser | None,
+    source: str,
+    based_on: str | None = None,
+    job: BulkJob | None = None,
+    client: SessionClient | None = None,
+    resume: AuditEntry | None = None,
+) -> AuditEntry:
+    """Delete the state (DELETE). The state before is kept in the audit row, so it can come back."""
+
+    def send(c: SessionClient, _before: dict) -> dict:
+        c.delete_state(user_id)
+        return {}
+
+    return _write(
+        environment=environment, user_id=user_id, action=AuditEntry.Action.RESET,
+        actor=actor, source=source, based_on=based_on, job=job, client=client, resume=resume,
+        request_sent={"method": "DELETE", "path": "state"},
+        send=send, expected_after=lambda _before: {},
+    )
+
+
+def do_put_back(
+    environment: Environment,
+    user_id: str,
+    state: dict | None,
+    *,
+    actor: AbstractBaseUser | None,
+    source: str,
+    based_on: str | None = None,
+    job: BulkJob | None = None,
+    restored_from: AuditEntry | None = None,
+    client: SessionClient | None = None,
+    resume: AuditEntry | None = None,
+) -> AuditEntry:
+    """Make the conversation hold `state` again: a PUT, or a DELETE when it had no state.
+
+    A state that only ever held variables (a PATCH on an unknown user creates one) cannot be
+    written back by PUT, which requires stack and storage; it is restored as an empty stack and
+    storage with those variables, which Voiceflow treats the same on the next turn.
+    """
+    target = state or {}
+
+    def send(c: SessionClient, _before: dict) -> dict:
+        if not target:
+            c.delete_state(user_id)
+            return {}
+        return c.replace_state(user_id, writable_state(target))
+
+    def expected_after(_before: dict) -> dict:
+        return writable_state(target) if target else {}
+
+    return _write(
+        environment=environment, user_id=user_id, action=AuditEntry.Action.RESTORE,
+        actor=actor, source=source, based_on=based_on, job=job, client=client, resume=resume,
+        restored_from=restored_from,
+        request_sent={
+            "method": "PUT" if target else "DELETE",
+            "path": "state",
+            "restored_from": restored_from.pk if restored_from else None,
+        },
+        send=send, expected_after=expected_after,
+    )
+
+
+def do_restore(
+    entry: AuditEntry,
+    *,
+    actor: AbstractBaseUser | None,
+    source: str,
+    based_on: str | None = None,
+) -> AuditEntry:
+    """Put back the state recorded before an audited write."""
+    if entry.environment is None:
+        raise StateShapeError("The environment of this record no longer exists.")
+    if entry.state_before is None:
+        raise StateShapeError("This record has no state before the write to put back.")
+    return do_put_back(
+        entry.environment, entry.user_id, entry.state_before,
+        actor=actor, source=source, based_on=based_on, restored_from=entry,
+    )

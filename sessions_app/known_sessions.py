@@ -1,0 +1,67 @@
+"""The index of userIDs the dashboard has seen, since Voiceflow's state API cannot list users."""
+
+import json
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from .models import Environment, KnownSession
+
+SNAPSHOT_MAX_VARIABLES = 40
+SNAPSHOT_MAX_VALUE_CHARS = 200
+
+
+def _snapshot(variables: dict) -> dict:
+    """A bounded copy of the variables: long values cut, so the index stays small."""
+    snapshot = {}
+    for name in list(variables)[:SNAPSHOT_MAX_VARIABLES]:
+        value = variables[name]
+        if isinstance(value, str | int | float | bool) or value is None:
+            if isinstance(value, str) and len(value) > SNAPSHOT_MAX_VALUE_CHARS:
+                value = value[:SNAPSHOT_MAX_VALUE_CHARS] + "…"
+            snapshot[name] = value
+        else:
+            text = json.dumps(value, ensure_ascii=False)
+            snapshot[name] = text[:SNAPSHOT_MAX_VALUE_CHARS] + ("…" if len(text) > SNAPSHOT_MAX_VALUE_CHARS else "")
+    return snapshot
+
+
+def _search_text(snapshot: dict) -> str:
+    return "\n".join(
+        f"{name}={value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}"
+        for name, value in snapshot.items()
+    ).lower()
+
+
+def note_session(
+    environment: Environment, user_id: str, state: dict | None, *, origin: str = "inspected"
+) -> KnownSession:
+    """Record that a userID was seen with this state (called on every read and write)."""
+    state = state or {}
+    stack = state.get("stack") or []
+    snapshot = _snapshot(state.get("variables") or {})
+    current = stack[-1] if stack and isinstance(stack[-1], dict) else {}
+    defaults = {
+        "has_state": bool(state),
+        "last_seen_at": timezone.now(),
+        "variables_snapshot": snapshot,
+        "search_text": _search_text(snapshot),
+        "stack_depth": len(stack),
+        "current_flow": str(current.get("name") or current.get("diagramID") or "")[:200],
+    }
+    known, created = KnownSession.objects.update_or_create(
+        environment=environment, user_id=user_id, defaults=defaults, create_defaults={**defaults, "origin": origin}
+    )
+    return known
+
+
+def search_known_sessions(
+    environment: Environment, *, user_id_prefix: str = "", variable_value: str = ""
+) -> QuerySet[KnownSession]:
+    sessions = KnownSession.objects.filter(environment=environment)
+    if user_id_prefix:
+        sessions = sessions.filter(user_id__startswith=user_id_prefix)
+    if variable_value:
+        needle = variable_value.lower()
+        sessions = sessions.filter(Q(search_text__contains=needle))
+    return sessions

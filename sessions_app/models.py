@@ -1,0 +1,302 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from .secrets import EncryptedTextField, hint
+
+USER_ID_MAX_LENGTH = 128  # Voiceflow's documented limit for the userID path segment.
+
+
+class Project(models.Model):
+    class StateApi(models.TextChoices):
+        LEGACY = "legacy", "Dialog Manager state API (/state/user/…, project key)"
+        REALTIME = "realtime", "Realtime state API (/v1/stable/conversation-state/…, access token)"
+
+    name = models.CharField(max_length=120, unique=True)
+    voiceflow_project_id = models.CharField("Voiceflow project ID", max_length=64)
+    runtime_url = models.URLField(
+        "runtime base URL", default=settings.VOICEFLOW_DEFAULT_RUNTIME_URL, max_length=300
+    )
+    realtime_url = models.URLField(
+        "Realtime API base URL", default="https://realtime-api.voiceflow.com", max_length=300
+    )
+    analytics_url = models.URLField(
+        "Analytics API base URL", default="https://analytics-api.voiceflow.com", max_length=300
+    )
+    state_api = models.CharField(max_length=16, choices=StateApi, default=StateApi.LEGACY)
+    api_key = EncryptedTextField("Dialog Manager API key")
+    api_key_hint = models.CharField(max_length=32, editable=False, default="")
+    access_token = EncryptedTextField("personal access token", blank=True, default="")
+    access_token_hint = models.CharField(max_length=32, editable=False, default="")
+    budget_per_minute = models.PositiveIntegerField(
+        "request budget per minute",
+        default=500,
+        help_text="Requests per minute this dashboard may send for the project, shared by every "
+        "page, API call and worker. 500 is the open-source runtime's limit per key.",
+    )
+    is_sandbox = models.BooleanField(default=False, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [
+            ("inspect_session", "Inspect conversation sessions"),
+            ("edit_variables", "Edit session variables"),
+            ("replace_state", "Replace or restore a whole session state"),
+            ("reset_session", "Reset (delete) sessions"),
+            ("run_bulk_jobs", "Run bulk preloads and resets"),
+            ("interact_session", "Send actions to a conversation"),
+            ("view_audit", "Read the audit trail"),
+            ("manage_projects", "Manage projects and credentials"),
+            ("see_personal_data", "See masked personal-data variables"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.api_key_hint = hint(self.api_key)
+        self.access_token_hint = hint(self.access_token)
+        super().save(*args, **kwargs)
+
+
+class Environment(models.Model):
+    class Badge(models.TextChoices):
+        GREEN = "green", "Green"
+        BLUE = "blue", "Blue"
+        AMBER = "amber", "Amber"
+        RED = "red", "Red"
+        GREY = "grey", "Grey"
+
+    class RealtimeVersion(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="environments")
+    label = models.CharField(max_length=60)
+    version_id = models.CharField(
+        "versionID",
+        max_length=64,
+        default="development",
+        help_text="Legacy API: development, staging, production or a literal version ID.",
+    )
+    alias = models.CharField(
+        "environment alias", max_length=64, default="main", help_text="Newer APIs, e.g. main."
+    )
+    realtime_version = models.CharField(
+        max_length=16, choices=RealtimeVersion, default=RealtimeVersion.DRAFT
+    )
+    badge = models.CharField(max_length=8, choices=Badge, default=Badge.BLUE)
+    is_production = models.BooleanField(
+        default=False, help_text="Destructive actions here ask for an explicit confirmation."
+    )
+
+    class Meta:
+        ordering = ["project__name", "label"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "label"], name="unique_environment_label"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project.name} · {self.label}"
+
+
+class KnownSession(models.Model):
+    """Every userID the dashboard has seen in an environment; the state API cannot list users."""
+
+    class Origin(models.TextChoices):
+        INSPECTED = "inspected", "Inspected"
+        WRITTEN = "written", "Written"
+        IMPORTED = "imported", "Imported from transcripts"
+
+    environment = models.ForeignKey(
+        Environment, on_delete=models.CASCADE, related_name="known_sessions"
+    )
+    user_id = models.CharField(max_length=USER_ID_MAX_LENGTH)
+    origin = models.CharField(max_length=16, choices=Origin, default=Origin.INSPECTED)
+    has_state = models.BooleanField(default=True)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    variables_snapshot = models.JSONField(default=dict, blank=True)
+    # "name=value" lines of the snapshot, lower-cased: searchable the same way on every database.
+    search_text = models.TextField(blank=True, default="")
+    stack_depth = models.PositiveIntegerField(default=0)
+    current_flow = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["environment", "user_id"], name="unique_known_session"
+            ),
+        ]
+        indexes = [models.Index(fields=["environment", "-last_seen_at"])]
+
+    def __str__(self) -> str:
+        return self.user_id
+
+
+class BulkJob(models.Model):
+    class Kind(models.TextChoices):
+        PRELOAD = "preload", "Preload variables"
+        RESET = "reset", "Reset sessions"
+        UNDO = "undo", "Undo a job"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Validated, waiting for a decision"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        CANCELLED = "cancelled", "Cancelled"
+        COMPLETED = "completed", "Completed"
+
+    kind = models.CharField(max_length=16, choices=Kind)
+    status = models.CharField(max_length=16, choices=Status, default=Status.DRAFT)
+    environment = models.ForeignKey(Environment, on_delete=models.PROTECT, related_name="jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    source_name = models.CharField(max_length=255, blank=True, default="")
+    undo_of = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="undo_jobs"
+    )
+    validation_report = models.JSONField(default=dict, blank=True)
+    total_items = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+
+class BulkItem(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CLAIMED = "claimed", "In progress"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="items")
+    line_number = models.PositiveIntegerField()
+    user_id = models.CharField(max_length=USER_ID_MAX_LENGTH)
+    variables = models.JSONField(null=True, blank=True)
+    state_to_restore = models.JSONField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=200, blank=True, default="")
+    audit_entry = models.ForeignKey(
+        "AuditEntry", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    upstream_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    reason = models.TextField(blank=True, default="")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["line_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "user_id"], name="unique_job_user"),
+        ]
+        indexes = [models.Index(fields=["job", "status"])]
+
+
+class AuditEntry(models.Model):
+    """One write to a conversation (or an administrative change), recorded before it is sent."""
+
+    class Action(models.TextChoices):
+        SET_VARIABLES = "set_variables", "Set variables"
+        REMOVE_VARIABLES = "remove_variables", "Remove variables"
+        REPLACE_STATE = "replace_state", "Replace state"
+        RESET = "reset", "Reset session"
+        RESTORE = "restore", "Restore state"
+        INTERACT = "interact", "Send an action"
+        PROJECT_CREATED = "project_created", "Project created"
+        PROJECT_CHANGED = "project_changed", "Project changed"
+        PROJECT_DELETED = "project_deleted", "Project deleted"
+        CREDENTIALS_CHANGED = "credentials_changed", "Credentials changed"
+        KEYS_ROTATED = "keys_rotated", "Encryption keys rotated"
+        ROLE_CHANGED = "role_changed", "Role changed"
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CONFLICT = "conflict", "Refused: the conversation moved"
+
+    class Source(models.TextChoices):
+        PAGE = "page", "Page"
+        API = "api", "API"
+        BULK = "bulk", "Bulk job"
+        CLI = "cli", "Command line"
+        ADMIN = "admin", "Django admin"
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, blank=True, default="")
+    source = models.CharField(max_length=8, choices=Source)
+    job = models.ForeignKey(
+        BulkJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries"
+    )
+    # The names are kept beside the links so the trail survives a deleted project or environment.
+    project = models.ForeignKey(Project, on_delete=models.SET_NULL, null=True, related_name="+")
+    project_name = models.CharField(max_length=120, blank=True, default="")
+    environment = models.ForeignKey(
+        Environment, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    environment_label = models.CharField(max_length=60, blank=True, default="")
+    user_id = models.CharField(max_length=USER_ID_MAX_LENGTH, blank=True, default="")
+    action = models.CharField(max_length=32, choices=Action)
+    outcome = models.CharField(max_length=16, choices=Outcome, default=Outcome.PENDING)
+    state_before = models.JSONField(null=True, blank=True)
+    state_after = models.JSONField(null=True, blank=True)
+    request_sent = models.JSONField(null=True, blank=True)
+    upstream_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    restored_from = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="restorations"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "audit entries"
+        indexes = [
+            models.Index(fields=["environment", "user_id", "-created_at"]),
+            models.Index(fields=["action", "outcome"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.user_id} ({self.get_outcome_display()})"
+
+
+class RequestBudget(models.Model):
+    """The shared request pacing state of one project, for every worker and web process.
+
+    `next_slot_at` is the earliest Unix time the next request may be sent (a GCRA "theoretical
+    arrival time"); `paused_until` is set when Voiceflow answers 429 with Retry-After.
+    """
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="budget")
+    next_slot_at = models.FloatField(default=0.0)
+    paused_until = models.FloatField(default=0.0)
+
+
+class OperatorPreference(models.Model):
+    """What a signed-in operator last worked on, so pages open where they left off."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator_preference"
+    )
+    environment = models.ForeignKey(
+        Environment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # When the operator last re-entered their password, for step-up confirmation of risky work.
+    confirmed_password_at = models.DateTimeField(null=True, blank=True)

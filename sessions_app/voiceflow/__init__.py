@@ -1,0 +1,67 @@
+"""Voiceflow access for the rest of the product: `client_for(environment)` and the typed errors."""
+
+from django.conf import settings
+
+from . import budget
+from .client import USER_ID_MAX_LENGTH, SessionClient, Target, validate_user_id
+from .errors import (
+    InvalidUserID,
+    RateLimited,
+    Unauthorized,
+    UnknownEnvironment,
+    UpstreamFailure,
+    UpstreamTimeout,
+    ValidationFailed,
+    VoiceflowError,
+)
+
+__all__ = [
+    "USER_ID_MAX_LENGTH",
+    "InvalidUserID",
+    "RateLimited",
+    "SessionClient",
+    "Target",
+    "Unauthorized",
+    "UnknownEnvironment",
+    "UpstreamFailure",
+    "UpstreamTimeout",
+    "ValidationFailed",
+    "VoiceflowError",
+    "client_for",
+    "validate_user_id",
+]
+
+# Interactive callers (pages, the REST API) wait this long at most for a budget slot; bulk
+# workers wait as long as pacing needs.
+INTERACTIVE_MAX_WAIT_S = 5.0
+
+
+def client_for(environment, *, max_wait_s: float = INTERACTIVE_MAX_WAIT_S) -> SessionClient:
+    """A client for one environment, paced by its project's shared request budget."""
+    project = environment.project
+    target = Target(
+        runtime_url=project.runtime_url,
+        project_id=project.voiceflow_project_id,
+        version_id=environment.version_id,
+        api_key=project.api_key,
+    )
+
+    def pacer() -> None:
+        try:
+            budget.pace(project.pk, project.budget_per_minute, max_wait_s=max_wait_s)
+        except budget.BudgetWaitTooLong as exc:
+            raise RateLimited(
+                f"This project's request budget ({project.budget_per_minute}/min) is in use by "
+                f"running jobs; retry in {exc.wait_s:.0f} s.",
+                retry_after_s=exc.wait_s,
+            ) from exc
+
+    def on_rate_limited(retry_after_s: float) -> None:
+        budget.defer(project.pk, retry_after_s)
+
+    return SessionClient(
+        target,
+        timeout_s=settings.VOICEFLOW_TIMEOUT_S,
+        pacer=pacer,
+        on_rate_limited=on_rate_limited,
+    )

@@ -1,0 +1,59 @@
+"""Typed failures of Voiceflow calls, each with a message a person can act on.
+
+`permanent` tells the bulk engine's retry loop whether trying again can help; `code` is the
+machine-readable name the REST API returns.
+"""
+
+
+class VoiceflowError(Exception):
+    code = "upstream_error"
+    permanent = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        upstream_message: str = "",
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.upstream_message = upstream_message
+        self.retry_after_s = retry_after_s
+
+
+class InvalidUserID(VoiceflowError):
+    code = "validation"
+    permanent = True
+
+
+class Unauthorized(VoiceflowError):
+    code = "upstream_unauthorized"
+    permanent = True
+
+
+class UnknownEnvironment(VoiceflowError):
+    code = "upstream_unknown_environment"
+    permanent = True
+
+
+class ValidationFailed(VoiceflowError):
+    code = "upstream_validation"
+    permanent = True
+
+
+class RateLimited(VoiceflowError):
+    code = "upstream_rate_limited"
+    permanent = False
+
+
+class UpstreamFailure(VoiceflowError):
+    code = "upstream_error"
+    permanent = False
+
+
+class UpstreamTimeout(VoiceflowError):
+    code = "upstream_timeout"
+    permanent = False

@@ -1,0 +1,28 @@
+// Small behaviours the pages share. Loaded as a file: the Content Security Policy forbids inline scripts.
+(function () {
+  "use strict";
+
+  function onReady(fn) {
+    if (document.readyState !== "loading") fn();
+    else document.addEventListener("DOMContentLoaded", fn);
+  }
+
+  onReady(function () {
+    // A <select data-autosubmit> submits its form when changed (the button stays for keyboard users).
+    document.body.addEventListener("change", function (event) {
+      var target = event.target;
+      if (target.matches && target.matches("select[data-autosubmit]") && target.form) target.form.submit();
+    });
+
+    // <button data-copy-target="#id"> copies the text of the element it names.
+    document.body.addEventListener("click", function (event) {
+      var button = event.target.closest && event.target.closest("[data-copy-target]");
+      if (!button) return;
+      var source = document.querySelector(button.getAttribute("data-copy-target"));
+      if (!source || !navigator.clipboard) return;
+      navigator.clipboard.writeText(source.textContent).then(function () {
+        button.textContent = "Copied";
+      });
+    });
+  });
+})();

@@ -1,0 +1,225 @@
+"""Shared fixtures: a real sandbox process over HTTP, projects registered in it, and personas.
+
+Tests talk to the sandbox over sockets exactly as the product does; they read back the truth
+from the sandbox's control API (`sandbox.state(...)`), never from the dashboard.
+"""
+
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Sandbox:
+    """A running sandbox process and its control API (docs/sandbox.md)."""
+
+    def __init__(self, url: str, process: subprocess.Popen) -> None:
+        self.url = url
+        self.process = process
+        self.control = httpx.Client(base_url=url, timeout=10)
+
+    def register_project(self, *, production_published: bool = True) -> dict:
+        """A project only this test uses: its own key, so budgets and stats are its own."""
+        project_id = secrets.token_hex(12)
+        registration = {
+            "project_id": project_id,
+            "api_key": f"VF.DM.{project_id}.{secrets.token_hex(16)}",
+            "access_token": f"vfp_{secrets.token_hex(8)}_{secrets.token_hex(16)}",
+            "name": f"Test project {project_id[-6:]}",
+            "versions": {
+                "development": secrets.token_hex(12),
+                "production": secrets.token_hex(12) if production_published else None,
+            },
+        }
+        self.control.post("/_sandbox/projects", json=registration).raise_for_status()
+        return registration
+
+    def state(self, project_id: str, user_id: str) -> dict | None:
+        response = self.control.get(
+            "/_sandbox/state", params={"project_id": project_id, "user_id": user_id}
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def set_state(self, project_id: str, user_id: str, state: dict) -> None:
+        self.control.put(
+            "/_sandbox/state", json={"project_id": project_id, "user_id": user_id, "state": state}
+        ).raise_for_status()
+
+    def knobs(self, **knobs) -> None:
+        self.control.post("/_sandbox/knobs", json=knobs).raise_for_status()
+
+    def reset_knobs(self) -> None:
+        self.control.post("/_sandbox/knobs/reset").raise_for_status()
+
+    def stats(self, api_key: str) -> dict:
+        response = self.control.get("/_sandbox/stats", params={"api_key": api_key})
+        response.raise_for_status()
+        return response.json()
+
+
+def start_sandbox(*extra_args: str) -> Sandbox:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sessions_app.sandbox", "--host", "127.0.0.1", "--port", "0", *extra_args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = process.stdout.readline().strip()
+    if not line.startswith("sandbox listening on "):
+        process.kill()
+        raise RuntimeError(f"The sandbox did not start: {line!r}")
+    return Sandbox(line.removeprefix("sandbox listening on "), process)
+
+
+def stop_sandbox(sandbox: Sandbox) -> None:
+    sandbox.control.close()
+    sandbox.process.terminate()
+    try:
+        sandbox.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        sandbox.process.kill()
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    running = start_sandbox()
+    yield running
+    stop_sandbox(running)
+
+
+@pytest.fixture
+def clean_knobs(sandbox: Sandbox) -> Iterator[Sandbox]:
+    """For tests that turn sandbox knobs: they are back to defaults afterwards."""
+    yield sandbox
+    sandbox.reset_knobs()
+
+
+@pytest.fixture
+def sandbox_project(sandbox: Sandbox) -> dict:
+    return sandbox.register_project()
+
+
+@pytest.fixture
+def project(db, sandbox: Sandbox, sandbox_project: dict):
+    from sessions_app.models import Project
+
+    return Project.objects.create(
+        name=sandbox_project["name"],
+        voiceflow_project_id=sandbox_project["project_id"],
+        api_key=sandbox_project["api_key"],
+        access_token=sandbox_project["access_token"],
+        runtime_url=sandbox.url,
+        realtime_url=sandbox.url,
+        analytics_url=sandbox.url,
+        budget_per_minute=100_000,
+    )
+
+
+@pytest.fixture
+def environment(project):
+    from sessions_app.models import Environment
+
+    return Environment.objects.create(
+        project=project, label="Development", version_id="development", badge="green"
+    )
+
+
+@pytest.fixture
+def production_environment(project):
+    from sessions_app.models import Environment
+
+    return Environment.objects.create(
+        project=project,
+        label="Production",
+        version_id="production",
+        realtime_version="published",
+        badge="red",
+        is_production=True,
+    )
+
+
+# ---- personas: one per role, plus an outsider who is signed in but holds no role ----
+
+PASSWORD = "correct horse battery staple 42"
+
+
+def _persona(username: str, role: str | None):
+    from sessions_app.roles import ensure_roles
+
+    groups = ensure_roles()
+    user = get_user_model().objects.create_user(username, password=PASSWORD)
+    if role:
+        user.groups.add(groups[role])
+    return user
+
+
+@pytest.fixture
+def viewer(db):
+    return _persona("vera-viewer", "Viewer")
+
+
+@pytest.fixture
+def support(db):
+    return _persona("sam-support", "Support")
+
+
+@pytest.fixture
+def ops(db):
+    return _persona("olga-ops", "Ops")
+
+
+@pytest.fixture
+def admin_user(db):
+    return _persona("ada-admin", "Admin")
+
+
+@pytest.fixture
+def outsider(db):
+    return _persona("oscar-outsider", None)
+
+
+def client_for_user(user) -> Client:
+    client = Client()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    return client
+
+
+@pytest.fixture
+def viewer_client(viewer) -> Client:
+    return client_for_user(viewer)
+
+
+@pytest.fixture
+def support_client(support) -> Client:
+    return client_for_user(support)
+
+
+@pytest.fixture
+def ops_client(ops) -> Client:
+    return client_for_user(ops)
+
+
+@pytest.fixture
+def admin_client_(admin_user) -> Client:
+    return client_for_user(admin_user)
+
+
+@pytest.fixture
+def outsider_client(outsider) -> Client:
+    return client_for_user(outsider)
+
+
+def pytest_report_header(config) -> str:
+    database = os.environ.get("DATABASE_URL", "sqlite (embedded default)")
+    broker = os.environ.get("CELERY_BROKER_URL", "filesystem:// (embedded default)")
+    return f"database: {database.split('@')[-1]}; broker: {broker}"
