@@ -1,0 +1,24 @@
+"""Who may do what: one place that answers 403 to a role without the right, 404 to a missing object."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+
+from .models import Environment
+
+APP = "sessions_app"
+
+
+def require(request: HttpRequest, codename: str) -> None:
+    if not request.user.has_perm(f"{APP}.{codename}"):
+        raise PermissionDenied(f"Your role does not allow this ({codename.replace('_', ' ')}).")
+
+
+def environment_for(request: HttpRequest, environment_id: int, codename: str) -> Environment:
+    """The environment, if the signed-in operator holds `codename`."""
+    require(request, codename)
+    return get_object_or_404(Environment.objects.select_related("project"), pk=environment_id)
+
+
+def can(request: HttpRequest, codename: str) -> bool:
+    return request.user.has_perm(f"{APP}.{codename}")
