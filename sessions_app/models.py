@@ -161,8 +161,16 @@ class BulkJob(models.Model):
     undo_of = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="undo_jobs"
     )
+    source_format = models.CharField(max_length=16, blank=True, default="")
     validation_report = models.JSONField(default=dict, blank=True)
     total_items = models.PositiveIntegerField(default=0)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Why the engine stopped the job on its own (e.g. Voiceflow refused the credentials).
+    stop_reason = models.TextField(blank=True, default="")
+    # Last sign of life of a task working on the job; the sweep re-enqueues work when it is old.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -192,6 +200,10 @@ class BulkItem(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(max_length=200, blank=True, default="")
     audit_entry = models.ForeignKey(
+        "AuditEntry", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # For an undo item: the audited write whose state before it puts back.
+    restores_entry = models.ForeignKey(
         "AuditEntry", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     upstream_status = models.PositiveSmallIntegerField(null=True, blank=True)
