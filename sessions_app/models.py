@@ -56,8 +56,13 @@ class Project(models.Model):
         return self.name
 
     def save(self, *args, **kwargs):
-        self.api_key_hint = hint(self.api_key)
-        self.access_token_hint = hint(self.access_token)
+        # A secret left deferred (pages load projects without them) keeps its stored value and
+        # hint; it may not even decrypt any more, and replacing it must still be possible.
+        deferred = self.get_deferred_fields()
+        if "api_key" not in deferred:
+            self.api_key_hint = hint(self.api_key)
+        if "access_token" not in deferred:
+            self.access_token_hint = hint(self.access_token)
         super().save(*args, **kwargs)
 
 

@@ -1,0 +1,195 @@
+"""The project and environment forms, shared by the dashboard's pages and Django's admin.
+
+Secrets are write-only: the key and token fields are never filled in from the stored value (not
+even after a validation error), an empty field keeps the stored secret, and the form shows only
+the hint (`VF.DM.…9f2c`).
+"""
+
+import re
+
+from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
+from django.db import models
+from django.forms.models import BaseInlineFormSet, inlineformset_factory
+
+from .models import Environment, Project
+
+# `^VF\.DM\.\w{24}\.\w{16,}` is the check of one version of Voiceflow's base-types; another only
+# checks the prefix (voiceflow-api.md §5). A key with the prefix but another shape is saved with
+# a warning: private clouds may issue such keys, and "Test connection" gives the real answer.
+API_KEY_PREFIX = "VF.DM."
+API_KEY_PATTERN = re.compile(r"VF\.DM\.\w{24}\.\w{16,}")
+VERSION_ALIASES = ("development", "staging", "production")
+IDENTIFIER_PATTERN = re.compile(r"[\w-]+")
+BUDGET_MAX = 100_000
+
+http_url = URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// URL.")
+
+
+def https_by_default(db_field, **kwargs) -> forms.Field | None:
+    """Model form fields, with a URL typed without a scheme taken as https://."""
+    if isinstance(db_field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return db_field.formfield(**kwargs)
+
+
+class SecretInput(forms.PasswordInput):
+    """A password box that never renders a value (Django's default, stated here on purpose)."""
+
+    def __init__(self, attrs: dict | None = None) -> None:
+        super().__init__(
+            attrs={"autocomplete": "new-password", **(attrs or {})}, render_value=False
+        )
+
+
+class ProjectForm(forms.ModelForm):
+    api_key = forms.CharField(
+        label="Dialog Manager API key",
+        required=False,
+        strip=True,
+        widget=SecretInput(),
+        help_text="VF.DM.… from the project's Settings → API keys. Leave empty to keep the current key.",
+    )
+    access_token = forms.CharField(
+        label="Personal access token",
+        required=False,
+        strip=True,
+        widget=SecretInput(),
+        help_text="Optional, for the newer Realtime and transcript APIs. Leave empty to keep the current token.",
+    )
+    remove_access_token = forms.BooleanField(
+        label="Remove the stored personal access token", required=False
+    )
+    budget_per_minute = forms.IntegerField(
+        label="Request budget per minute",
+        validators=[MinValueValidator(1), MaxValueValidator(BUDGET_MAX)],
+        help_text=Project._meta.get_field("budget_per_minute").help_text,
+    )
+
+    class Meta:
+        model = Project
+        formfield_callback = https_by_default
+        fields = [
+            "name",
+            "voiceflow_project_id",
+            "runtime_url",
+            "realtime_url",
+            "analytics_url",
+            "state_api",
+            "budget_per_minute",
+        ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("runtime_url", "realtime_url", "analytics_url"):
+            self.fields[name].validators.append(http_url)
+        # Shown beside the empty secret fields so an operator can tell which key is stored.
+        self.api_key_hint = self.instance.api_key_hint
+        self.access_token_hint = self.instance.access_token_hint
+        if not self.access_token_hint:
+            del self.fields["remove_access_token"]
+        self.warnings: list[str] = []
+
+    def clean_voiceflow_project_id(self) -> str:
+        project_id = self.cleaned_data["voiceflow_project_id"].strip()
+        if not IDENTIFIER_PATTERN.fullmatch(project_id):
+            raise forms.ValidationError(
+                "A Voiceflow project ID has only letters, digits, '-' and '_' "
+                "(copy it from the project's Settings → General)."
+            )
+        return project_id
+
+    def clean_api_key(self) -> str:
+        api_key = self.cleaned_data["api_key"]
+        if not api_key:
+            if self.instance.pk is None:
+                raise forms.ValidationError("A new project needs its Dialog Manager API key.")
+            return ""
+        if re.search(r"\s", api_key):
+            raise forms.ValidationError("An API key has no spaces or line breaks.")
+        if api_key.startswith("VF.WS."):
+            raise forms.ValidationError(
+                "This is a workspace key (VF.WS.…); the runtime needs the project's Dialog "
+                "Manager API key (VF.DM.…)."
+            )
+        if not api_key.startswith(API_KEY_PREFIX):
+            raise forms.ValidationError(
+                "A Dialog Manager API key starts with VF.DM. (the project's Settings → API keys)."
+            )
+        if not API_KEY_PATTERN.fullmatch(api_key):
+            self.warnings.append(
+                "The API key starts with VF.DM. but does not have the usual shape "
+                "(VF.DM. + 24 characters + '.' + at least 16 characters). It was saved; "
+                "use Test connection to check that Voiceflow accepts it."
+            )
+        return api_key
+
+    def clean_access_token(self) -> str:
+        access_token = self.cleaned_data["access_token"]
+        if re.search(r"\s", access_token):
+            raise forms.ValidationError("An access token has no spaces or line breaks.")
+        return access_token
+
+    def save(self, commit: bool = True) -> Project:
+        project = super().save(commit=False)
+        if self.cleaned_data.get("api_key"):
+            project.api_key = self.cleaned_data["api_key"]
+        if self.cleaned_data.get("access_token"):
+            project.access_token = self.cleaned_data["access_token"]
+        elif self.cleaned_data.get("remove_access_token"):
+            project.access_token = ""
+        if commit:
+            project.save()
+        return project
+
+
+class EnvironmentForm(forms.ModelForm):
+    class Meta:
+        model = Environment
+        fields = ["label", "version_id", "alias", "realtime_version", "badge", "is_production"]
+
+    def clean_version_id(self) -> str:
+        version_id = self.cleaned_data["version_id"].strip()
+        if version_id.lower() in VERSION_ALIASES:
+            return version_id.lower()
+        if not IDENTIFIER_PATTERN.fullmatch(version_id):
+            raise forms.ValidationError(
+                "Use development, staging, production or a literal version ID "
+                "(letters, digits, '-' and '_')."
+            )
+        return version_id
+
+    def clean_alias(self) -> str:
+        alias = self.cleaned_data["alias"].strip()
+        if not IDENTIFIER_PATTERN.fullmatch(alias):
+            raise forms.ValidationError(
+                "An environment alias has only letters, digits, '-' and '_' (e.g. main)."
+            )
+        return alias
+
+
+class BaseEnvironmentFormSet(BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        kept = [
+            form
+            for form in self.forms
+            if (form.instance.pk or form.has_changed()) and not self._should_delete_form(form)
+        ]
+        if not kept:
+            raise forms.ValidationError(
+                "A project needs at least one environment (e.g. Development with versionID "
+                "development)."
+            )
+
+
+EnvironmentFormSet = inlineformset_factory(
+    Project,
+    Environment,
+    form=EnvironmentForm,
+    formset=BaseEnvironmentFormSet,
+    extra=1,
+    can_delete=True,
+)
