@@ -374,3 +374,46 @@ def do_restore(
         entry.environment, entry.user_id, entry.state_before,
         actor=actor, source=source, based_on=based_on, restored_from=entry,
     )
+
+
+def do_interact(
+    environment: Environment,
+    user_id: str,
+    action: dict,
+    *,
+    actor: AbstractBaseUser | None,
+    source: str,
+    config: dict | None = None,
+    based_on: str | None = None,
+) -> tuple[AuditEntry, list]:
+    """Send one turn (a launch, text, button request…) and return the traces Voiceflow answered.
+
+    A turn changes the state like any write, so it is audited the same way: the state before
+    it, the action sent and the state after it. The verbose form of interact returns the state
+    after the turn with the traces, so no second read is needed.
+    """
+    if not isinstance(action, dict) or not isinstance(action.get("type"), str) or not action["type"]:
+        raise StateShapeError('The action must be an object with a type, e.g. {"type": "launch"}.')
+    if config is not None and not isinstance(config, dict):
+        raise StateShapeError("config must be an object.")
+    traces: list = []
+
+    def send(c: SessionClient, _before: dict) -> dict:
+        answer = c.interact(user_id, action, config=config, verbose=True)
+        if isinstance(answer, dict) and isinstance(answer.get("trace"), list):
+            traces.extend(answer["trace"])
+            if isinstance(answer.get("state"), dict):
+                return answer["state"]
+        elif isinstance(answer, list):
+            traces.extend(answer)
+        return c.get_state(user_id)
+
+    entry = _write(
+        environment=environment, user_id=user_id, action=AuditEntry.Action.INTERACT,
+        actor=actor, source=source, based_on=based_on, job=None,
+        request_sent={"method": "POST", "path": "interact", "action": action, "config": config},
+        send=send,
+        # Only consulted when resuming an interrupted write, which a turn never is.
+        expected_after=lambda before: before,
+    )
+    return entry, traces

@@ -5,7 +5,11 @@ runs embedded: SQLite and a filesystem Celery broker under `var/`. `DATABASE_URL
 `CELERY_BROKER_URL` switch to PostgreSQL and Redis.
 """
 
+import logging
+import zoneinfo
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from cryptography.fernet import Fernet
@@ -42,8 +46,106 @@ def _fernet_keys(name: str) -> list[str]:
     return keys
 
 
+def _typed(name: str, default, parse: Callable[[str], object], expected: str):
+    """The variable parsed by `parse`, or `default` when unset or empty; never a silent guess."""
+    raw = env.str(name, default="").strip()
+    if not raw:
+        return default
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be {expected}; got {raw!r}.") from exc
+
+
+def _parse_bool(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+def _at_least(minimum: float, parse: Callable[[str], float]) -> Callable[[str], float]:
+    def parse_bounded(raw: str) -> float:
+        value = parse(raw)
+        if value < minimum:
+            raise ValueError(raw)
+        return value
+
+    return parse_bounded
+
+
+def _bool(name: str, default: bool) -> bool:
+    return _typed(name, default, _parse_bool, "1/0, true/false, yes/no or on/off")
+
+
+def _int(name: str, default: int, minimum: int = 0) -> int:
+    return _typed(name, default, _at_least(minimum, int), f"a whole number >= {minimum}")
+
+
+def _seconds(name: str, default: float) -> float:
+    return _typed(name, default, _at_least(0.001, float), "a number of seconds > 0")
+
+
+def _log_level(name: str, default: str) -> str:
+    def parse(raw: str) -> str:
+        if not isinstance(logging.getLevelName(raw.upper()), int):
+            raise ValueError(raw)
+        return raw.upper()
+
+    return _typed(name, default, parse, "DEBUG, INFO, WARNING, ERROR or CRITICAL")
+
+
+def _database(name: str, default: str) -> dict:
+    url = env.str(name, default="").strip() or default
+    scheme = urlsplit(url).scheme
+    if scheme not in ("sqlite", "postgres", "postgresql", "pgsql"):
+        # The URL may hold a password: name the variable and scheme, never echo the value.
+        raise ImproperlyConfigured(
+            f"{name} must be postgres://USER:PASSWORD@HOST:PORT/NAME or sqlite:///PATH "
+            f"(the scheme is {scheme or 'missing'!r})."
+        )
+    config = env.db_url_config(url)
+    if not config.get("NAME"):
+        raise ImproperlyConfigured(f"{name} names no database (…/NAME at the end).")
+    return config
+
+
+def _broker(name: str, default: str) -> str:
+    url = env.str(name, default="").strip() or default
+    scheme = urlsplit(url).scheme
+    if scheme not in ("filesystem", "redis", "rediss"):
+        raise ImproperlyConfigured(
+            f"{name} must be redis://HOST:PORT/DB, rediss://… or filesystem:// "
+            f"(the scheme is {scheme or 'missing'!r})."
+        )
+    return url
+
+
+def _http_url(name: str, default: str) -> str:
+    def parse(raw: str) -> str:
+        parts = urlsplit(raw)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(raw)
+        return raw
+
+    return _typed(name, default, parse, "an http:// or https:// URL")
+
+
+def _time_zone(name: str, default: str) -> str:
+    def parse(raw: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(raw)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(raw) from exc
+        return raw
+
+    return _typed(name, default, parse, "an IANA time zone such as UTC or Europe/Paris")
+
+
 SECRET_KEY = _required("DJANGO_SECRET_KEY")
-DEBUG = env.bool("DJANGO_DEBUG", default=False)
+DEBUG = _bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -61,6 +163,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "knox",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "axes",
     "csp",
@@ -101,7 +204,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+DATABASES = {"default": _database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions and WAL let the web process and the worker write the same file
     # without "database is locked" errors on lock upgrades.
@@ -115,7 +218,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_MAX_AGE"] = _int("DATABASE_CONN_MAX_AGE", 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -134,27 +237,33 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # Sign-in throttling (django-axes): lock a username+address pair after repeated failures.
-AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = env.float("LOGIN_COOLOFF_HOURS", default=0.25)
+AXES_FAILURE_LIMIT = _int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = _typed(
+    "LOGIN_COOLOFF_HOURS", 0.25, _at_least(0.001, float), "a number of hours > 0"
+)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
-SESSION_COOKIE_AGE = env.int("SESSION_AGE_SECONDS", default=8 * 3600)
+SESSION_COOKIE_AGE = _int("SESSION_AGE_SECONDS", 8 * 3600, minimum=60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 
 # Behind TLS (a proxy that terminates HTTPS), turn on secure cookies, redirects and HSTS.
-HTTPS = env.bool("DJANGO_HTTPS", default=False)
+HTTPS = _bool("DJANGO_HTTPS", False)
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_SSL_REDIRECT = HTTPS
-SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31536000 if HTTPS else 0)
+SECURE_HSTS_SECONDS = _int("DJANGO_HSTS_SECONDS", 31536000 if HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
-SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=False)
-if env.bool("DJANGO_BEHIND_PROXY", default=False):
+SECURE_HSTS_PRELOAD = _bool("DJANGO_HSTS_PRELOAD", False)
+if HTTPS and not SECURE_HSTS_PRELOAD:
+    # Preloading is a commitment browsers cannot quickly undo (hstspreload.org), so it is opt-in;
+    # not having opted in is a decision, not a deployment problem.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+if _bool("DJANGO_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -176,7 +285,7 @@ CONTENT_SECURITY_POLICY = {
 }
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+TIME_ZONE = _time_zone("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
@@ -193,25 +302,34 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 REST_FRAMEWORK = {
+    # Token first: an unauthenticated request is answered 401 with `WWW-Authenticate: Token`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "knox.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "sessions_app.api.pagination.Pagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "sessions_app.api.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Voiceflow Session Admin API",
-    "DESCRIPTION": "Inspect and edit Voiceflow conversation sessions, run bulk jobs, read the audit trail.",
+    "DESCRIPTION": "Inspect and edit Voiceflow conversation sessions, run bulk jobs, read the "
+    'audit trail. Errors share one shape: `{"error": {"code", "message", "details"?, '
+    '"retry_after"?}}` (docs/api.md lists the codes).',
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI's files come from the drf-spectacular-sidecar package, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 REST_KNOX = {"TOKEN_TTL": None, "AUTO_REFRESH": False}
 
 # Celery. The default broker is a folder on disk (kombu's filesystem transport): no server needed.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = _broker("CELERY_BROKER_URL", "filesystem://")
 EMBEDDED_BROKER_DIR = Path(env.str("EMBEDDED_BROKER_DIR", default=str(VAR_DIR / "broker")))
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -232,7 +350,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-bulk-work": {
         "task": "sessions_app.bulk.tasks.sweep_stalled_jobs",
-        "schedule": env.float("BULK_SWEEP_INTERVAL_S", default=15.0),
+        "schedule": _seconds("BULK_SWEEP_INTERVAL_S", 15.0),
     },
     "purge-expired-audit-entries": {
         "task": "sessions_app.tasks.purge_expired_audit_entries",
@@ -241,16 +359,16 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Voiceflow.
-VOICEFLOW_TIMEOUT_S = env.float("VOICEFLOW_TIMEOUT_S", default=10.0)
+VOICEFLOW_TIMEOUT_S = _seconds("VOICEFLOW_TIMEOUT_S", 10.0)
 VOICEFLOW_DEFAULT_RUNTIME_URL = "https://general-runtime.voiceflow.com"
-SANDBOX_URL = env.str("SANDBOX_URL", default="http://127.0.0.1:8200")
-AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
+SANDBOX_URL = _http_url("SANDBOX_URL", "http://127.0.0.1:8200")
+AUDIT_RETENTION_DAYS = _int("AUDIT_RETENTION_DAYS", 365, minimum=1)
 # How many userIDs the bulk engine works on at once in one worker process.
-BULK_CONCURRENCY = env.int("BULK_CONCURRENCY", default=8)
+BULK_CONCURRENCY = _int("BULK_CONCURRENCY", 8, minimum=1)
 # A claimed bulk item whose worker has not finished it within this many seconds is re-queued.
-BULK_LEASE_SECONDS = env.int("BULK_LEASE_SECONDS", default=60)
+BULK_LEASE_SECONDS = _int("BULK_LEASE_SECONDS", 60, minimum=5)
 
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_LEVEL = _log_level("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -261,6 +379,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # httpx logs every request line at INFO; keep it quiet unless asked for.
-        "httpx": {"level": env.str("HTTPX_LOG_LEVEL", default="WARNING")},
+        "httpx": {"level": _log_level("HTTPX_LOG_LEVEL", "WARNING")},
     },
 }

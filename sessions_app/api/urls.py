@@ -1,7 +1,81 @@
-from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+"""The REST API, versioned under /api/v1/. The schema is at schema/, browsable docs at docs/."""
+
+from django.urls import path, re_path, register_converter
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import AllowAny
+
+from .errors import error_response
+from .views import audit, known_sessions, projects, sessions, tokens
+
+
+class IdConverter:
+    """A database id: digits that fit a 64-bit column; anything longer is simply not found."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE"])
+@permission_classes([AllowAny])
+def no_such_endpoint(request, path: str = ""):
+    return error_response(404, "not_found", "No such API endpoint; see /api/v1/docs/.")
+
+
+ENVIRONMENT = "environments/<id:environment_id>"
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "docs/",
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api-schema", template_name="api/swagger_ui.html"
+        ),
+        name="api-docs",
+    ),
+    path("projects", projects.ProjectListView.as_view(), name="api-projects"),
+    path("projects/<id:pk>", projects.ProjectDetailView.as_view(), name="api-project"),
+    path("environments", projects.EnvironmentListView.as_view(), name="api-environments"),
+    path("environments/<id:pk>", projects.EnvironmentDetailView.as_view(), name="api-environment"),
+    path(
+        "environments/<id:pk>/test-connection",
+        projects.TestConnectionView.as_view(),
+        name="api-environment-test-connection",
+    ),
+    path(
+        f"{ENVIRONMENT}/sessions/state",
+        sessions.SessionStateView.as_view(),
+        name="api-session-state",
+    ),
+    path(
+        f"{ENVIRONMENT}/sessions/state/variables",
+        sessions.SessionVariablesView.as_view(),
+        name="api-session-variables",
+    ),
+    path(
+        f"{ENVIRONMENT}/sessions/interact",
+        sessions.SessionInteractView.as_view(),
+        name="api-session-interact",
+    ),
+    path(
+        f"{ENVIRONMENT}/known-sessions",
+        known_sessions.KnownSessionListView.as_view(),
+        name="api-known-sessions",
+    ),
+    path("audit", audit.AuditListView.as_view(), name="api-audit"),
+    path("audit/<id:pk>", audit.AuditDetailView.as_view(), name="api-audit-entry"),
+    path("audit/<id:pk>/restore", audit.AuditRestoreView.as_view(), name="api-audit-restore"),
+    path("tokens", tokens.TokenListView.as_view(), name="api-tokens"),
+    path("tokens/<str:prefix>", tokens.TokenDetailView.as_view(), name="api-token"),
+    re_path(r"^(?P<path>.*)$", no_such_endpoint),
 ]
