@@ -164,6 +164,7 @@ INSTALLED_APPS = [
     "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "axes",
     "csp",
