@@ -164,7 +164,6 @@ INSTALLED_APPS = [
     "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "drf_spectacular_sidecar",
     "django_htmx",
     "axes",
     "csp",
