@@ -1,7 +1,8 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from sessions_app.models import AuditEntry, Project
+from sessions_app.secrets import UndecryptableSecret
 
 
 class Command(BaseCommand):
@@ -11,6 +12,20 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options) -> None:
+        try:
+            count = self._rotate()
+        except UndecryptableSecret as exc:
+            raise CommandError(
+                f"Nothing was re-encrypted: {exc} Put every key still in use in "
+                "VOICEFLOW_ADMIN_ENCRYPTION_KEYS (newest first) and run this again."
+            ) from exc
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Re-encrypted the credentials of {count} project(s) with the newest key."
+            )
+        )
+
+    def _rotate(self) -> int:
         with transaction.atomic():
             # Loading decrypts with whichever key fits; saving encrypts with the newest one.
             projects = list(Project.objects.select_for_update())
@@ -22,8 +37,4 @@ class Command(BaseCommand):
                 outcome=AuditEntry.Outcome.SUCCEEDED,
                 request_sent={"projects_reencrypted": len(projects)},
             )
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Re-encrypted the credentials of {len(projects)} project(s) with the newest key."
-            )
-        )
+        return len(projects)
