@@ -7,7 +7,7 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 
 from .errors import error_response
-from .views import audit, known_sessions, projects, sessions, tokens
+from .views import audit, jobs, known_sessions, projects, sessions, tokens
 
 
 class IdConverter:
@@ -75,6 +75,17 @@ urlpatterns = [
     path("audit", audit.AuditListView.as_view(), name="api-audit"),
     path("audit/<id:pk>", audit.AuditDetailView.as_view(), name="api-audit-entry"),
     path("audit/<id:pk>/restore", audit.AuditRestoreView.as_view(), name="api-audit-restore"),
+    path("jobs", jobs.JobListView.as_view(), name="api-jobs"),
+    path("jobs/<id:pk>", jobs.JobDetailView.as_view(), name="api-job"),
+    path("jobs/<id:pk>/start", jobs.JobStartView.as_view(), name="api-job-start"),
+    path("jobs/<id:pk>/pause", jobs.JobPauseView.as_view(), name="api-job-pause"),
+    path("jobs/<id:pk>/resume", jobs.JobResumeView.as_view(), name="api-job-resume"),
+    path("jobs/<id:pk>/cancel", jobs.JobCancelView.as_view(), name="api-job-cancel"),
+    path(
+        "jobs/<id:pk>/retry-failed", jobs.JobRetryFailedView.as_view(), name="api-job-retry-failed"
+    ),
+    path("jobs/<id:pk>/undo", jobs.JobUndoView.as_view(), name="api-job-undo"),
+    path("jobs/<id:pk>/results", jobs.JobResultsView.as_view(), name="api-job-results"),
     path("tokens", tokens.TokenListView.as_view(), name="api-tokens"),
     path("tokens/<str:prefix>", tokens.TokenDetailView.as_view(), name="api-token"),
     re_path(r"^(?P<path>.*)$", no_such_endpoint),
