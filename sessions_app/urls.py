@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import home, projects, workspace
+from .views import home, jobs, projects, workspace
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -14,4 +14,17 @@ urlpatterns = [
         projects.environment_test_connection,
         name="environment_test_connection",
     ),
+    path("jobs/", jobs.job_list, name="job_list"),
+    path("jobs/new", jobs.job_new, name="job_new"),
+    path("jobs/<int:pk>/", jobs.job_detail, name="job_detail"),
+    path("jobs/<int:pk>/progress", jobs.job_progress, name="job_progress"),
+    path("jobs/<int:pk>/preview", jobs.job_preview, name="job_preview"),
+    path("jobs/<int:pk>/results.csv", jobs.job_results, name="job_results"),
+    path("jobs/<int:pk>/start", jobs.job_start, name="job_start"),
+    path("jobs/<int:pk>/pause", jobs.job_pause, name="job_pause"),
+    path("jobs/<int:pk>/resume", jobs.job_resume, name="job_resume"),
+    path("jobs/<int:pk>/cancel", jobs.job_cancel, name="job_cancel"),
+    path("jobs/<int:pk>/retry", jobs.job_retry, name="job_retry"),
+    path("jobs/<int:pk>/undo", jobs.job_undo, name="job_undo"),
+    path("jobs/<int:pk>/discard", jobs.job_discard, name="job_discard"),
 ]

@@ -288,3 +288,144 @@ def sign_in(page, user, password: str = PASSWORD) -> None:
     page.fill("#id_password", password)
     page.click("button[type=submit]")
     page.wait_for_load_state()
+
+
+# ---- a real Celery worker process on the test database ----
+
+
+class CeleryWorker:
+    """`celery -A voiceflow_admin worker --beat` in its own process group, on the test database
+    and the test broker. `kill()` is a SIGKILL of the whole group (a crash); `start()` again
+    starts a fresh one."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env = env
+        self.log_dir = log_dir
+        self.process: subprocess.Popen | None = None
+        self.starts = 0
+
+    @property
+    def log_path(self) -> Path:
+        return self.log_dir / f"worker-{self.starts}.log"
+
+    def start(self, **settings: str) -> "CeleryWorker":
+        import time
+
+        self.starts += 1
+        log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            [
+                str(ROOT / ".venv" / "bin" / "celery"), "-A", "voiceflow_admin", "worker",
+                "--beat", "--schedule", str(self.log_dir / f"beat-{self.starts}"),
+                "--pool", "prefork", "--concurrency", "2", "--loglevel", "INFO",
+                "--without-heartbeat", "--without-mingle", "--without-gossip",
+                "--hostname", f"test-{os.getpid()}-{self.starts}@%h",
+            ],
+            cwd=ROOT, env={**self.env, **settings}, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while " ready." not in self.log_path.read_text():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"The Celery worker did not start:\n{self.log_path.read_text()[-3000:]}")
+            time.sleep(0.2)
+        return self
+
+    def kill(self) -> None:
+        import signal
+
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait(timeout=30)
+        self.process = None
+
+    def stop(self) -> None:
+        import signal
+
+        if self.process is None or self.process.poll() is not None:
+            self.process = None
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self.process = None
+
+
+def _database_url_of(settings_dict: dict) -> str:
+    from urllib.parse import quote
+
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{Path(settings_dict['NAME']).resolve()}"
+    credentials = quote(settings_dict.get("USER") or "", safe="")
+    if settings_dict.get("PASSWORD"):
+        credentials += ":" + quote(settings_dict["PASSWORD"], safe="")
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{credentials}@{host}:{port}/{settings_dict['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def test_broker(tmp_path_factory):
+    """The broker the tests and their workers share: Redis when CELERY_BROKER_URL says so,
+    otherwise a filesystem queue of this test session's own (never the one `make start` uses)."""
+    from voiceflow_admin.celery import app
+
+    env = {"CELERY_BROKER_URL": app.conf.broker_url}
+    if app.conf.broker_url.startswith("filesystem://"):
+        folder = tmp_path_factory.mktemp("broker")
+        for name in ("queue", "control"):
+            (folder / name).mkdir()
+        app.conf.broker_transport_options = {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "control_folder": str(folder / "control"),
+            "store_processed": False,
+        }
+        env["EMBEDDED_BROKER_DIR"] = str(folder)
+    if app._pool is not None:  # connections opened before now would still use the old folder
+        app._pool.force_close_all()
+        app._pool = None
+    return env
+
+
+@pytest.fixture
+def celery_worker(transactional_db, test_broker, tmp_path) -> Iterator[CeleryWorker]:
+    """A started worker; its settings make leases and the sweep fast enough for tests."""
+    from django.db import connection
+
+    from voiceflow_admin.celery import app
+
+    app.control.purge()  # messages a previous test left for jobs that no longer exist
+    env = {
+        **os.environ,
+        **test_broker,
+        "DATABASE_URL": _database_url_of(connection.settings_dict),
+        "BULK_LEASE_SECONDS": "5",
+        "BULK_SWEEP_INTERVAL_S": "1",
+        "BULK_CONCURRENCY": "4",
+        "VOICEFLOW_TIMEOUT_S": "3",
+        "DATABASE_CONN_MAX_AGE": "0",
+    }
+    worker = CeleryWorker(env, tmp_path)
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    """A test database of this run's own (file or PostgreSQL database), so test runs started
+    side by side on one machine never share or delete each other's database."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    test = database.setdefault("TEST", {})
+    if database["ENGINE"].endswith("sqlite3"):
+        base = Path(test.get("NAME") or ROOT / "var" / "test-db.sqlite3")
+        test["NAME"] = str(base.with_name(f"{base.stem}-{os.getpid()}{base.suffix}"))
+    else:
+        test["NAME"] = f"{test.get('NAME') or 'test_' + database['NAME']}_{os.getpid()}"

@@ -1,0 +1,38 @@
+"""Bulk jobs: input validation, the Celery engine, progress and results.
+
+The functions pages, the REST API and commands call are re-exported here (docs/bulk-jobs.md).
+"""
+
+from .jobs import (
+    Format,
+    JobStateError,
+    cancel_job,
+    create_job_from_text,
+    create_job_from_upload,
+    create_undo_job,
+    discard_draft,
+    pause_job,
+    resume_job,
+    retry_failed,
+    start_job,
+)
+from .progress import estimated_duration_s, job_progress
+from .results import iter_results_csv, write_results_csv
+
+__all__ = [
+    "Format",
+    "JobStateError",
+    "cancel_job",
+    "create_job_from_text",
+    "create_job_from_upload",
+    "create_undo_job",
+    "discard_draft",
+    "estimated_duration_s",
+    "iter_results_csv",
+    "job_progress",
+    "pause_job",
+    "resume_job",
+    "retry_failed",
+    "start_job",
+    "write_results_csv",
+]

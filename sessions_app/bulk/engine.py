@@ -1,0 +1,396 @@
+"""Running a bulk job: claim items, write each through `actions.py`, record every outcome.
+
+The database is the whole truth of a job, so nothing depends on the broker redelivering a
+message:
+
+- An item is claimed with a conditional UPDATE (pending → claimed, with `claimed_by` and a lease)
+  so two workers never hold the same item. The runner renews its leases while it is alive.
+- Each write first records a pending audit row with the state before it (see `actions._write`).
+  If the worker dies, the sweep releases the item when its lease expires and the next attempt
+  *resumes* that row: it re-reads the state and, when the write already landed, completes the
+  record without writing again.
+- Workers read the job's status between items, so pause and cancel take effect at once for
+  every item not yet started.
+"""
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+from django.utils import timezone
+
+from .. import actions
+from ..models import AuditEntry, BulkItem, BulkJob
+from ..voiceflow import (
+    RateLimited,
+    SessionClient,
+    Unauthorized,
+    UnknownEnvironment,
+    VoiceflowError,
+    client_for,
+)
+
+logger = logging.getLogger(__name__)
+
+Status = BulkJob.Status
+ItemStatus = BulkItem.Status
+
+# A bulk worker waits for a budget slot as long as pacing needs: the budget is the job's pace.
+BUDGET_MAX_WAIT_S = 24 * 3600.0
+TRANSIENT_ATTEMPTS = 5  # time-outs, 5xx and dropped connections, with backoff and jitter
+RATE_LIMITED_ATTEMPTS = 30  # 429s: the shared budget already waits for Retry-After
+BACKOFF_BASE_S = 0.5
+BACKOFF_MAX_S = 15.0
+STATUS_FRESH_S = 1.0
+CLAIM_SIZE = 2
+# Errors that are about the environment, not the item: every other item would fail the same way.
+JOB_STOPPING_ERRORS = (Unauthorized, UnknownEnvironment)
+
+
+def backoff_s(attempt: int) -> float:
+    """Exponential backoff with jitter, so retrying workers do not all come back at once."""
+    ceiling = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 (jitter, not security)
+
+
+def lease_s() -> int:
+    return settings.BULK_LEASE_SECONDS
+
+
+class _StatusWatch:
+    """The job's status, read again at most once a second by whichever thread asks."""
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        self.lock = threading.Lock()
+        self.read_at = 0.0
+        self.status = ""
+
+    def current(self) -> str:
+        with self.lock:
+            if time.monotonic() - self.read_at > STATUS_FRESH_S:
+                self.status = (
+                    BulkJob.objects.filter(pk=self.job_id).values_list("status", flat=True).first()
+                    or ""
+                )
+                self.read_at = time.monotonic()
+            return self.status
+
+    def forget(self) -> None:
+        with self.lock:
+            self.read_at = 0.0
+
+
+class Runner:
+    """One task's work on one job: BULK_CONCURRENCY threads sharing one paced client."""
+
+    def __init__(self, job: BulkJob) -> None:
+        self.job = job
+        self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:10]}"
+        self.status = _StatusWatch(job.pk)
+        self.client: SessionClient = client_for(job.environment, max_wait_s=BUDGET_MAX_WAIT_S)
+        self.actor = job.started_by or job.created_by
+
+    # ---- the loop ----
+
+    def run(self) -> None:
+        threads = [
+            threading.Thread(
+                target=self._thread_main, args=(n,), name=f"bulk-{self.job.pk}-{n}", daemon=True
+            )
+            for n in range(max(settings.BULK_CONCURRENCY, 1))
+        ]
+        for thread in threads:
+            thread.start()
+        renew_every_s = max(lease_s() / 3, 0.5)
+        while any(thread.is_alive() for thread in threads):
+            for thread in threads:
+                thread.join(timeout=renew_every_s / len(threads))
+            self._renew_leases()
+        finish_if_done(self.job.pk)
+
+    def _renew_leases(self) -> None:
+        now = timezone.now()
+        BulkItem.objects.filter(
+            job_id=self.job.pk, status=ItemStatus.CLAIMED, claimed_by__startswith=self.token
+        ).update(lease_until=now + timedelta(seconds=lease_s()))
+        BulkJob.objects.filter(pk=self.job.pk).update(heartbeat_at=now)
+
+    def _thread_main(self, number: int) -> None:
+        holder = f"{self.token}/{number}"
+        try:
+            while True:
+                status = self.status.current()
+                if status not in (Status.RUNNING, Status.CANCELLED):
+                    return
+                items = claim(
+                    self.job.pk, holder, CLAIM_SIZE, settle_only=status == Status.CANCELLED
+                )
+                if not items:
+                    return
+                for position, item in enumerate(items):
+                    status = self.status.current()
+                    if status == Status.RUNNING or (
+                        status == Status.CANCELLED and item.attempts > 0
+                    ):
+                        self.process(item, holder, settle_only=status == Status.CANCELLED)
+                    else:
+                        release(
+                            [i.pk for i in items[position:]],
+                            holder,
+                            cancelled=status == Status.CANCELLED,
+                        )
+                        break
+        except Exception:
+            # A database or programming error in one thread must not leave its items claimed
+            # for good: the lease expires and the sweep hands them on.
+            logger.exception("Bulk job %s: worker thread %s stopped", self.job.pk, holder)
+        finally:
+            connections.close_all()
+
+    # ---- one item ----
+
+    def process(self, item: BulkItem, holder: str, *, settle_only: bool = False) -> None:
+        """Write one item, retrying what can be retried; its outcome is recorded before returning.
+
+        `settle_only` (a cancelled job): only an item whose write may have started is finished.
+        """
+        transient_failures = 0
+        rate_limited = 0
+        while True:
+            resume = resumable_entry(item)
+            if resume is not None and resume.outcome == AuditEntry.Outcome.SUCCEEDED:
+                # The write was recorded as applied before the worker could record the item.
+                record(item, holder, ItemStatus.SUCCEEDED, entry=resume)
+                return
+            if settle_only and resume is None:
+                record(item, holder, ItemStatus.SKIPPED, reason="Not run: the job was cancelled.")
+                return
+            item.attempts += 1
+            BulkItem.objects.filter(pk=item.pk).update(attempts=item.attempts)
+            try:
+                entry = self.write(item, resume)
+            except actions.StateShapeError as error:
+                record(item, holder, ItemStatus.FAILED, reason=str(error))
+                return
+            except JOB_STOPPING_ERRORS as error:
+                stop_job(
+                    self.job.pk,
+                    f"Stopped: {error.message} Fix the project's settings, then resume.",
+                )
+                self.status.forget()
+                release([item.pk], holder)
+                return
+            except RateLimited as error:
+                rate_limited += 1
+                if rate_limited >= RATE_LIMITED_ATTEMPTS:
+                    record(
+                        item,
+                        holder,
+                        ItemStatus.FAILED,
+                        reason=error.message,
+                        upstream_status=error.status,
+                    )
+                    return
+                continue
+            except VoiceflowError as error:
+                if not error.permanent:
+                    transient_failures += 1
+                    if transient_failures < TRANSIENT_ATTEMPTS:
+                        time.sleep(backoff_s(transient_failures))
+                        continue
+                reason = error.message
+                if error.upstream_message and error.upstream_message not in reason:
+                    reason = f"{reason} (Voiceflow said: {error.upstream_message})"
+                record(item, holder, ItemStatus.FAILED, reason=reason, upstream_status=error.status)
+                return
+            record(item, holder, ItemStatus.SUCCEEDED, entry=entry)
+            return
+
+    def write(self, item: BulkItem, resume: AuditEntry | None) -> AuditEntry:
+        common = {
+            "actor": self.actor,
+            "source": AuditEntry.Source.BULK,
+            "job": self.job,
+            "client": self.client,
+            "resume": resume,
+        }
+        environment = self.job.environment
+        if self.job.kind == BulkJob.Kind.PRELOAD:
+            return actions.do_set_variables(
+                environment, item.user_id, item.variables or {}, **common
+            )
+        if self.job.kind == BulkJob.Kind.RESET:
+            return actions.do_reset_session(environment, item.user_id, **common)
+        return actions.do_put_back(
+            environment,
+            item.user_id,
+            item.state_to_restore,
+            restored_from=item.restores_entry,
+            **common,
+        )
+
+
+def resumable_entry(item: BulkItem) -> AuditEntry | None:
+    """The item's earlier audited attempt that recorded a state before its write, if any.
+
+    Such an attempt may have reached Voiceflow (a time-out, a killed worker), so the next attempt
+    resumes it instead of writing on its own.
+    """
+    return (
+        AuditEntry.objects.filter(
+            job_id=item.job_id, user_id=item.user_id, state_before__isnull=False
+        )
+        .exclude(outcome=AuditEntry.Outcome.CONFLICT)
+        .order_by("-pk")
+        .first()
+    )
+
+
+# ---- item and job state, each one conditional UPDATE ----
+
+
+def claim(job_id: int, holder: str, count: int, *, settle_only: bool = False) -> list[BulkItem]:
+    """Take up to `count` pending items; another worker's claim on the same rows wins cleanly."""
+    pending = BulkItem.objects.filter(job_id=job_id, status=ItemStatus.PENDING)
+    if settle_only:
+        pending = pending.filter(attempts__gt=0)
+    while True:
+        candidates = list(pending.order_by("line_number").values_list("pk", flat=True)[: count * 4])
+        if not candidates:
+            return []
+        random.shuffle(candidates)
+        chosen = candidates[:count]
+        taken = BulkItem.objects.filter(pk__in=chosen, status=ItemStatus.PENDING).update(
+            status=ItemStatus.CLAIMED,
+            claimed_by=holder,
+            lease_until=timezone.now() + timedelta(seconds=lease_s()),
+        )
+        if taken:
+            return list(
+                BulkItem.objects.filter(pk__in=chosen, status=ItemStatus.CLAIMED, claimed_by=holder)
+                .select_related("restores_entry")
+                .order_by("line_number")
+            )
+
+
+def release(item_ids: list[int], holder: str, *, cancelled: bool = False) -> None:
+    claimed = BulkItem.objects.filter(pk__in=item_ids, status=ItemStatus.CLAIMED, claimed_by=holder)
+    if cancelled:
+        claimed.filter(attempts=0).update(
+            status=ItemStatus.SKIPPED,
+            claimed_by="",
+            lease_until=None,
+            reason="Not run: the job was cancelled.",
+            finished_at=timezone.now(),
+        )
+    claimed.update(status=ItemStatus.PENDING, claimed_by="", lease_until=None)
+
+
+def record(
+    item: BulkItem,
+    holder: str,
+    outcome: str,
+    *,
+    entry: AuditEntry | None = None,
+    reason: str = "",
+    upstream_status: int | None = None,
+) -> None:
+    updated = BulkItem.objects.filter(
+        pk=item.pk, status=ItemStatus.CLAIMED, claimed_by=holder
+    ).update(
+        status=outcome,
+        audit_entry=entry,
+        reason=reason,
+        upstream_status=upstream_status if entry is None else 200,
+        finished_at=timezone.now(),
+        claimed_by="",
+        lease_until=None,
+    )
+    if not updated:
+        # The lease ran out and the sweep handed the item on; the next holder resumes the same
+        # audit row, so the outcome is recorded there without a second write.
+        logger.warning("Bulk item %s finished after its lease was taken over", item.pk)
+
+
+def stop_job(job_id: int, reason: str) -> None:
+    BulkJob.objects.filter(pk=job_id, status__in=[Status.QUEUED, Status.RUNNING]).update(
+        status=Status.PAUSED, stop_reason=reason
+    )
+
+
+def finish_if_done(job_id: int) -> None:
+    open_items = BulkItem.objects.filter(
+        job_id=job_id, status__in=[ItemStatus.PENDING, ItemStatus.CLAIMED]
+    )
+    if open_items.exists():
+        return
+    now = timezone.now()
+    BulkJob.objects.filter(pk=job_id, status__in=[Status.QUEUED, Status.RUNNING]).update(
+        status=Status.COMPLETED, finished_at=now
+    )
+    BulkJob.objects.filter(pk=job_id, status=Status.CANCELLED, finished_at__isnull=True).update(
+        finished_at=now
+    )
+
+
+def run_job(job_id: int) -> None:
+    """The body of the Celery task: work on the job until no item is left to claim."""
+    close_old_connections()
+    now = timezone.now()
+    BulkJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
+        status=Status.RUNNING, heartbeat_at=now
+    )
+    BulkJob.objects.filter(pk=job_id, started_at__isnull=True).exclude(status=Status.DRAFT).update(
+        started_at=now
+    )
+    job = (
+        BulkJob.objects.select_related("environment__project", "started_by", "created_by")
+        .filter(pk=job_id, status__in=[Status.RUNNING, Status.CANCELLED])
+        .first()
+    )
+    if job is None:
+        return
+    Runner(job).run()
+
+
+def sweep() -> list[int]:
+    """Hand on work whose worker vanished; returns the ids of the jobs re-enqueued.
+
+    1. Claimed items whose lease expired go back to pending (their pending audit row is resumed
+       by whoever claims them next).
+    2. Jobs with work left and no sign of life for a lease are enqueued again.
+    """
+    from .tasks import run_job as run_job_task
+
+    now = timezone.now()
+    BulkItem.objects.filter(status=ItemStatus.CLAIMED, lease_until__lt=now).update(
+        status=ItemStatus.PENDING, claimed_by="", lease_until=None
+    )
+    stale = now - timedelta(seconds=lease_s())
+    requeued = []
+    candidates = BulkJob.objects.filter(
+        status__in=[Status.QUEUED, Status.RUNNING, Status.CANCELLED]
+    ).exclude(heartbeat_at__gt=stale)
+    for job in candidates:
+        work_left = job.items.filter(status=ItemStatus.PENDING)
+        if job.status == Status.CANCELLED:
+            work_left = work_left.filter(attempts__gt=0)
+        if not work_left.exists():
+            finish_if_done(job.pk)
+            continue
+        if (
+            BulkJob.objects.filter(pk=job.pk)
+            .exclude(heartbeat_at__gt=stale)
+            .update(heartbeat_at=now)
+        ):
+            run_job_task.delay(job.pk)
+            requeued.append(job.pk)
+    return requeued

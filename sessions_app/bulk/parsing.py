@@ -1,0 +1,432 @@
+"""Reading bulk input row by row: CSV with typed headers, JSON Lines, and plain userID lists.
+
+Every reader takes a binary file and yields `Row`s and `Problem`s as it goes, so a file of any
+size is checked with constant memory. A `Problem` names the line, the column and the value; a
+fatal one (empty file, binary content, no userID column, bad header) ends the reading.
+Duplicates across rows are the job builder's concern (`jobs.py`), not the readers'.
+"""
+
+import csv
+import json
+import math
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from ..models import USER_ID_MAX_LENGTH
+
+USER_ID_COLUMN = "userID"
+TYPES = ("string", "number", "integer", "boolean", "null", "json")
+VALUE_SHOWN_CHARS = 80
+# A cell this large cannot be a variable Voiceflow accepts (its request body limit is 1 MB).
+csv.field_size_limit(1024 * 1024)
+
+_NUMBER = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?")
+_INTEGER = re.compile(r"-?(0|[1-9]\d*)")
+
+
+@dataclass(frozen=True)
+class Row:
+    line: int
+    user_id: str
+    variables: dict | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int | None
+    message: str
+    column: str = ""
+    value: str = ""
+    fatal: bool = False
+
+    def as_dict(self) -> dict:
+        return {
+            "line": self.line,
+            "column": self.column,
+            "value": self.value,
+            "message": self.message,
+        }
+
+
+def shown(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= VALUE_SHOWN_CHARS else text[:VALUE_SHOWN_CHARS] + "…"
+
+
+def user_id_problem(user_id: Any) -> str | None:
+    """Why a userID cannot be used, or None. The same rules as the client's, worded for a file."""
+    if not isinstance(user_id, str):
+        return "userID must be text."
+    if user_id == "":
+        return "userID is missing."
+    if len(user_id) > USER_ID_MAX_LENGTH:
+        return f"userID is too long ({len(user_id)} characters; at most {USER_ID_MAX_LENGTH})."
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in user_id):
+        return "userID contains a control character (a line break, tab or similar)."
+    if user_id != user_id.strip():
+        return (
+            "userID starts or ends with a space; userIDs are used exactly as written, so remove it."
+        )
+    return None
+
+
+class _Lines:
+    """Decoded text lines of a binary file, remembering which lines were not UTF-8."""
+
+    def __init__(self, binary: IO[bytes]) -> None:
+        self.binary = binary
+        self.number = 0
+        self.undecodable: dict[int, str] = {}
+        self.binary_content_at: int | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        for raw in self.binary:
+            self.number += 1
+            if b"\x00" in raw:
+                self.binary_content_at = self.number
+                return
+            if self.number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]  # the byte-order mark spreadsheet programs put first
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                self.undecodable[self.number] = (
+                    f"Line {self.number} is not UTF-8 text (byte 0x{raw[error.start]:02x} at "
+                    f"position {error.start + 1}). Save the file as UTF-8 and upload it again."
+                )
+                yield raw.decode("utf-8", errors="replace")
+
+
+def _binary_problem(line: int) -> Problem:
+    return Problem(
+        line,
+        "This is not a text file (it contains NUL bytes); upload a CSV or JSON Lines file.",
+        fatal=True,
+    )
+
+
+# ---- CSV: a userID column and one `name:type` column per variable ----
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+
+
+def parse_header(cells: list[str]) -> tuple[int, list[Column | None], list[Problem]]:
+    """Position of userID, the typed variable columns (None at userID's place), problems."""
+    problems: list[Problem] = []
+    columns: list[Column | None] = []
+    user_id_at = -1
+    seen: set[str] = set()
+    for position, raw in enumerate(cells, start=1):
+        cell = raw.strip()
+        if cell == USER_ID_COLUMN:
+            if user_id_at >= 0:
+                problems.append(
+                    Problem(1, "The userID column appears twice.", column=cell, fatal=True)
+                )
+            user_id_at = position - 1
+            columns.append(None)
+            continue
+        label = cell or f"column {position}"
+        name, colon, type_name = cell.rpartition(":")
+        if not colon:
+            problems.append(
+                Problem(
+                    1,
+                    f"Column {position} has no type. Write it as name:type, with type one of "
+                    f"{', '.join(TYPES)} (e.g. {cell or 'plan'}:string).",
+                    column=label,
+                    value=shown(cell),
+                    fatal=True,
+                )
+            )
+            columns.append(None)
+            continue
+        name, type_name = name.strip(), type_name.strip().lower()
+        if type_name not in TYPES:
+            problems.append(
+                Problem(
+                    1,
+                    f"Unknown type {type_name!r} in column {position}; the types are {', '.join(TYPES)}.",
+                    column=label,
+                    value=shown(cell),
+                    fatal=True,
+                )
+            )
+        if not name or any(ord(ch) < 32 for ch in name):
+            problems.append(
+                Problem(
+                    1,
+                    f"Column {position} needs a variable name before the colon.",
+                    column=label,
+                    fatal=True,
+                )
+            )
+        elif name in seen:
+            problems.append(
+                Problem(1, f"The variable {name!r} has two columns.", column=label, fatal=True)
+            )
+        seen.add(name)
+        columns.append(Column(name, type_name))
+    if user_id_at < 0:
+        found = ", ".join(shown(cell) for cell in cells[:6]) or "nothing"
+        problems.insert(
+            0,
+            Problem(
+                1,
+                f"There is no userID column. The first line must be the header, with a column "
+                f"named exactly {USER_ID_COLUMN} (found: {found}). Is this a CSV file?",
+                fatal=True,
+            ),
+        )
+    if user_id_at >= 0 and not any(columns):
+        problems.append(
+            Problem(
+                1, "There is no variable column: add one name:type column per variable.", fatal=True
+            )
+        )
+    return user_id_at, columns, problems
+
+
+def typed_value(text: str, type_name: str) -> Any:
+    """The value a cell stands for under its column's type; ValueError says why it does not fit."""
+    if type_name == "string":
+        return text
+    if type_name == "integer":
+        if not _INTEGER.fullmatch(text):
+            raise ValueError("is not an integer")
+        return int(text)
+    if type_name == "number":
+        if not _NUMBER.fullmatch(text):
+            raise ValueError("is not a number (write it like 42, -3.5 or 1e6)")
+        number = float(text)
+        if math.isinf(number):
+            raise ValueError("is too large a number")
+        return int(text) if _INTEGER.fullmatch(text) else number
+    if type_name == "boolean":
+        lowered = text.lower()
+        if lowered not in ("true", "false"):
+            raise ValueError("is not a boolean (write true or false)")
+        return lowered == "true"
+    if type_name == "null":
+        if text != "null":
+            raise ValueError(
+                "is not null (write null, or leave the cell empty to leave the variable alone)"
+            )
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"is not valid JSON ({error.msg} at character {error.pos + 1})") from None
+
+
+def read_csv(binary: IO[bytes]) -> Iterator[Row | Problem]:
+    lines = _Lines(binary)
+    reader = csv.reader(lines, strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as error:
+        yield Problem(1, f"The header line is not valid CSV ({error}).", fatal=True)
+        return
+    if lines.binary_content_at is not None:
+        yield _binary_problem(lines.binary_content_at)
+        return
+    if header is None or not any(cell.strip() for cell in header):
+        yield Problem(
+            1 if header else None, "The file is empty: no header and no rows.", fatal=True
+        )
+        return
+    if 1 in lines.undecodable:
+        yield Problem(1, lines.undecodable[1], fatal=True)
+        return
+    user_id_at, columns, problems = parse_header(header)
+    if problems:
+        yield from problems
+        return
+    rows_seen = 0
+    last_line = reader.line_num
+    while True:
+        try:
+            cells = next(reader, None)
+        except csv.Error as error:
+            yield Problem(reader.line_num, f"This line is not valid CSV ({error}).", fatal=True)
+            return
+        if lines.binary_content_at is not None:
+            yield _binary_problem(lines.binary_content_at)
+            return
+        if cells is None:
+            break
+        first_line, last_line = last_line + 1, reader.line_num
+        bad_encoding = [
+            lines.undecodable[n] for n in range(first_line, last_line + 1) if n in lines.undecodable
+        ]
+        if bad_encoding:
+            yield Problem(first_line, bad_encoding[0])
+            continue
+        if not cells or not any(cell.strip() for cell in cells):
+            continue
+        rows_seen += 1
+        yield from _csv_row(first_line, cells, user_id_at, columns)
+    if rows_seen == 0:
+        yield Problem(None, "The file has a header but no rows.", fatal=True)
+
+
+def _csv_row(
+    line: int, cells: list[str], user_id_at: int, columns: list[Column | None]
+) -> Iterator[Row | Problem]:
+    if len(cells) != len(columns):
+        yield Problem(
+            line,
+            f"This row has {len(cells)} cells; the header has {len(columns)}.",
+            value=shown(",".join(cells)),
+        )
+        return
+    user_id = cells[user_id_at]
+    problem = user_id_problem(user_id)
+    if problem:
+        yield Problem(line, problem, column=USER_ID_COLUMN, value=shown(user_id))
+        return
+    variables: dict[str, Any] = {}
+    bad = False
+    for cell, column in zip(cells, columns, strict=True):
+        if column is None or cell == "":
+            continue  # an empty cell leaves that variable as it is
+        try:
+            variables[column.name] = typed_value(cell, column.type)
+        except ValueError as error:
+            bad = True
+            yield Problem(
+                line,
+                f"{shown(cell)} {error} ({column.name}:{column.type}).",
+                column=f"{column.name}:{column.type}",
+                value=shown(cell),
+            )
+    if bad:
+        return
+    if not variables:
+        yield Problem(
+            line,
+            "Every variable cell of this row is empty: there is nothing to set.",
+            column=USER_ID_COLUMN,
+            value=shown(user_id),
+        )
+        return
+    yield Row(line, user_id, variables)
+
+
+# ---- JSON Lines: {"userID": "…", "variables": {…}} per line ----
+
+
+def read_jsonl(binary: IO[bytes]) -> Iterator[Row | Problem]:
+    lines = _Lines(binary)
+    rows_seen = 0
+    for text in lines:
+        number = lines.number
+        if number in lines.undecodable:
+            yield Problem(number, lines.undecodable[number])
+            continue
+        if not text.strip():
+            continue
+        rows_seen += 1
+        try:
+            record = json.loads(text)
+        except ValueError as error:
+            yield Problem(
+                number,
+                f"This line is not valid JSON ({error.msg} at character {error.pos + 1}).",
+                value=shown(text.rstrip("\r\n")),
+            )
+            continue
+        if not isinstance(record, dict):
+            yield Problem(
+                number,
+                'Each line must be a JSON object like {"userID": "…", "variables": {…}}.',
+                value=shown(text.rstrip("\r\n")),
+            )
+            continue
+        unknown = sorted(set(record) - {"userID", "variables"})
+        if unknown:
+            yield Problem(
+                number,
+                f"Unknown key {unknown[0]!r}: a line holds only userID and variables.",
+                column=unknown[0],
+            )
+            continue
+        user_id = record.get("userID", "")
+        problem = user_id_problem(user_id)
+        if problem:
+            yield Problem(number, problem, column="userID", value=shown(user_id))
+            continue
+        variables = record.get("variables")
+        if not isinstance(variables, dict):
+            yield Problem(
+                number,
+                "variables must be a JSON object of name → value.",
+                column="variables",
+                value=shown(variables),
+            )
+            continue
+        if not variables:
+            yield Problem(
+                number,
+                "variables is empty: there is nothing to set.",
+                column="variables",
+                value="{}",
+            )
+            continue
+        yield Row(number, user_id, variables)
+    if lines.binary_content_at is not None:
+        yield _binary_problem(lines.binary_content_at)
+    elif rows_seen == 0:
+        yield Problem(None, "The file is empty: no lines to read.", fatal=True)
+
+
+# ---- A list of userIDs, one a line (an optional first line `userID`) ----
+
+
+def read_user_ids(binary: IO[bytes], variables: dict | None = None) -> Iterator[Row | Problem]:
+    lines = _Lines(binary)
+    rows_seen = 0
+    for text in lines:
+        number = lines.number
+        if number in lines.undecodable:
+            yield Problem(number, lines.undecodable[number])
+            continue
+        user_id = text.rstrip("\r\n")
+        if not user_id.strip() or (number == 1 and user_id.strip() == USER_ID_COLUMN):
+            continue
+        rows_seen += 1
+        problem = user_id_problem(user_id)
+        if problem:
+            yield Problem(number, problem, column="userID", value=shown(user_id))
+            continue
+        yield Row(number, user_id, variables)
+    if lines.binary_content_at is not None:
+        yield _binary_problem(lines.binary_content_at)
+    elif rows_seen == 0:
+        yield Problem(None, "The list is empty: give one userID a line.", fatal=True)
+
+
+def text_lines_as_binary(text: str) -> Iterable[bytes]:
+    """A pasted list read like an uploaded file."""
+    return (line.encode() for line in text.splitlines(keepends=True))
+
+
+def parse_variables_object(text: str) -> dict:
+    """The JSON object of variables given once for a list of userIDs; ValueError says why not."""
+    try:
+        variables = json.loads(text)
+    except ValueError as error:
+        raise ValueError(
+            f"The variables are not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})."
+        ) from None
+    if not isinstance(variables, dict) or not variables:
+        raise ValueError(
+            'The variables must be a JSON object with at least one name, e.g. {"plan": "gold"}.'
+        )
+    return variables

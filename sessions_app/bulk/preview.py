@@ -1,0 +1,77 @@
+"""The dry run: what a job would change for a few of its users, read from Voiceflow now."""
+
+import json
+from typing import Any
+
+from ..models import BulkJob
+from ..voiceflow import VoiceflowError, client_for
+
+SAMPLE_SIZE = 5
+ABSENT = object()
+
+
+def _shown(value: Any) -> str:
+    if value is ABSENT:
+        return "(not set)"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _variable_changes(before: dict, after: dict, names: list[str]) -> list[dict]:
+    return [
+        {
+            "name": name,
+            "before": _shown(before.get(name, ABSENT)),
+            "after": _shown(after.get(name, ABSENT)),
+            "changes": before.get(name, ABSENT) != after.get(name, ABSENT),
+        }
+        for name in names
+    ]
+
+
+def sample_diffs(job: BulkJob, size: int = SAMPLE_SIZE) -> list[dict]:
+    """For the first few items: the current state against what the job would leave.
+
+    Reads only (one GET per sampled user, paced by the project's budget like any read).
+    """
+    client = client_for(job.environment)
+    diffs = []
+    for item in job.items.order_by("line_number")[:size]:
+        diff: dict[str, Any] = {
+            "user_id": item.user_id,
+            "line": item.line_number,
+            "error": "",
+            "changes": [],
+        }
+        try:
+            state = client.get_state(item.user_id)
+        except VoiceflowError as error:
+            diff["error"] = error.message
+            diffs.append(diff)
+            continue
+        current = state.get("variables") or {}
+        diff["has_state"] = bool(state)
+        diff["stack_depth"] = len(state.get("stack") or [])
+        if job.kind == BulkJob.Kind.PRELOAD:
+            variables = item.variables or {}
+            diff["changes"] = _variable_changes(current, {**current, **variables}, list(variables))
+        elif job.kind == BulkJob.Kind.RESET:
+            diff["changes"] = _variable_changes(current, {}, sorted(current))
+            diff["summary"] = (
+                f"The whole state is deleted: {len(current)} variables, a stack of {diff['stack_depth']}."
+                if state
+                else "No state: nothing to delete."
+            )
+        else:
+            target = (item.state_to_restore or {}).get("variables") or {}
+            diff["changes"] = [
+                c
+                for c in _variable_changes(current, target, sorted({*current, *target}))
+                if c["changes"]
+            ]
+            diff["summary"] = (
+                "Put back the state from before the job."
+                if item.state_to_restore
+                else "The user had no state before the job: it is deleted."
+            )
+        diffs.append(diff)
+    return diffs

@@ -1,0 +1,70 @@
+"""The one progress contract the job page polls (and the REST API returns)."""
+
+from datetime import timedelta
+
+from django.db.models import Count
+from django.utils import timezone
+
+from ..models import BulkItem, BulkJob
+from ..voiceflow.budget import SAFETY_FACTOR
+
+RATE_WINDOW_S = 60
+# Every kind reads the state (for the audit row and the undo), then writes: GET + PATCH for a
+# preload, GET + DELETE for a reset, GET + PUT or DELETE for an undo.
+REQUESTS_PER_ITEM = 2
+
+
+def item_counts(job: BulkJob) -> dict[str, int]:
+    counts = dict(
+        job.items.values_list("status").annotate(n=Count("pk")).values_list("status", "n")
+    )
+    return {status: counts.get(status, 0) for status in BulkItem.Status.values}
+
+
+def job_progress(job: BulkJob) -> dict:
+    """done / failed / skipped / remaining / total, rate per minute, ETA, status.
+
+    The rate counts the items finished in the last minute (or since the job started, when that
+    is shorter), so it follows the budget and any 429 pause as they happen.
+    """
+    counts = item_counts(job)
+    Status = BulkItem.Status
+    done = counts[Status.SUCCEEDED]
+    failed = counts[Status.FAILED]
+    skipped = counts[Status.SKIPPED]
+    remaining = counts[Status.PENDING] + counts[Status.CLAIMED]
+    total = sum(counts.values())
+    now = timezone.now()
+    rate_per_minute = None
+    eta_seconds = None
+    if job.status == BulkJob.Status.RUNNING and job.started_at:
+        window_s = min(RATE_WINDOW_S, max((now - job.started_at).total_seconds(), 1.0))
+        recent = job.items.filter(finished_at__gte=now - timedelta(seconds=window_s)).count()
+        rate_per_minute = round(recent * 60 / window_s, 1)
+        if rate_per_minute > 0:
+            eta_seconds = round(remaining * 60 / rate_per_minute)
+    finished = done + failed + skipped
+    return {
+        "id": job.pk,
+        "kind": job.kind,
+        "status": job.status,
+        "status_label": job.get_status_display(),
+        "total": total,
+        "done": done,
+        "failed": failed,
+        "skipped": skipped,
+        "remaining": remaining,
+        "percent": round(100 * finished / total, 1) if total else 100.0,
+        "rate_per_minute": rate_per_minute,
+        "eta_seconds": eta_seconds,
+        "stop_reason": job.stop_reason,
+        "is_finished": job.status in (BulkJob.Status.COMPLETED, BulkJob.Status.CANCELLED)
+        and remaining == 0,
+    }
+
+
+def estimated_duration_s(job: BulkJob) -> float:
+    """How long the job needs at its project's request budget (two requests per item)."""
+    requests = job.total_items * REQUESTS_PER_ITEM
+    per_minute = max(job.environment.project.budget_per_minute, 1) * SAFETY_FACTOR
+    return requests * 60 / per_minute

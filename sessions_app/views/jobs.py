@@ -1,0 +1,247 @@
+"""Bulk job pages: list, new job, job page with its live progress, and the controls.
+
+Viewing needs `inspect_session`; anything that creates or controls a job (and the dry run and
+results, which show variable values) needs `run_bulk_jobs`.
+"""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from .. import bulk
+from ..access import can, environment_for, require
+from ..bulk.parsing import TYPES, parse_variables_object
+from ..bulk.preview import sample_diffs
+from ..models import BulkItem, BulkJob, Environment
+from ..workspace import current_environment
+
+VIEW = "inspect_session"
+CONTROL = "run_bulk_jobs"
+
+
+def _job(request: HttpRequest, pk: int, codename: str) -> BulkJob:
+    require(request, codename)
+    return get_object_or_404(
+        BulkJob.objects.select_related(
+            "environment__project", "created_by", "started_by", "undo_of"
+        ),
+        pk=pk,
+    )
+
+
+@require_GET
+def job_list(request: HttpRequest) -> HttpResponse:
+    require(request, VIEW)
+    jobs = BulkJob.objects.select_related("environment__project", "created_by").annotate(
+        done=Count("items", filter=Q(items__status=BulkItem.Status.SUCCEEDED)),
+        failed=Count("items", filter=Q(items__status=BulkItem.Status.FAILED)),
+    )
+    page = Paginator(jobs, 50).get_page(request.GET.get("page"))
+    return render(request, "jobs/list.html", {"page": page, "can_control": can(request, CONTROL)})
+
+
+def _new_job_context(request: HttpRequest, **extra) -> dict:
+    return {
+        "environments": Environment.objects.select_related("project"),
+        "selected_environment": current_environment(request),
+        "types": TYPES,
+        **extra,
+    }
+
+
+def job_new(request: HttpRequest) -> HttpResponse:
+    require(request, CONTROL)
+    if request.method != "POST":
+        return render(request, "jobs/new.html", _new_job_context(request))
+    mode = request.POST.get("mode", "")
+    environment = environment_for(request, _int(request.POST.get("environment")), CONTROL)
+    upload = request.FILES.get("file")
+    pasted = request.POST.get("user_ids", "")
+    try:
+        if mode == "file":
+            source_format = request.POST.get("format", bulk.Format.CSV)
+            if source_format not in (bulk.Format.CSV, bulk.Format.JSONL):
+                raise ValueError("Choose CSV or JSON Lines.")
+            if upload is None:
+                raise ValueError("Choose a file to upload.")
+            job = bulk.create_job_from_upload(
+                environment,
+                request.user,
+                kind=BulkJob.Kind.PRELOAD,
+                source_format=source_format,
+                binary=upload,
+                source_name=upload.name,
+            )
+        elif mode in ("list", "reset"):
+            kind = BulkJob.Kind.RESET if mode == "reset" else BulkJob.Kind.PRELOAD
+            variables = (
+                parse_variables_object(request.POST.get("variables", ""))
+                if mode == "list"
+                else None
+            )
+            if upload is not None:
+                job = bulk.create_job_from_upload(
+                    environment,
+                    request.user,
+                    kind=kind,
+                    source_format=bulk.Format.USER_LIST,
+                    binary=upload,
+                    source_name=upload.name,
+                    variables=variables,
+                )
+            elif pasted.strip():
+                job = bulk.create_job_from_text(
+                    environment, request.user, kind=kind, text=pasted, variables=variables
+                )
+            else:
+                raise ValueError("Paste the userIDs, one a line, or upload a file of them.")
+        else:
+            raise ValueError("Choose what the job does.")
+    except ValueError as error:
+        context = _new_job_context(request, error=str(error), mode=mode, posted=request.POST)
+        return render(request, "jobs/new.html", context, status=400)
+    return redirect("job_detail", pk=job.pk)
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
+
+
+@require_GET
+def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _job(request, pk, VIEW)
+    report = job.validation_report or {}
+    context = {
+        "job": job,
+        "report": report,
+        "progress": bulk.job_progress(job),
+        "can_control": can(request, CONTROL),
+        "estimated_minutes": round(bulk.estimated_duration_s(job) / 60, 1),
+        "undo_jobs": job.undo_jobs.all(),
+        "can_undo": job.status
+        in (BulkJob.Status.COMPLETED, BulkJob.Status.CANCELLED, BulkJob.Status.PAUSED)
+        and job.items.filter(status=BulkItem.Status.SUCCEEDED).exists(),
+    }
+    return render(request, "jobs/detail.html", context)
+
+
+@require_GET
+def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """JSON for scripts; the progress panel for the page's htmx polling."""
+    job = _job(request, pk, VIEW)
+    progress = bulk.job_progress(job)
+    if request.htmx:
+        return render(
+            request,
+            "jobs/_progress.html",
+            {"job": job, "progress": progress, "can_control": can(request, CONTROL)},
+        )
+    return JsonResponse(progress)
+
+
+@require_GET
+def job_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _job(request, pk, CONTROL)
+    return render(request, "jobs/_preview.html", {"job": job, "diffs": sample_diffs(job)})
+
+
+@require_GET
+def job_results(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    job = _job(request, pk, CONTROL)
+    response = StreamingHttpResponse(
+        bulk.iter_results_csv(job), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-results.csv"'
+    return response
+
+
+def _control(request: HttpRequest, pk: int, act, done: str) -> HttpResponse:
+    job = _job(request, pk, CONTROL)
+    try:
+        outcome = act(job)
+    except bulk.JobStateError as error:
+        messages.error(request, str(error))
+        return redirect("job_detail", pk=job.pk)
+    if isinstance(outcome, BulkJob) and outcome.pk != job.pk:
+        messages.success(request, done)
+        return redirect("job_detail", pk=outcome.pk)
+    messages.success(request, done.format(count=outcome) if isinstance(outcome, int) else done)
+    return redirect("job_detail", pk=job.pk)
+
+
+@require_POST
+def job_start(request: HttpRequest, pk: int) -> HttpResponse:
+    return _control(
+        request,
+        pk,
+        lambda job: bulk.start_job(
+            job,
+            request.user,
+            confirmed_production=request.POST.get("confirm_production") == "on",
+            skip_bad_rows=request.POST.get("skip_bad_rows") == "on",
+        ),
+        "The job is queued; a worker picks it up in a moment.",
+    )
+
+
+@require_POST
+def job_pause(request: HttpRequest, pk: int) -> HttpResponse:
+    return _control(
+        request,
+        pk,
+        lambda job: bulk.pause_job(job, request.user),
+        "Paused: items in hand finish, no other starts.",
+    )
+
+
+@require_POST
+def job_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    return _control(request, pk, lambda job: bulk.resume_job(job, request.user), "Resumed.")
+
+
+@require_POST
+def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    return _control(
+        request,
+        pk,
+        lambda job: bulk.cancel_job(job, request.user),
+        "Cancelled: items not started are skipped.",
+    )
+
+
+@require_POST
+def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    return _control(
+        request,
+        pk,
+        lambda job: bulk.retry_failed(job, request.user),
+        "Retrying {count} failed items.",
+    )
+
+
+@require_POST
+def job_undo(request: HttpRequest, pk: int) -> HttpResponse:
+    return _control(
+        request,
+        pk,
+        lambda job: bulk.create_undo_job(job, request.user),
+        "Undo job drafted: check the dry run, then start it.",
+    )
+
+
+@require_POST
+def job_discard(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _job(request, pk, CONTROL)
+    try:
+        bulk.discard_draft(job)
+    except bulk.JobStateError as error:
+        messages.error(request, str(error))
+        return redirect("job_detail", pk=job.pk)
+    messages.success(request, "Draft discarded.")
+    return redirect("job_list")
