@@ -1,0 +1,286 @@
+"""The demo project and its users, loaded at start unless `--no-demo`.
+
+The conversations are played through the scripted agent with a fixed clock and a seeded random
+generator, so every state is one the agent itself could have produced (and can continue), and the
+data is the same on every start. Extra variables then cover the value types a dashboard must show:
+strings, ints, floats, booleans, null, nested objects, lists, long text and unicode.
+"""
+
+import random
+import uuid
+from typing import Any
+
+from . import agent
+from .store import Project
+
+DEMO_PROJECT_ID = "6650d3c0ffee0000000d3e01"
+DEMO_PROJECT_NAME = "Demo Pizzeria & Bookings"
+DEMO_API_KEY = f"VF.DM.{DEMO_PROJECT_ID}.sandboxDemoKeyPizzeria2024"
+DEMO_ACCESS_TOKEN = "vfp_demo_sandboxtoken"  # noqa: S105 - a public demo credential
+DEMO_VERSIONS = {
+    "development": "6650d3c0ffee0000000d0001",
+    "production": "6650d3c0ffee0000000d0002",
+}
+
+SEED = 20241104
+CLOCK_START = 1730710800  # 2024-11-04T09:00:00Z
+LONG_NOTE_MIN_LENGTH = 2048
+
+Step = str
+Script = list[Step]
+
+ORDER_DONE: Script = [
+    "launch",
+    "click:Order a pizza",
+    "click:Large",
+    "click:Pepperoni",
+    "click:Confirm order",
+]
+BOOKING_DONE: Script = ["launch", "click:Book a table", "click:Tomorrow", "click:4 people"]
+SUPPORT_RESOLVED: Script = [
+    "launch",
+    "click:Talk to support",
+    "click:Delivery issue",
+    "click:Yes, thanks",
+]
+
+
+def demo_project() -> Project:
+    return Project(
+        project_id=DEMO_PROJECT_ID,
+        api_key=DEMO_API_KEY,
+        name=DEMO_PROJECT_NAME,
+        versions=dict(DEMO_VERSIONS),
+        access_token=DEMO_ACCESS_TOKEN,
+    )
+
+
+def _request(step: Step, last_traces: list[dict]) -> dict:
+    kind, _, argument = step.partition(":")
+    if kind == "click":
+        return _button(argument, last_traces)
+    if kind == "text":
+        return {"type": "text", "payload": argument}
+    if kind == "intent":
+        return {
+            "type": "intent",
+            "payload": {"intent": {"name": argument}, "query": "", "entities": []},
+        }
+    if kind == "event":
+        return {"type": "event", "payload": {"event": {"name": argument}}}
+    return {"type": kind}
+
+
+def _button(label: str, traces: list[dict]) -> dict:
+    """The request behind the button labelled `label` in the previous turn's traces."""
+    for trace in traces:
+        payload = trace.get("payload") or {}
+        buttons = list(payload.get("buttons", []))
+        for card in payload.get("cards", []):
+            buttons += card["buttons"]
+        for button in buttons:
+            if button["request"]["payload"]["label"] == label:
+                return button["request"]
+    raise LookupError(f"no button {label!r} in the previous turn")
+
+
+def converse(
+    user_id: str,
+    script: Script,
+    started_at: float,
+    rng: random.Random,
+    *,
+    locale: str | None = None,
+) -> dict:
+    """The state after playing `script` through the agent, one turn every few seconds."""
+    state = agent.prepare_state(None, user_id=user_id)
+    now = started_at
+    traces: list[dict] = []
+    for step in script:
+        traces = agent.run_turn(
+            state, _request(step, traces), user_id=user_id, now=now, locale=locale
+        )
+        now += rng.randint(4, 45)
+    return state
+
+
+def _long_note(rng: random.Random) -> str:
+    sentences = [
+        "Customer called about an order that arrived 40 minutes late and lukewarm.",
+        "Driver reported the building's intercom was broken and had to wait outside.",
+        "Offered a 20% voucher for the next order; the customer accepted politely.",
+        "Customer mentioned a nut allergy, so the kitchen was reminded to flag the ticket.",
+        "Follow-up email sent with the voucher code and an apology from the store manager.",
+        "Second contact: the voucher did not apply at checkout because it had expired early.",
+        "Re-issued the voucher with a 30-day expiry and confirmed it works in the app.",
+    ]
+    note = ""
+    while len(note) < LONG_NOTE_MIN_LENGTH:
+        note += " ".join(rng.sample(sentences, len(sentences))) + "\n\n"
+    return note.strip()
+
+
+def _deep_stack(state: dict) -> None:
+    """Nest four sub-flows the script does not know above the support flow, as a project with
+    components calling components would."""
+    for depth, name in enumerate(
+        ("Escalation", "Verify identity", "Look up order", "Refund policy")
+    ):
+        flow = agent.Flow(name.lower().replace(" ", "_"), name)
+        state["stack"].append(
+            {
+                "diagramID": flow.diagram_id,
+                "nodeID": flow.node_id(f"step{depth}"),
+                "name": name,
+                "storage": {"output": [{"children": [{"text": f"{name}: one moment…"}]}]},
+                "variables": {"attempts": depth, "verified": depth > 1},
+                "commands": [],
+            }
+        )
+
+
+def _users(rng: random.Random) -> list[tuple[str, dict]]:
+    clock = [CLOCK_START]
+
+    def at() -> float:
+        clock[0] += rng.randint(600, 5400)
+        return clock[0]
+
+    def play(user_id: str, script: Script, **extra: Any) -> tuple[str, dict]:
+        locale = extra.pop("locale", None)
+        state = converse(user_id, script, at(), rng, locale=locale)
+        state["variables"].update(extra)
+        return user_id, state
+
+    def uid() -> str:
+        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+    users = [
+        play(
+            "maria.rossi@example.com",
+            ORDER_DONE,
+            customer_name="Maria Rossi",
+            delivery_address={
+                "street": "Via Roma 12",
+                "city": "Milano",
+                "zip": "20121",
+                "geo": {"lat": 45.4642, "lng": 9.19},
+            },
+            allergies=["gluten", "nuts"],
+        ),
+        play("j.smith+pizza@example.org", ["launch", "click:Order a pizza", "click:Medium"]),
+        play(
+            "+1-555-0142",
+            ["launch", "text:I'm hungry", "text:large please", "text:veggie"],
+            newsletter_opt_in=False,
+        ),
+        play("+44 20 7946 0958", BOOKING_DONE, customer_name="Oliver Bennett", loyalty_points=1280),
+        play("0049-30-1234567", ["launch", "click:Book a table", "text:saturday"], locale="de-DE"),
+        play(uid(), SUPPORT_RESOLVED, avg_rating=4.5),
+        play(uid(), ["launch", "click:Talk to support", "click:Billing question"]),
+        play(uid(), ["launch", "click:Talk to support", "text:my pizza was cold", "click:No"]),
+        play(
+            "user/with/slashes",
+            ["launch", "click:Order a pizza"],
+            referrer="https://example.com/a/b?c=d#e",
+        ),
+        play(
+            "名前-ユーザー",
+            BOOKING_DONE,
+            locale="ja-JP",
+            customer_name="山田 太郎",
+            notes="窓際の席を希望します。",
+        ),
+        play("has space", ["launch"], promo_code=None),
+        (
+            "percent%20literal",
+            {"variables": {"imported_from": "crm", "crm_id": 88213, "vip": True}},
+        ),
+        play(
+            "question?mark",
+            ["launch", "click:Order a pizza", "click:Small", "click:Margherita", "click:Cancel"],
+        ),
+        play("hash#tag", ["launch", "no-reply", "no-reply"]),
+        play(
+            "emoji-🍕-fan",
+            ORDER_DONE,
+            favourite_topping="🍍 pineapple",
+            mood="😋",
+            rating_comment="Best pizza in town!!! 🔥🔥🔥",
+        ),
+        play(
+            "stuck-in-loop@example.net",
+            ["launch", "click:Order a pizza"]
+            + [
+                f"text:{t}"
+                for t in ("uhh", "what?", "gimme food", "the usual", "asdf", "🤷", "hmm")
+            ],
+        ),
+        play(
+            "deep-stack-user",
+            ["launch", "click:Talk to support", "click:Billing question"],
+            escalation_level=3,
+        ),
+        play("whatsapp:+15550100", ["launch", "click:Book a table"], channel="whatsapp"),
+        play("sess_9f8e7d6c5b4a", ["launch", "intent:order_pizza"]),
+        play(
+            "zoë.ångström@example.se",
+            ["launch", "click:Talk to support"],
+            customer_name="Zoë Ångström",
+        ),
+        play(
+            "long-notes-customer",
+            ["launch", "click:Talk to support", "click:Something else", "click:No"],
+            support_notes=_long_note(rng),
+        ),
+        play(
+            "vip-customer-001",
+            [*ORDER_DONE, "event:order_ready"],
+            vip=True,
+            loyalty_points=15420,
+            lifetime_spend=1234.56,
+            order_history=[
+                {"order_number": 4411, "items": ["Pepperoni", "Garlic bread"], "total": 21.5},
+                {"order_number": 5120, "items": ["Margherita"], "total": 9.5, "refunded": True},
+            ],
+        ),
+        (uid(), {"variables": {"pizza_size": "large", "sessions": 4, "last_seen": "2024-10-30"}}),
+        play("null-node@example.com", ["launch", "click:Order a pizza", "click:Large"]),
+        play(
+            "tenant-acme:region-eu-west-1:channel-webchat:visitor-"
+            + "".join(rng.choice("0123456789abcdef") for _ in range(76)),
+            ["launch"],
+        ),
+    ]
+    by_id = dict(users)
+    # A frame the runtime left unpositioned: docs show `nodeID: null`, which PUT refuses (§2, §9).
+    by_id["null-node@example.com"]["stack"][0]["nodeID"] = None
+    _deep_stack(by_id["deep-stack-user"])
+
+    scripts = [
+        ORDER_DONE,
+        BOOKING_DONE,
+        SUPPORT_RESOLVED,
+        ["launch", "click:Order a pizza", "click:Small", "click:Margherita"],
+        ["launch", "click:Book a table", "text:2024-12-24", "text:we are six"],
+        ["launch", "text:do you have tables tonight", "click:Tonight"],
+        [
+            "launch",
+            "click:Order a pizza",
+            "click:Large",
+            "click:Veggie Supreme",
+            "click:Confirm order",
+        ],
+        ["launch", "text:hello?"],
+    ]
+    for number in range(1, 12):
+        extra: dict[str, Any] = {"source": rng.choice(["web", "app", "kiosk"])}
+        if rng.random() < 0.5:
+            extra["coupon_balance"] = round(rng.uniform(0, 25), 2)
+        users.append(play(f"guest-{number:04d}", rng.choice(scripts), **extra))
+    return users
+
+
+def demo_states() -> dict[tuple[str, str], dict]:
+    """Every demo user's state, keyed like the Store: (projectID, userID)."""
+    return {(DEMO_PROJECT_ID, user_id): state for user_id, state in _users(random.Random(SEED))}
