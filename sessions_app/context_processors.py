@@ -10,5 +10,9 @@ def workspace(request: HttpRequest) -> dict:
         return {}
     return {
         "current_environment": current_environment(request),
-        "all_environments": Environment.objects.select_related("project"),
+        # Without the secrets: the switcher never needs them, and a key that no longer
+        # decrypts must not take every page down with it.
+        "all_environments": Environment.objects.select_related("project").defer(
+            "project__api_key", "project__access_token"
+        ),
     }

@@ -23,7 +23,10 @@ VERSION_ALIASES = ("development", "staging", "production")
 IDENTIFIER_PATTERN = re.compile(r"[\w-]+")
 BUDGET_MAX = 100_000
 
-http_url = URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// URL.")
+# Its own code: a URL form field would replace the message of an "invalid" error with its own.
+http_url = URLValidator(
+    schemes=["http", "https"], message="Enter an http:// or https:// URL.", code="not_http"
+)
 
 
 def https_by_default(db_field, **kwargs) -> forms.Field | None:

@@ -12,11 +12,16 @@ def current_environment(request: HttpRequest) -> Environment | None:
     preference = (
         OperatorPreference.objects.filter(user=request.user)
         .select_related("environment__project")
+        .defer("environment__project__api_key", "environment__project__access_token")
         .first()
     )
     environment = preference.environment if preference else None
     if environment is None:
-        environment = Environment.objects.select_related("project").first()
+        environment = (
+            Environment.objects.select_related("project")
+            .defer("project__api_key", "project__access_token")
+            .first()
+        )
     request._current_environment = environment
     return environment
 

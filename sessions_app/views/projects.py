@@ -94,7 +94,13 @@ def project_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def environment_test_connection(request: HttpRequest, pk: int) -> HttpResponseRedirect:
     require(request, MANAGE)
-    environment = get_object_or_404(Environment.objects.select_related("project"), pk=pk)
+    # Loaded without the secrets: a key that no longer decrypts is reported by check_connection.
+    environment = get_object_or_404(
+        Environment.objects.select_related("project").defer(
+            *(f"project__{name}" for name in SECRET_FIELDS)
+        ),
+        pk=pk,
+    )
     connected, message = check_connection(environment)
     label = f"{environment.project.name} · {environment.label}: "
     (messages.success if connected else messages.error)(request, label + message)
