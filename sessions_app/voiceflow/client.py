@@ -69,7 +69,12 @@ def validate_user_id(user_id: object) -> str:
 
 def user_path(user_id: str) -> str:
     """The userID as one path segment: `/`, `?`, `#`, `%`, spaces and unicode all encoded."""
-    return quote(validate_user_id(user_id), safe="")
+    segment = quote(validate_user_id(user_id), safe="")
+    # URL normalisation (RFC 3986 §5.2.4, applied by httpx) would resolve a bare "." or ".."
+    # segment against the path and address another resource; encoded, it stays a userID.
+    if segment in (".", ".."):
+        return segment.replace(".", "%2E")
+    return segment
 
 
 _pools: dict[tuple[str, float], httpx.Client] = {}
