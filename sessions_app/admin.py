@@ -9,7 +9,7 @@ from .admin_actions import (
     do_save_environment,
     do_save_project,
 )
-from .models import AuditEntry, Environment, Project
+from .models import AuditEntry, Environment, KnownSession, Project
 from .project_forms import BaseEnvironmentFormSet, EnvironmentForm, ProjectForm
 
 
@@ -133,3 +133,63 @@ class EnvironmentAdmin(ManageProjectsPermission, admin.ModelAdmin):
     def delete_queryset(self, request, queryset) -> None:
         for environment in queryset:
             self.delete_model(request, environment)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The audit trail, for those who may read it. Nobody adds, changes or deletes a row here;
+    only the retention task removes rows, once they are older than AUDIT_RETENTION_DAYS."""
+
+    list_display = [
+        "created_at",
+        "actor_name",
+        "action",
+        "outcome",
+        "project_name",
+        "environment_label",
+        "user_id",
+        "source",
+    ]
+    list_filter = ["action", "outcome", "source"]
+    search_fields = ["user_id", "actor_name"]
+    date_hierarchy = "created_at"
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("sessions_app.view_audit")
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.has_perm("sessions_app.view_audit")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(KnownSession)
+class KnownSessionAdmin(admin.ModelAdmin):
+    """The index of userIDs the dashboard has seen: read by inspectors, pruned by admins."""
+
+    list_display = ["user_id", "environment", "origin", "has_state", "last_seen_at", "current_flow"]
+    list_filter = ["environment", "origin", "has_state"]
+    list_select_related = ["environment__project"]
+    search_fields = ["user_id"]
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("sessions_app.inspect_session")
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.has_perm("sessions_app.inspect_session")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("sessions_app.manage_projects")

@@ -1,9 +1,29 @@
 from django.urls import path
 
-from .views import home, jobs, projects, workspace
+from .views import audit, edit_state, home, jobs, projects, reset, sessions, workspace
 
 urlpatterns = [
     path("", home.home, name="home"),
+    path("sessions/<int:environment_id>/inspect", sessions.inspect, name="session_inspect"),
+    path("sessions/<int:environment_id>/watch", sessions.watch, name="session_watch"),
+    path("sessions/<int:environment_id>/download", sessions.download, name="session_download"),
+    path(
+        "sessions/<int:environment_id>/set-variable",
+        sessions.set_variable,
+        name="session_set_variable",
+    ),
+    path(
+        "sessions/<int:environment_id>/remove-variable",
+        sessions.remove_variable,
+        name="session_remove_variable",
+    ),
+    path(
+        "sessions/<int:environment_id>/edit-state", edit_state.edit_state, name="session_edit_state"
+    ),
+    path("sessions/<int:environment_id>/reset", reset.reset_session, name="session_reset"),
+    path("audit/", audit.audit_list, name="audit_list"),
+    path("audit/<int:entry_id>/", audit.audit_detail, name="audit_detail"),
+    path("audit/<int:entry_id>/restore", audit.audit_restore, name="audit_restore"),
     path("workspace/environment", workspace.switch_environment, name="switch_environment"),
     path("projects/", projects.project_list, name="projects"),
     path("projects/new", projects.project_create, name="project_create"),

@@ -1,0 +1,91 @@
+"""What differs between two states, as a list of changes a person can read (path, before, after)."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from .display import ValueView
+
+MAX_CHANGES = 300
+
+
+@dataclass
+class Change:
+    path: str
+    kind: str  # "added", "removed" or "changed"
+    before: ValueView | None
+    after: ValueView | None
+
+
+@dataclass
+class StateDiff:
+    changes: list[Change]
+    more: int = 0  # changes beyond MAX_CHANGES, not listed
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.changes
+
+    def __len__(self) -> int:
+        return len(self.changes) + self.more
+
+
+def _key_path(parent: str, key: str) -> str:
+    if key.isidentifier():
+        return f"{parent}.{key}" if parent else key
+    escaped = key.replace("\\", "\\\\").replace('"', '\\"')
+    return f'{parent}["{escaped}"]'
+
+
+def _walk(before: Any, after: Any, path: str, out: list[tuple[str, str, Any, Any]]) -> None:
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key in before:
+            child = _key_path(path, str(key))
+            if key not in after:
+                out.append((child, "removed", before[key], None))
+            else:
+                _walk(before[key], after[key], child, out)
+        for key in after:
+            if key not in before:
+                out.append((_key_path(path, str(key)), "added", None, after[key]))
+        return
+    if isinstance(before, list) and isinstance(after, list):
+        for index in range(max(len(before), len(after))):
+            child = f"{path}[{index}]"
+            if index >= len(after):
+                out.append((child, "removed", before[index], None))
+            elif index >= len(before):
+                out.append((child, "added", None, after[index]))
+            else:
+                _walk(before[index], after[index], child, out)
+        return
+    # 1 and 1.0 are equal in Python but not the same JSON; True == 1 likewise.
+    if type(before) is not type(after) or before != after:
+        out.append((path or "(whole state)", "changed", before, after))
+
+
+def state_diff(before: dict | None, after: dict | None) -> StateDiff:
+    """Changes that turn `before` into `after`; a missing state counts as `{}`."""
+    found: list[tuple[str, str, Any, Any]] = []
+    _walk(before or {}, after or {}, "", found)
+    changes = [
+        Change(
+            path,
+            kind,
+            ValueView.of(old) if kind != "added" else None,
+            ValueView.of(new) if kind != "removed" else None,
+        )
+        for path, kind, old, new in found[:MAX_CHANGES]
+    ]
+    return StateDiff(changes, more=max(len(found) - MAX_CHANGES, 0))
+
+
+def with_diffs(entries) -> list:
+    """Audit entries, each given `.diff` (before → after), or None when either was not recorded."""
+    entries = list(entries)
+    for entry in entries:
+        entry.diff = (
+            state_diff(entry.state_before, entry.state_after)
+            if entry.state_before is not None and entry.state_after is not None
+            else None
+        )
+    return entries

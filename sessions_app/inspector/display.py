@@ -1,0 +1,216 @@
+"""A conversation state as the inspector shows it: variable rows, the stack trail, and what moved
+since an earlier read."""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .values import editable_text, type_name
+
+SHORT_TEXT_MAX = 120
+FOLDED_SUMMARY_CHARS = 80
+COMPACT_JSON_MAX = 60
+# Variables the runtime keeps on every state; the known-sessions index shows the others first.
+BUILT_IN_VARIABLES = frozenset(
+    {
+        "sessions",
+        "user_id",
+        "timestamp",
+        "platform",
+        "locale",
+        "intent_confidence",
+        "last_utterance",
+        "last_response",
+        "last_event",
+        "_memory_",
+        "vf_memory",
+    }
+)
+
+
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def compact_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass
+class ValueView:
+    """One value: a short form for the table, and the whole of it when that is folded away."""
+
+    kind: str
+    short: str
+    folded: bool
+    full: str = ""
+
+    @classmethod
+    def of(cls, value: Any) -> "ValueView":
+        kind = type_name(value)
+        if kind == "string":
+            if len(value) <= SHORT_TEXT_MAX and "\n" not in value:
+                return cls(kind, value, folded=False)
+            first_line = value.split("\n", 1)[0][:FOLDED_SUMMARY_CHARS]
+            return cls(kind, first_line + "…", folded=True, full=value)
+        if kind in ("object", "list"):
+            compact = compact_json(value)
+            nested = any(isinstance(item, dict | list) for item in _members(value))
+            if len(compact) <= COMPACT_JSON_MAX and not nested:
+                return cls(kind, compact, folded=False)
+            size = len(value)
+            noun = ("key" if kind == "object" else "item") + ("" if size == 1 else "s")
+            return cls(
+                kind, f"{size} {noun}: {compact[:FOLDED_SUMMARY_CHARS]}…", True, pretty_json(value)
+            )
+        return cls(kind, compact_json(value), folded=False)
+
+
+def _members(value: dict | list) -> list:
+    return list(value.values()) if isinstance(value, dict) else list(value)
+
+
+@dataclass
+class VariableRow:
+    name: str
+    value: ValueView
+    editable: str
+    change: str = ""  # "added", "changed", "removed" or "" (compared with an earlier read)
+    value_before: ValueView | None = None
+
+
+def variable_rows(variables: dict | None, previous: dict | None = None) -> list[VariableRow]:
+    """Rows in the state's own order; with `previous`, marked added/changed and removed ones kept."""
+    variables = variables if isinstance(variables, dict) else {}
+    rows = []
+    for name, value in variables.items():
+        change = ""
+        value_before = None
+        if previous is not None:
+            if name not in previous:
+                change = "added"
+            elif compact_json(previous[name]) != compact_json(value):
+                change = "changed"
+                value_before = ValueView.of(previous[name])
+        rows.append(
+            VariableRow(str(name), ValueView.of(value), editable_text(value), change, value_before)
+        )
+    if previous is not None:
+        for name, value in previous.items():
+            if name not in variables:
+                rows.append(
+                    VariableRow(str(name), ValueView.of(value), editable_text(value), "removed")
+                )
+    return rows
+
+
+@dataclass
+class FrameView:
+    position: int
+    title: str
+    diagram_id: str
+    name: str
+    node_id: str | None
+    variables: list[VariableRow]
+    storage: str
+    commands: str
+    dynamic_commands: str
+    other_keys: str
+    is_current: bool
+    change: str = ""  # "added", "changed" or "" compared with an earlier read
+
+    @property
+    def key(self) -> str:
+        """Names the frame's parts in the page, so watch mode keeps open what the operator opened."""
+        return f"frame-{self.position}"
+
+
+FRAME_KEYS = {"diagramID", "nodeID", "name", "storage", "variables", "commands", "dynamicCommands"}
+
+
+def _frame_view(
+    position: int, frame: Any, *, is_current: bool, previous: Any = None, compare: bool = False
+) -> FrameView:
+    frame = frame if isinstance(frame, dict) else {"diagramID": "", "value": frame}
+    diagram_id = str(frame.get("diagramID") or frame.get("programID") or "")
+    name = frame.get("name")
+    previous_variables = previous.get("variables") if isinstance(previous, dict) else None
+    change = ""
+    if compare:
+        if previous is None:
+            change = "added"
+        elif compact_json(previous) != compact_json(frame):
+            change = "changed"
+    other = {key: value for key, value in frame.items() if key not in FRAME_KEYS}
+    return FrameView(
+        position=position,
+        title=str(name) if name else diagram_id or "(no diagramID)",
+        diagram_id=diagram_id,
+        name=str(name) if name else "",
+        node_id=frame.get("nodeID") if isinstance(frame.get("nodeID"), str) else None,
+        variables=variable_rows(
+            frame.get("variables"),
+            previous_variables if compare and isinstance(previous_variables, dict) else None,
+        ),
+        storage=pretty_json(frame["storage"]) if frame.get("storage") else "",
+        commands=pretty_json(frame["commands"]) if frame.get("commands") else "",
+        dynamic_commands=pretty_json(frame["dynamicCommands"])
+        if frame.get("dynamicCommands")
+        else "",
+        other_keys=pretty_json(other) if other else "",
+        is_current=is_current,
+        change=change,
+    )
+
+
+def _position_of(frame: Any) -> tuple[str, str]:
+    if not isinstance(frame, dict):
+        return ("", "")
+    return (str(frame.get("diagramID") or ""), str(frame.get("nodeID") or ""))
+
+
+@dataclass
+class StackView:
+    frames: list[FrameView]
+    moved: bool = False
+    removed_frames: int = 0
+    was_at: str = field(default="")
+
+
+def stack_view(stack: Any, previous_stack: Any = None, *, compare: bool = False) -> StackView:
+    """The stack root first, the current frame last; with `compare`, what moved since `previous_stack`."""
+    frames = stack if isinstance(stack, list) else []
+    before = previous_stack if isinstance(previous_stack, list) else []
+    views = [
+        _frame_view(
+            position,
+            frame,
+            is_current=position == len(frames) - 1,
+            previous=before[position] if position < len(before) else None,
+            compare=compare,
+        )
+        for position, frame in enumerate(frames)
+    ]
+    if not compare:
+        return StackView(views)
+    moved = [_position_of(f) for f in frames] != [_position_of(f) for f in before]
+    was_at = ""
+    if moved and before:
+        last = before[-1] if isinstance(before[-1], dict) else {}
+        title = last.get("name") or last.get("diagramID") or "?"
+        was_at = f"{title} at node {last.get('nodeID') or 'start'} (depth {len(before)})"
+    elif moved:
+        was_at = "no stack"
+    return StackView(
+        views, moved=moved, removed_frames=max(len(before) - len(frames), 0), was_at=was_at
+    )
+
+
+def key_variables(snapshot: dict, limit: int = 4) -> list[tuple[str, str]]:
+    """A few variables that tell sessions apart: the agent's own before the runtime's built-ins."""
+    own = [name for name in snapshot if name not in BUILT_IN_VARIABLES]
+    chosen = (own + [name for name in snapshot if name in BUILT_IN_VARIABLES])[:limit]
+    return [
+        (name, snapshot[name] if isinstance(snapshot[name], str) else compact_json(snapshot[name]))
+        for name in chosen
+    ]

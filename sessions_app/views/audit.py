@@ -1,0 +1,144 @@
+"""The audit trail: every write, filterable; one entry in full; putting a recorded state back."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from ..access import environment_for, require
+from ..actions import Conflict, StateShapeError, do_restore, writable_state
+from ..inspector.diff import state_diff
+from ..inspector.display import pretty_json
+from ..inspector.forms import AuditFilterForm, BasedOnForm
+from ..inspector.reading import fetch_state
+from ..inspector.seen import remember_seen
+from ..models import AuditEntry
+from ..voiceflow import VoiceflowError
+from .conflict import render_conflict
+from .sessions import inspector_url
+
+ENTRIES_PER_PAGE = 50
+
+
+@require_GET
+def audit_list(request: HttpRequest) -> HttpResponse:
+    require(request, "view_audit")
+    form = AuditFilterForm(request.GET or None)
+    entries = AuditEntry.objects.all()
+    if form.is_bound and form.is_valid():
+        entries = form.filter(entries)
+    elif form.is_bound:
+        entries = entries.none()
+    page = Paginator(entries, ENTRIES_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page": page, "filter_query": query.urlencode()}
+    return render(request, "audit/list.html", context, status=400 if form.errors else 200)
+
+
+@require_GET
+def audit_detail(request: HttpRequest, entry_id: int) -> HttpResponse:
+    require(request, "view_audit")
+    entry = get_object_or_404(
+        AuditEntry.objects.select_related("restored_from", "environment__project"), pk=entry_id
+    )
+    context = {
+        "entry": entry,
+        "diff": state_diff(entry.state_before, entry.state_after)
+        if entry.state_before is not None and entry.state_after is not None
+        else None,
+        "state_before_json": pretty_json(entry.state_before)
+        if entry.state_before is not None
+        else "",
+        "state_after_json": pretty_json(entry.state_after) if entry.state_after is not None else "",
+        "request_json": pretty_json(entry.request_sent) if entry.request_sent is not None else "",
+        "restorations": entry.restorations.all()[:20],
+        "restorable": restorable(entry),
+    }
+    return render(request, "audit/detail.html", context)
+
+
+def restorable(entry: AuditEntry) -> bool:
+    """Whether the entry recorded a conversation's state before a write, so it can be put back."""
+    return (
+        entry.state_before is not None and entry.environment_id is not None and bool(entry.user_id)
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def audit_restore(request: HttpRequest, entry_id: int) -> HttpResponse:
+    """GET: what putting the recorded state back would change now. POST: put it back (audited)."""
+    require(request, "replace_state")
+    entry = get_object_or_404(AuditEntry, pk=entry_id)
+    if not restorable(entry):
+        return render(
+            request,
+            "sessions/problem.html",
+            {"message": "This record holds no conversation state to put back."},
+            status=400,
+        )
+    environment = environment_for(request, entry.environment_id, "replace_state")
+    user_id = entry.user_id
+    description = (
+        f"Restore the state recorded before entry #{entry.pk} ({entry.get_action_display()})"
+    )
+
+    if request.method == "GET":
+        try:
+            state_now = fetch_state(environment, user_id)
+        except VoiceflowError as error:
+            return _render_restore(request, entry, None, "", error=error.message)
+        return _render_restore(
+            request, entry, state_now, remember_seen(request, environment, user_id, state_now)
+        )
+
+    form = BasedOnForm(request.POST)
+    if not form.is_valid():
+        return _render_restore(
+            request, entry, None, "", error=form.errors["based_on"][0], status=400
+        )
+    try:
+        do_restore(
+            entry,
+            actor=request.user,
+            source=AuditEntry.Source.PAGE,
+            based_on=form.cleaned_data["based_on"],
+        )
+    except Conflict as conflict:
+        return render_conflict(
+            request,
+            environment,
+            user_id,
+            conflict,
+            based_on=form.cleaned_data["based_on"],
+            description=description,
+        )
+    except (VoiceflowError, StateShapeError) as error:
+        message = error.message if isinstance(error, VoiceflowError) else str(error)
+        messages.error(request, f"Nothing was restored: {message}")
+        return redirect(inspector_url(environment, user_id))
+    messages.success(request, f"Restored the state recorded before entry #{entry.pk}.")
+    return redirect(inspector_url(environment, user_id))
+
+
+def _render_restore(
+    request: HttpRequest,
+    entry: AuditEntry,
+    state_now: dict | None,
+    based_on: str,
+    *,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    target = writable_state(entry.state_before) if entry.state_before else {}
+    current = writable_state(state_now) if state_now else {}
+    context = {
+        "entry": entry,
+        "environment": entry.environment,
+        "user_id": entry.user_id,
+        "based_on": based_on,
+        "error": error,
+        "diff": state_diff(current, target) if state_now is not None else None,
+    }
+    return render(request, "audit/restore.html", context, status=status)

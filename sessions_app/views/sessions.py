@@ -1,0 +1,265 @@
+"""The session inspector: read one conversation, watch it live, set and remove variables."""
+
+import json
+import re
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_GET, require_POST
+
+from ..access import environment_for
+from ..actions import Conflict, StateShapeError, do_remove_variables, do_set_variables
+from ..inspector.diff import state_diff, with_diffs
+from ..inspector.display import pretty_json, stack_view, variable_rows
+from ..inspector.forms import RemoveVariableForm, SetVariableForm
+from ..inspector.reading import fetch_state
+from ..inspector.seen import remember_seen, seen_state
+from ..inspector.values import type_name
+from ..models import AuditEntry, Environment
+from ..voiceflow import InvalidUserID, VoiceflowError, validate_user_id
+from ..workspace import remember_environment
+from .conflict import render_conflict
+
+WATCH_INTERVAL_S = 3
+HISTORY_SHOWN = 25
+
+
+def inspector_url(environment: Environment, user_id: str, **params: str) -> str:
+    """The inspector's address; the userID travels as a query parameter, percent-encoded."""
+    query = urlencode({"user": user_id, **params})
+    return f"{reverse('session_inspect', args=[environment.pk])}?{query}"
+
+
+def render_problem(request: HttpRequest, message: str, *, status: int = 400) -> HttpResponse:
+    return render(request, "sessions/problem.html", {"message": message}, status=status)
+
+
+def requested_user_id(data) -> str:
+    """The `user` parameter, validated; raises InvalidUserID with a message for the page."""
+    return validate_user_id(data.get("user", ""))
+
+
+def live_state_context(
+    request: HttpRequest,
+    environment: Environment,
+    user_id: str,
+    state: dict | None,
+    *,
+    previous: dict | None = None,
+    watching: bool = False,
+    since: str = "",
+    error: str = "",
+) -> dict:
+    """What the live part of the inspector shows; `previous` marks what changed since then."""
+    shown = remember_seen(request, environment, user_id, state) if state is not None else ""
+    compare = previous is not None and state is not None
+    context = {
+        "environment": environment,
+        "user_id": user_id,
+        "state": state,
+        "error": error,
+        "based_on": shown,
+        "fetched_at": timezone.now(),
+        "watching": watching,
+        "watch_interval_s": WATCH_INTERVAL_S,
+        "since": since,
+        "changes": state_diff(previous, state) if compare else None,
+        "history": with_diffs(
+            AuditEntry.objects.filter(environment=environment, user_id=user_id)[:HISTORY_SHOWN]
+        )
+        if request.user.has_perm("sessions_app.view_audit")
+        else None,
+    }
+    if state is not None:
+        context |= {
+            "has_state": bool(state),
+            "variables": variable_rows(
+                state.get("variables"), (previous or {}).get("variables", {}) if compare else None
+            ),
+            "stack": stack_view(
+                state.get("stack"),
+                (previous or {}).get("stack") if compare else None,
+                compare=compare,
+            ),
+            "storage_json": pretty_json(state["storage"]) if state.get("storage") else "",
+            "turn_json": pretty_json(state["turn"]) if state.get("turn") else "",
+            "raw_json": pretty_json(state),
+        }
+    return context
+
+
+def render_inspector(
+    request: HttpRequest,
+    environment: Environment,
+    user_id: str,
+    *,
+    set_form: SetVariableForm | None = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    watching = request.GET.get("watch") == "1"
+    try:
+        state = fetch_state(environment, user_id)
+        read_error = ""
+    except VoiceflowError as failure:
+        state, read_error = None, failure.message
+    context = live_state_context(
+        request, environment, user_id, state, watching=watching, error=read_error
+    )
+    context |= {
+        "write_error": error,
+        "set_form": set_form or SetVariableForm(initial={"kind": "string"}),
+        "edge_spaces": user_id != user_id.strip(),
+    }
+    return render(request, "sessions/inspect.html", context, status=status)
+
+
+@require_GET
+def inspect(request: HttpRequest, environment_id: int) -> HttpResponse:
+    environment = environment_for(request, environment_id, "inspect_session")
+    try:
+        user_id = requested_user_id(request.GET)
+    except InvalidUserID as error:
+        return render_problem(request, error.message)
+    remember_environment(request, environment)
+    return render_inspector(request, environment, user_id)
+
+
+@require_GET
+def watch(request: HttpRequest, environment_id: int) -> HttpResponse:
+    """One poll of watch mode: the live part again, marked with what changed since the last change.
+
+    `shown` is the state on screen; `since` the one it was compared with. While nothing moves the
+    same comparison is repeated, so highlights stay until the conversation changes again.
+    """
+    environment = environment_for(request, environment_id, "inspect_session")
+    try:
+        user_id = requested_user_id(request.GET)
+    except InvalidUserID as error:
+        return render_problem(request, error.message)
+    shown, since = request.GET.get("shown", ""), request.GET.get("since", "")
+    try:
+        state = fetch_state(environment, user_id)
+    except VoiceflowError as failure:
+        last = seen_state(request, environment, user_id, shown)
+        previous = seen_state(request, environment, user_id, since) if since else None
+        context = live_state_context(
+            request,
+            environment,
+            user_id,
+            last,
+            previous=previous,
+            watching=True,
+            since=since,
+            error=f"{failure.message} Showing the state from the last successful read.",
+        )
+        return render(request, "sessions/includes/live_state.html", context)
+    if remember_seen(request, environment, user_id, state) != shown or not since:
+        since = shown
+    previous = seen_state(request, environment, user_id, since) if since else None
+    context = live_state_context(
+        request, environment, user_id, state, previous=previous, watching=True, since=since
+    )
+    context["refresh_based_on"] = True
+    return render(request, "sessions/includes/live_state.html", context)
+
+
+@require_GET
+def download(request: HttpRequest, environment_id: int) -> HttpResponse:
+    environment = environment_for(request, environment_id, "inspect_session")
+    try:
+        user_id = requested_user_id(request.GET)
+        state = fetch_state(environment, user_id)
+    except VoiceflowError as error:
+        return render_problem(request, error.message, status=200 if error.status else 400)
+    safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", user_id)[:60].strip("_") or "session"
+    filename = f"{safe_name}-{environment.label}-{timezone.now():%Y%m%d-%H%M%S}.json"
+    return HttpResponse(
+        json.dumps(state, indent=2, ensure_ascii=False),
+        content_type="application/json; charset=utf-8",
+        headers={"Content-Disposition": content_disposition_header(True, filename)},
+    )
+
+
+@require_POST
+def set_variable(request: HttpRequest, environment_id: int) -> HttpResponse:
+    environment = environment_for(request, environment_id, "edit_variables")
+    try:
+        user_id = requested_user_id(request.POST)
+    except InvalidUserID as error:
+        return render_problem(request, error.message)
+    form = SetVariableForm(request.POST)
+    if not form.is_valid():
+        return render_inspector(request, environment, user_id, set_form=form, status=400)
+    name, value = form.cleaned_data["name"], form.cleaned_data["parsed_value"]
+    description = f"Set {name} to a {type_name(value)} value"
+    try:
+        do_set_variables(
+            environment,
+            user_id,
+            {name: value},
+            actor=request.user,
+            source=AuditEntry.Source.PAGE,
+            based_on=form.cleaned_data["based_on"],
+        )
+    except Conflict as conflict:
+        return render_conflict(
+            request,
+            environment,
+            user_id,
+            conflict,
+            based_on=form.cleaned_data["based_on"],
+            description=description,
+        )
+    except (VoiceflowError, StateShapeError) as error:
+        return render_inspector(
+            request, environment, user_id, set_form=form, error=_message_of(error)
+        )
+    messages.success(request, f"{description}.")
+    return redirect(inspector_url(environment, user_id))
+
+
+@require_POST
+def remove_variable(request: HttpRequest, environment_id: int) -> HttpResponse:
+    environment = environment_for(request, environment_id, "edit_variables")
+    try:
+        user_id = requested_user_id(request.POST)
+    except InvalidUserID as error:
+        return render_problem(request, error.message)
+    form = RemoveVariableForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(message for field in form.errors.values() for message in field)
+        return render_inspector(request, environment, user_id, error=errors, status=400)
+    name = form.cleaned_data["name"]
+    description = f"Remove the variable {name}"
+    try:
+        do_remove_variables(
+            environment,
+            user_id,
+            [name],
+            actor=request.user,
+            source=AuditEntry.Source.PAGE,
+            based_on=form.cleaned_data["based_on"],
+        )
+    except Conflict as conflict:
+        return render_conflict(
+            request,
+            environment,
+            user_id,
+            conflict,
+            based_on=form.cleaned_data["based_on"],
+            description=description,
+        )
+    except (VoiceflowError, StateShapeError) as error:
+        return render_inspector(request, environment, user_id, error=_message_of(error))
+    messages.success(request, f"Removed the variable {name}.")
+    return redirect(inspector_url(environment, user_id))
+
+
+def _message_of(error: Exception) -> str:
+    return error.message if isinstance(error, VoiceflowError) else str(error)
