@@ -21,6 +21,8 @@ class EnvironmentSerializer(serializers.ModelSerializer):
             "badge",
             "is_production",
         ]
+        # `validate` checks the unique label with a message that names it.
+        validators: list = []
 
     def get_fields(self):
         fields = super().get_fields()

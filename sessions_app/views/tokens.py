@@ -1,0 +1,46 @@
+"""The API tokens page: each person creates and revokes their own tokens; a new one is shown once."""
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from ..api.views.tokens import create_token, tokens_of
+
+EXPIRY_CHOICES = [("", "Never"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year")]
+# The new token waits in the session only until the page after the redirect shows it, so a
+# reload neither shows it again nor creates another one.
+CREATED_KEY = "api_token_to_show"
+
+
+def token_list(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        days = request.POST.get("expires_in_days", "")
+        if days in {value for value, _ in EXPIRY_CHOICES}:
+            _, request.session[CREATED_KEY] = create_token(
+                request.user, expires_in_days=int(days) if days else None
+            )
+            return redirect("api_tokens")
+        messages.error(request, "Choose when the token expires.")
+    return render(
+        request,
+        "tokens/list.html",
+        {
+            "tokens": tokens_of(request.user),
+            "created_token": request.session.pop(CREATED_KEY, None),
+            "expiry_choices": EXPIRY_CHOICES,
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@require_POST
+def token_revoke(request: HttpRequest, prefix: str) -> HttpResponse:
+    revoked, _ = tokens_of(request.user).filter(token_key=prefix).delete()
+    if revoked:
+        messages.success(
+            request, f"Token {prefix}… revoked; scripts using it are refused from now on."
+        )
+    else:
+        messages.error(request, "You have no token with that prefix (already revoked?).")
+    return redirect("api_tokens")
