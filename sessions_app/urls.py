@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import audit, edit_state, home, jobs, projects, reset, sessions, workspace
+from .views import audit, edit_state, home, jobs, projects, reset, sessions, tokens, workspace
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -34,6 +34,8 @@ urlpatterns = [
         projects.environment_test_connection,
         name="environment_test_connection",
     ),
+    path("account/tokens", tokens.token_list, name="api_tokens"),
+    path("account/tokens/<str:prefix>/revoke", tokens.token_revoke, name="api_token_revoke"),
     path("jobs/", jobs.job_list, name="job_list"),
     path("jobs/new", jobs.job_new, name="job_new"),
     path("jobs/<int:pk>/", jobs.job_detail, name="job_detail"),

@@ -1,11 +1,10 @@
 """Every failure answers in the one error shape, with the documented code and status."""
 
 import pytest
+from api_support import error_of, token_client
 from rest_framework.test import APIClient
 
 from sessions_app.models import AuditEntry, Environment
-
-from api_support import error_of, token_client
 
 
 def state_url(environment, user: str = "someone") -> str:

@@ -4,11 +4,10 @@ import json
 from urllib.parse import quote
 
 import pytest
+from api_support import error_of, etag_of, session_client, token_client
 
 from sessions_app.actions import fingerprint
 from sessions_app.models import AuditEntry
-
-from api_support import error_of, etag_of, session_client, token_client
 
 STATE = {
     "stack": [{"diagramID": "root", "nodeID": "start", "storage": {}, "variables": {}}],
