@@ -211,10 +211,7 @@ def _users(rng: random.Random) -> list[tuple[str, dict]]:
         play(
             "stuck-in-loop@example.net",
             ["launch", "click:Order a pizza"]
-            + [
-                f"text:{t}"
-                for t in ("uhh", "what?", "gimme food", "the usual", "asdf", "🤷", "hmm")
-            ],
+            + [f"text:{t}" for t in ("uhh", "what?", "whatever", "the usual", "asdf", "🤷", "hmm")],
         ),
         play(
             "deep-stack-user",
