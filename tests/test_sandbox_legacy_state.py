@@ -246,6 +246,7 @@ def test_malformed_json_is_a_syntax_error(api: httpx.Client) -> None:
     assert body["name"] == "SyntaxError"
     assert "JSON" in body["message"]
     assert body["requestID"]
+    assert "X-RateLimit-Remaining" in response.headers
 
 
 @pytest.mark.parametrize("raw", [b'"a string"', b"null", b"42"])

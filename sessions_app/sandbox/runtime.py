@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import agent
 from .knobs import Settings
+from .ratelimit import Verdict
 from .routing import RouteMatch
 from .sessions import Session
 from .store import ALIASES, Project
@@ -20,6 +21,7 @@ from .wire import (
     coded_error,
     json_response,
     named_error,
+    parse_body,
     validation_error,
 )
 
@@ -127,12 +129,15 @@ class RuntimeApi:
     def handle(
         self, request: Request, route: RouteMatch, settings: Settings
     ) -> Response | EventStream:
+        """Spend the budget, parse the body, answer; every answer carries the X-RateLimit-*
+        headers (§9)."""
         verdict = self._consume_budget(request, settings)
         try:
             if not verdict.allowed:
                 response = coded_error(429, "Too Many Requests")
                 response.headers["Retry-After"] = str(verdict.retry_after_s(time.time()))
                 raise Refused(response)
+            parse_body(request)
             handler = getattr(self, "_" + route.name.replace(".", "_"))
             answer = handler(request, route, settings)
         except Refused as refusal:
@@ -140,7 +145,7 @@ class RuntimeApi:
         answer.headers = {**verdict.headers(), **answer.headers}
         return answer
 
-    def _consume_budget(self, request: Request, settings: Settings):
+    def _consume_budget(self, request: Request, settings: Settings) -> Verdict:
         authorization = request.header("authorization")
         if authorization:
             bucket, limit = f"key:{authorization}", settings.budget_per_minute

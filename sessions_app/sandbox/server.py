@@ -27,11 +27,14 @@ from .stats import Stats
 from .store import Store
 from .wire import (
     EventStream,
+    Refused,
     Request,
     Response,
     coded_error,
     html_not_found,
+    is_json,
     named_error,
+    parse_body,
     status_phrase,
     to_json,
 )
@@ -133,6 +136,8 @@ class SandboxServer(ThreadingHTTPServer):
         self.stopping.set()
         if self._serving is not None:
             super().shutdown()
+        if self._saver is not None:
+            self._saver.join()
         self.server_close()
         with self._connections_lock:
             connections = list(self._connections)
@@ -228,17 +233,16 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 self.close_connection = True
             return
 
-        try:
-            body = _parse_body(raw_body, self.headers.get("Content-Type"))
-        except _BodyError as error:
-            self._write(error.response)
-            server.stats.response(api_key, route_name, error.response.status, user_id)
-            return
-        if route is None:
-            answer: Response | EventStream = html_not_found(self.command, raw_path)
+        request = Request(self.command, raw_path, query, self.headers, raw_body)
+        if route is not None:
+            answer: Response | EventStream = server.runtime.handle(request, route, settings)
         else:
-            request = Request(self.command, raw_path, query, self.headers, body)
-            answer = server.runtime.handle(request, route, settings)
+            # Express parses bodies before routing, so even an unknown route can get a 400.
+            try:
+                parse_body(request)
+                answer = html_not_found(self.command, raw_path)
+            except Refused as refusal:
+                answer = refusal.response
         status = self._write(answer)
         server.stats.response(api_key, route_name, status, user_id)
 
@@ -280,7 +284,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if length > DRAIN_LIMIT:
             raise BodyTooLarge(drained=False)
         body = self.rfile.read(length)
-        if length > BODY_LIMIT and _is_json(self.headers.get("Content-Type")):
+        if length > BODY_LIMIT and is_json(self.headers.get("Content-Type")):
             raise BodyTooLarge(drained=True)
         return body
 
@@ -300,7 +304,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             chunks.append(self.rfile.read(chunk_size))
             self.rfile.readline(1024)
         body = b"".join(chunks)
-        if len(body) > BODY_LIMIT and _is_json(self.headers.get("Content-Type")):
+        if len(body) > BODY_LIMIT and is_json(self.headers.get("Content-Type")):
             raise BodyTooLarge(drained=True)
         return body
 
@@ -349,51 +353,6 @@ class SandboxHandler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass
         return 200
-
-
-class _BodyError(Exception):
-    def __init__(self, response: Response) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
-def _is_json(content_type: str | None) -> bool:
-    return (content_type or "").split(";")[0].strip().lower() == "application/json"
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"Unexpected token {name[0]} in JSON")
-
-
-def _parse_body(raw: bytes, content_type: str | None) -> Any:
-    """body-parser's json(): only application/json bodies are read; anything else is ignored
-    (§9); strict mode refuses a top-level value that is not an object or array."""
-    if not _is_json(content_type) or not raw:
-        return None
-    text = raw.decode("utf-8", errors="replace")
-    stripped = text.lstrip(" \t\n\r")
-    if not stripped:
-        return None
-    position = len(text) - len(stripped)
-    if stripped[0] not in "{[":
-        raise _BodyError(
-            _syntax_error(f"Unexpected token {stripped[0]} in JSON at position {position}")
-        )
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as error:
-        if error.pos >= len(text):
-            raise _BodyError(_syntax_error("Unexpected end of JSON input")) from error
-        token = text[error.pos]
-        raise _BodyError(
-            _syntax_error(f"Unexpected token {token} in JSON at position {error.pos}")
-        ) from error
-    except (ValueError, RecursionError) as error:
-        raise _BodyError(_syntax_error(str(error))) from error
-
-
-def _syntax_error(message: str) -> Response:
-    return named_error(400, "SyntaxError", message)
 
 
 def serve(

@@ -22,7 +22,8 @@ class Request:
     raw_path: str
     query: dict[str, str]
     headers: Message
-    # The parsed JSON body; None when there was none or it was not sent as application/json.
+    raw_body: bytes = b""
+    # Set by parse_body: the JSON body, or None when there was none or it was not JSON.
     body: Any = None
 
     def header(self, name: str) -> str | None:
@@ -116,3 +117,39 @@ def html_not_found(method: str, raw_path: str) -> Response:
         "text/html; charset=utf-8",
         {"Content-Security-Policy": "default-src 'none'", "X-Content-Type-Options": "nosniff"},
     )
+
+
+def is_json(content_type: str | None) -> bool:
+    return (content_type or "").split(";")[0].strip().lower() == "application/json"
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"Unexpected token {name[0]} in JSON")
+
+
+def _syntax_error(message: str) -> Refused:
+    return Refused(named_error(400, "SyntaxError", message))
+
+
+def parse_body(request: Request) -> None:
+    """Express's body-parser json(): only application/json bodies are read, anything else is
+    ignored (§9); strict mode refuses a top-level value that is not an object or array."""
+    if not is_json(request.header("content-type")) or not request.raw_body:
+        return
+    text = request.raw_body.decode("utf-8", errors="replace")
+    stripped = text.lstrip(" \t\n\r")
+    if not stripped:
+        return
+    if stripped[0] not in "{[":
+        position = len(text) - len(stripped)
+        raise _syntax_error(f"Unexpected token {stripped[0]} in JSON at position {position}")
+    try:
+        request.body = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as error:
+        if error.pos >= len(text):
+            raise _syntax_error("Unexpected end of JSON input") from error
+        raise _syntax_error(
+            f"Unexpected token {text[error.pos]} in JSON at position {error.pos}"
+        ) from error
+    except (ValueError, RecursionError) as error:
+        raise _syntax_error(str(error)) from error
