@@ -141,6 +141,7 @@ def test_the_demo_has_users_at_every_point_of_the_flows(demo_sandbox: Sandbox) -
     assert any("@" in user_id for user_id in users)
     assert any(user_id.startswith("+") for user_id in users)
     assert any(len(user_id) == 36 and user_id.count("-") == 4 for user_id in users)
+    assert max(len(user_id) for user_id in users) == 128
 
     finished = [u for u, s in users.items() if s.get("stack") == []]
     partial = [u for u, s in users.items() if "stack" not in s]

@@ -120,6 +120,12 @@ def _long_note(rng: random.Random) -> str:
     return note.strip()
 
 
+def _longest_user_id(rng: random.Random) -> str:
+    """A userID of exactly the documented maximum length (§1.A)."""
+    prefix = "tenant-acme:region-eu-west-1:channel-webchat:visitor-"
+    return prefix + "".join(rng.choice("0123456789abcdef") for _ in range(128 - len(prefix)))
+
+
 def _deep_stack(state: dict) -> None:
     """Nest four sub-flows the script does not know above the support flow, as a project with
     components calling components would."""
@@ -243,11 +249,7 @@ def _users(rng: random.Random) -> list[tuple[str, dict]]:
         ),
         (uid(), {"variables": {"pizza_size": "large", "sessions": 4, "last_seen": "2024-10-30"}}),
         play("null-node@example.com", ["launch", "click:Order a pizza", "click:Large"]),
-        play(
-            "tenant-acme:region-eu-west-1:channel-webchat:visitor-"
-            + "".join(rng.choice("0123456789abcdef") for _ in range(76)),
-            ["launch"],
-        ),
+        play(_longest_user_id(rng), ["launch"]),
     ]
     by_id = dict(users)
     # A frame the runtime left unpositioned: docs show `nodeID: null`, which PUT refuses (§2, §9).
