@@ -243,7 +243,15 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 answer = html_not_found(self.command, raw_path)
             except Refused as refusal:
                 answer = refusal.response
-        status = self._write(answer)
+        try:
+            status = self._write(answer)
+        except OSError:
+            # The client went away before the answer (a killed worker): what the runtime did,
+            # a write included, happened all the same and is counted.
+            status = answer.status if isinstance(answer, Response) else 200
+            server.stats.response(api_key, route_name, status, user_id)
+            self.close_connection = True
+            return
         server.stats.response(api_key, route_name, status, user_id)
 
     def _api_key(self) -> str | None:
