@@ -311,8 +311,8 @@ def record(
         reason=reason,
         upstream_status=upstream_status if entry is None else 200,
         finished_at=timezone.now(),
-        claimed_by="",
         lease_until=None,
+        # claimed_by stays: which worker (host, process) finished the item.
     )
     if not updated:
         # The lease ran out and the sweep handed the item on; the next holder resumes the same

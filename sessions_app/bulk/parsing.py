@@ -79,13 +79,25 @@ class _Lines:
         self.binary = binary
         self.number = 0
         self.undecodable: dict[int, str] = {}
-        self.binary_content_at: int | None = None
+        self.fatal: Problem | None = None
 
     def __iter__(self) -> Iterator[str]:
         for raw in self.binary:
             self.number += 1
+            if self.number == 1 and raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+                self.fatal = Problem(
+                    1,
+                    'This file is UTF-16 text (what spreadsheets call "Unicode text"); save it '
+                    "as CSV UTF-8 and upload it again.",
+                    fatal=True,
+                )
+                return
             if b"\x00" in raw:
-                self.binary_content_at = self.number
+                self.fatal = Problem(
+                    self.number,
+                    "This is not a text file (it contains NUL bytes); upload a CSV or JSON Lines file.",
+                    fatal=True,
+                )
                 return
             if self.number == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]  # the byte-order mark spreadsheet programs put first
@@ -97,14 +109,6 @@ class _Lines:
                     f"position {error.start + 1}). Save the file as UTF-8 and upload it again."
                 )
                 yield raw.decode("utf-8", errors="replace")
-
-
-def _binary_problem(line: int) -> Problem:
-    return Problem(
-        line,
-        "This is not a text file (it contains NUL bytes); upload a CSV or JSON Lines file.",
-        fatal=True,
-    )
 
 
 # ---- CSV: a userID column and one `name:type` column per variable ----
@@ -233,8 +237,8 @@ def read_csv(binary: IO[bytes]) -> Iterator[Row | Problem]:
     except csv.Error as error:
         yield Problem(1, f"The header line is not valid CSV ({error}).", fatal=True)
         return
-    if lines.binary_content_at is not None:
-        yield _binary_problem(lines.binary_content_at)
+    if lines.fatal is not None:
+        yield lines.fatal
         return
     if header is None or not any(cell.strip() for cell in header):
         yield Problem(
@@ -256,8 +260,8 @@ def read_csv(binary: IO[bytes]) -> Iterator[Row | Problem]:
         except csv.Error as error:
             yield Problem(reader.line_num, f"This line is not valid CSV ({error}).", fatal=True)
             return
-        if lines.binary_content_at is not None:
-            yield _binary_problem(lines.binary_content_at)
+        if lines.fatal is not None:
+            yield lines.fatal
             return
         if cells is None:
             break
@@ -380,8 +384,8 @@ def read_jsonl(binary: IO[bytes]) -> Iterator[Row | Problem]:
             )
             continue
         yield Row(number, user_id, variables)
-    if lines.binary_content_at is not None:
-        yield _binary_problem(lines.binary_content_at)
+    if lines.fatal is not None:
+        yield lines.fatal
     elif rows_seen == 0:
         yield Problem(None, "The file is empty: no lines to read.", fatal=True)
 
@@ -406,8 +410,8 @@ def read_user_ids(binary: IO[bytes], variables: dict | None = None) -> Iterator[
             yield Problem(number, problem, column="userID", value=shown(user_id))
             continue
         yield Row(number, user_id, variables)
-    if lines.binary_content_at is not None:
-        yield _binary_problem(lines.binary_content_at)
+    if lines.fatal is not None:
+        yield lines.fatal
     elif rows_seen == 0:
         yield Problem(None, "The list is empty: give one userID a line.", fatal=True)
 
