@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 from celery import Celery
 
@@ -6,6 +7,19 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "voiceflow_admin.settings")
 
 app = Celery("voiceflow_admin")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+
+
+@app.on_after_configure.connect
+def create_embedded_broker_folders(sender: Celery, **kwargs) -> None:
+    """kombu's filesystem transport expects its folders to exist, in the worker (consuming) and
+    in every web process (publishing) alike."""
+    if not sender.conf.broker_url.startswith("filesystem://"):
+        return
+    options = sender.conf.broker_transport_options
+    for name in ("data_folder_in", "data_folder_out", "control_folder"):
+        Path(options[name]).mkdir(parents=True, exist_ok=True)
+
+
 app.autodiscover_tasks()
 # Bulk job tasks live one level down (sessions_app/bulk/tasks.py).
 app.autodiscover_tasks(["sessions_app.bulk"])
