@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from . import agent
-from .store import Project
+from .store import Project, Store
 
 DEMO_PROJECT_ID = "6650d3c0ffee0000000d3e01"
 DEMO_PROJECT_NAME = "Demo Pizzeria & Bookings"
@@ -85,6 +85,7 @@ def _button(label: str, traces: list[dict]) -> dict:
 
 
 def converse(
+    store: Store,
     user_id: str,
     script: Script,
     started_at: float,
@@ -92,13 +93,21 @@ def converse(
     *,
     locale: str | None = None,
 ) -> dict:
-    """The state after playing `script` through the agent, one turn every few seconds."""
+    """The state after playing `script` through the agent, one turn every few seconds; the
+    turns are logged as the user's transcripts."""
     state = agent.prepare_state(None, user_id=user_id)
     now = started_at
     traces: list[dict] = []
     for step in script:
-        traces = agent.run_turn(
-            state, _request(step, traces), user_id=user_id, now=now, locale=locale
+        request = _request(step, traces)
+        traces = agent.run_turn(state, request, user_id=user_id, now=now, locale=locale)
+        store.record_turn(
+            DEMO_PROJECT_ID,
+            user_id,
+            version_id=DEMO_VERSIONS["production"],
+            requests=[request],
+            traces=agent.visible_traces(traces, None),
+            now=now,
         )
         now += rng.randint(4, 45)
     return state
@@ -145,7 +154,7 @@ def _deep_stack(state: dict) -> None:
         )
 
 
-def _users(rng: random.Random) -> list[tuple[str, dict]]:
+def _users(rng: random.Random, store: Store) -> list[tuple[str, dict]]:
     clock = [CLOCK_START]
 
     def at() -> float:
@@ -154,7 +163,7 @@ def _users(rng: random.Random) -> list[tuple[str, dict]]:
 
     def play(user_id: str, script: Script, **extra: Any) -> tuple[str, dict]:
         locale = extra.pop("locale", None)
-        state = converse(user_id, script, at(), rng, locale=locale)
+        state = converse(store, user_id, script, at(), rng, locale=locale)
         state["variables"].update(extra)
         return user_id, state
 
@@ -280,6 +289,8 @@ def _users(rng: random.Random) -> list[tuple[str, dict]]:
     return users
 
 
-def demo_states() -> dict[tuple[str, str], dict]:
-    """Every demo user's state, keyed like the Store: (projectID, userID)."""
-    return {(DEMO_PROJECT_ID, user_id): state for user_id, state in _users(random.Random(SEED))}
+def load_demo(store: Store) -> None:
+    """Replace the store's content with the demo project, its users and their transcripts."""
+    store.replace_all([demo_project()], {})
+    for user_id, state in _users(random.Random(SEED), store):
+        store.put(DEMO_PROJECT_ID, user_id, state)

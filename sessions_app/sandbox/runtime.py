@@ -168,9 +168,10 @@ class RuntimeApi:
 
     def _legacy_target(
         self, request: Request, route: RouteMatch, settings: Settings, *, state_route: bool
-    ) -> tuple[Project, str]:
+    ) -> tuple[Project, str, str]:
+        """The project, the version and the userID a legacy request addresses."""
         project = self._project(request)
-        resolve_version(project, request.header("versionid"))
+        version = resolve_version(project, request.header("versionid"))
         if state_route and settings.require_project_id and not request.header("projectid"):
             raise Refused(validation_error("projectid", "Invalid value"))
         user_id = route.params["userID"]
@@ -180,15 +181,15 @@ class RuntimeApi:
                     "userID", f"userID should NOT be longer than {USER_ID_MAX_LENGTH} characters"
                 )
             )
-        return project, user_id
+        return project, version, user_id
 
     def _state_get(self, request: Request, route: RouteMatch, settings: Settings) -> Response:
-        project, user_id = self._legacy_target(request, route, settings, state_route=True)
+        project, _, user_id = self._legacy_target(request, route, settings, state_route=True)
         state = self.store.get(project.project_id, user_id)
         return json_response(200, state if state is not None else {})
 
     def _state_put(self, request: Request, route: RouteMatch, settings: Settings) -> Response:
-        project, user_id = self._legacy_target(request, route, settings, state_route=True)
+        project, _, user_id = self._legacy_target(request, route, settings, state_route=True)
         body = request.json_object()
         problem = state_body_error(body)
         if problem:
@@ -197,20 +198,20 @@ class RuntimeApi:
         return json_response(200, body)
 
     def _state_delete(self, request: Request, route: RouteMatch, settings: Settings) -> Response:
-        project, user_id = self._legacy_target(request, route, settings, state_route=True)
+        project, _, user_id = self._legacy_target(request, route, settings, state_route=True)
         self.store.delete(project.project_id, user_id)
         # Express's res.json(undefined): 200, a JSON content type and no body at all (§9).
         return Response(200, b"", JSON_TYPE)
 
     def _state_patch(self, request: Request, route: RouteMatch, settings: Settings) -> Response:
-        project, user_id = self._legacy_target(request, route, settings, state_route=True)
+        project, _, user_id = self._legacy_target(request, route, settings, state_route=True)
         body = request.json_object()
         if not isinstance(body, dict):
             return validation_error("", "data should be object")
         return json_response(200, self.store.merge_variables(project.project_id, user_id, body))
 
     def _state_interact(self, request: Request, route: RouteMatch, settings: Settings) -> Response:
-        project, user_id = self._legacy_target(request, route, settings, state_route=False)
+        project, version, user_id = self._legacy_target(request, route, settings, state_route=False)
         body = request.json_object()
         body = body if isinstance(body, dict) else {}
         # `request` is the deprecated name of `action` (gr-src).
@@ -238,6 +239,7 @@ class RuntimeApi:
 
         state, traces = self.store.update(project.project_id, user_id, turn)
         visible = agent.visible_traces(traces, config)
+        self._log_turn(project.project_id, user_id, version, [action], traces)
         if request.query.get("verbose") == "true":
             return json_response(200, {"state": state, "trace": visible, "request": action})
         return json_response(200, visible)
@@ -292,7 +294,21 @@ class RuntimeApi:
             return state, traces
 
         traces = self.store.update(session.project_id, session.user_id, turn)
+        self._log_turn(session.project_id, session.user_id, session.version_id, requests, traces)
         return agent.visible_traces(traces, config), config
+
+    def _log_turn(
+        self, project_id: str, user_id: str, version_id: str, requests: list, traces: list[dict]
+    ) -> None:
+        # Transcripts keep what a default client would see (block, debug, flow left out).
+        self.store.record_turn(
+            project_id,
+            user_id,
+            version_id=version_id,
+            requests=requests,
+            traces=agent.visible_traces(traces, None),
+            now=time.time(),
+        )
 
     def _v4_interact(self, request: Request, route: RouteMatch, settings: Settings) -> Response:
         traces, _ = self._session_turn(request)

@@ -97,7 +97,7 @@ class SandboxServer(ThreadingHTTPServer):
 
     def load_initial_data(self) -> None:
         if self.demo_data:
-            self.store.replace_all([demo.demo_project()], demo.demo_states())
+            demo.load_demo(self.store)
         else:
             self.store.replace_all([], {})
 

@@ -14,8 +14,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .agent import digest
+from .wire import iso_time
+
 ALIASES = ("development", "production", "staging")
 FILE_FORMAT = 1
+TRANSCRIPT_LOG_LIMIT = 200
 
 Result = TypeVar("Result")
 
@@ -51,6 +55,8 @@ class Store:
         self._lock = threading.RLock()
         self._projects: dict[str, Project] = {}
         self._states: dict[tuple[str, str], dict] = {}
+        # (projectID, userID) -> that user's transcripts, oldest first; only the last may be open.
+        self._transcripts: dict[tuple[str, str], list[dict]] = {}
         self._dirty = False
 
     # ---- projects ----
@@ -118,12 +124,83 @@ class Store:
         with self._lock:
             return sorted(user for project, user in self._states if project == project_id)
 
+    # ---- transcripts (§6) ----
+
+    def record_turn(
+        self,
+        project_id: str,
+        user_id: str,
+        *,
+        version_id: str,
+        requests: list[Any],
+        traces: list[dict],
+        now: float,
+    ) -> None:
+        """Log a turn in the user's open transcript, opening one if needed; an `end` trace
+        closes it, so the next turn starts a new transcript, like a new session."""
+        stamp = iso_time(now)
+        with self._lock:
+            transcripts = self._transcripts.setdefault((project_id, user_id), [])
+            if not transcripts or transcripts[-1]["endedAt"] is not None:
+                transcripts.append(
+                    {
+                        "id": digest(
+                            f"transcript:{project_id}:{user_id}:{len(transcripts)}:{stamp}"
+                        )[:24],
+                        "projectID": project_id,
+                        "userID": user_id,
+                        "sessionID": user_id,
+                        "environmentID": version_id,
+                        "createdAt": stamp,
+                        "updatedAt": stamp,
+                        "endedAt": None,
+                        "expiresAt": None,
+                        "recordingURL": None,
+                        "properties": [],
+                        "evaluations": [],
+                        "logs": [],
+                    }
+                )
+            transcript = transcripts[-1]
+            logs = transcript["logs"]
+            logs += [
+                {"type": "action", "data": copy.deepcopy(request), "createdAt": stamp}
+                for request in requests
+                if request is not None
+            ]
+            logs += [
+                {"type": "trace", "data": copy.deepcopy(trace), "createdAt": stamp}
+                for trace in traces
+            ]
+            del logs[:-TRANSCRIPT_LOG_LIMIT]
+            transcript["updatedAt"] = stamp
+            if any(trace.get("type") == "end" for trace in traces):
+                transcript["endedAt"] = stamp
+            self._dirty = True
+
+    def transcripts(self, project_id: str) -> list[dict]:
+        """Every transcript of the project, newest first, with their logs."""
+        with self._lock:
+            found = [
+                copy.deepcopy(transcript)
+                for (project, _), transcripts in self._transcripts.items()
+                if project == project_id
+                for transcript in transcripts
+            ]
+        return sorted(found, key=lambda transcript: transcript["createdAt"], reverse=True)
+
     # ---- whole-store operations ----
 
-    def replace_all(self, projects: list[Project], states: dict[tuple[str, str], dict]) -> None:
+    def replace_all(
+        self,
+        projects: list[Project],
+        states: dict[tuple[str, str], dict],
+        transcripts: dict[tuple[str, str], list[dict]] | None = None,
+    ) -> None:
         with self._lock:
             self._projects = {project.project_id: project for project in projects}
             self._states = copy.deepcopy(states)
+            self._transcripts = copy.deepcopy(transcripts or {})
             self._dirty = True
 
     def to_json(self) -> dict[str, Any]:
@@ -134,6 +211,11 @@ class Store:
                 "states": [
                     {"project_id": project_id, "user_id": user_id, "state": state}
                     for (project_id, user_id), state in self._states.items()
+                ],
+                "transcripts": [
+                    transcript
+                    for transcripts in self._transcripts.values()
+                    for transcript in transcripts
                 ],
             }
 
