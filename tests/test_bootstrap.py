@@ -13,6 +13,8 @@ from sessions_app.sandbox.demo import DEMO_API_KEY, DEMO_PROJECT_ID
 from sessions_app.sandbox_registration import DEMO_PROJECT_NAME
 from sessions_app.voiceflow import client_for
 
+pytestmark = pytest.mark.production_path
+
 
 @pytest.fixture
 def var_dir(settings, tmp_path):

@@ -15,6 +15,8 @@ from sessions_app.models import AuditEntry, Environment, Project
 from sessions_app.roles import ensure_roles
 from sessions_app.voiceflow import Unauthorized, UpstreamFailure, ValidationFailed, client_for
 
+pytestmark = pytest.mark.production_path
+
 # Distinctive enough that any appearance in a page, a log or a row is this key and nothing else.
 KEY_SECRET_PART = "LeakCanaryKey" + secrets.token_hex(8)
 TOKEN_SECRET_PART = "LeakCanaryToken" + secrets.token_hex(8)

@@ -9,6 +9,8 @@ from django.urls import reverse
 
 from sessions_app.models import AuditEntry, BulkJob, Environment, Project
 
+pytestmark = pytest.mark.production_path
+
 API_KEY = "VF.DM.0123456789abcdef01234567.originalKeyOriginalKey01"
 NEW_API_KEY = "VF.DM.0123456789abcdef01234567.replacementKeyReplacement9"
 

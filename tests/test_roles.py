@@ -6,6 +6,8 @@ from django.core.management import call_command
 
 from sessions_app.roles import ROLE_NAMES, permissions_of
 
+pytestmark = pytest.mark.production_path
+
 VIEWER = {"inspect_session", "view_audit"}
 SUPPORT = VIEWER | {"edit_variables", "interact_session"}
 OPS = SUPPORT | {"replace_state", "reset_session", "run_bulk_jobs", "see_personal_data"}

@@ -8,6 +8,8 @@ from django.db import connection
 from sessions_app.models import AuditEntry, Project
 from sessions_app.secrets import UndecryptableSecret, hint
 
+pytestmark = pytest.mark.production_path
+
 API_KEY = "VF.DM.0123456789abcdef01234567.plaintextmustnotbestored42"
 ACCESS_TOKEN = "vfp_plain_tokenthatmustnotbestored"
 KEY_A, KEY_B, KEY_C = (Fernet.generate_key().decode() for _ in range(3))

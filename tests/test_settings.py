@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from cryptography.fernet import Fernet
@@ -90,9 +91,12 @@ with app.connection_for_write() as broker:
     broker.ensure_connection(max_retries=1)
     print(broker.transport.driver_type)
 """
+    # The server the suite's production path uses, through its maintenance database, which
+    # always exists (the configured one may not: the test runner creates its own).
+    server = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/x"))
     result = run_django(
         check,
-        DATABASE_URL=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+        DATABASE_URL=urlunsplit(server._replace(path="/postgres")),
         CELERY_BROKER_URL=os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14"),
     )
 

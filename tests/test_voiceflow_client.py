@@ -23,6 +23,8 @@ from sessions_app.voiceflow import (
 )
 from sessions_app.voiceflow.client import pooled_http
 
+pytestmark = pytest.mark.production_path
+
 EMPTY_STATE = {"stack": [], "storage": {}, "variables": {}}
 
 
