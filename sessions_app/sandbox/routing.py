@@ -21,9 +21,27 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("POST", "/v4/interact", "v4.interact"),
     ("POST", "/v4/interact/stream", "v4.stream"),
     ("POST", "/v2/project/:projectID/session/:sessionID/event", "v2.event"),
+    ("PUT", "/v1/stable/conversation/:userID", "realtime.send"),
+    ("GET", "/v1/stable/conversation-state/:userID", "realtime.state.get"),
+    ("PATCH", "/v1/stable/conversation-state/:userID", "realtime.state.replace"),
+    ("DELETE", "/v1/stable/conversation-state/:userID", "realtime.state.delete"),
+    ("PATCH", "/v1/stable/conversation-state/:userID/variables", "realtime.variables.patch"),
+    ("GET", "/v1/stable/environment", "realtime.environments"),
+    ("POST", "/v1/stable/transcript/search", "realtime.transcripts.search"),
+    ("GET", "/v1/stable/transcript/:transcriptID", "realtime.transcript.get"),
+    ("POST", "/v1/transcript/project/:projectID", "analytics.transcripts.search"),
 )
 ROUTE_NAMES = frozenset(name for _, _, name in ROUTES)
-WRITE_ROUTES = frozenset({"state.put", "state.patch", "state.delete"})
+WRITE_ROUTES = frozenset(
+    {
+        "state.put",
+        "state.patch",
+        "state.delete",
+        "realtime.state.replace",
+        "realtime.state.delete",
+        "realtime.variables.patch",
+    }
+)
 
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 from . import agent
 from .knobs import Settings
 from .ratelimit import Verdict
+from .realtime import RealtimeApi
 from .routing import RouteMatch
+from .schema import state_body_error
 from .sessions import Session
 from .store import ALIASES, Project
 from .wire import (
@@ -34,39 +36,8 @@ SESSION_USER_ID_LENGTH = (1, 256)  # v4 start-session body (§1.B)
 KEYLESS_BUDGET_FACTOR = 2
 COMPLETION_WORDS_PER_DELTA = 3
 COMPLETION_DELTA_DELAY_S = 0.05
-STATE_BODY_KEYS = ("stack", "storage", "variables")
 INVALID_KEY = "Invalid API key"
 INVALID_SESSION = "Invalid session key"
-
-
-def state_body_error(body: Any) -> str | None:
-    """The first AJV message (§9) that gr-src's PUT schema gives for `body`, if any.
-
-    AJV checks type, then `required` in order, then additionalProperties, then each property.
-    """
-    if not isinstance(body, dict):
-        return "data should be object"
-    for key in STATE_BODY_KEYS:
-        if key not in body:
-            return f"data should have required property '{key}'"
-    if set(body) - set(STATE_BODY_KEYS):
-        return "data should NOT have additional properties"
-    if not isinstance(body["stack"], list):
-        return "data.stack should be array"
-    for index, frame in enumerate(body["stack"]):
-        path = f"data.stack[{index}]"
-        if not isinstance(frame, dict):
-            return f"{path} should be object"
-        if "diagramID" not in frame:
-            return f"{path} should have required property 'diagramID'"
-        if not isinstance(frame["diagramID"], str):
-            return f"{path}.diagramID should be string"
-        if "nodeID" in frame and not isinstance(frame["nodeID"], str):
-            return f"{path}.nodeID should be string"
-    for key in ("storage", "variables"):
-        if not isinstance(body[key], dict):
-            return f"data.{key} should be object"
-    return None
 
 
 def resolve_version(project: Project, version_header: str | None) -> str:
@@ -125,6 +96,18 @@ class RuntimeApi:
         self.server = server
         self.store = server.store
         self.sessions = server.sessions
+        realtime = RealtimeApi(server)
+        self._newer_routes = {
+            "realtime.send": realtime.send,
+            "realtime.state.get": realtime.get_state,
+            "realtime.state.replace": realtime.replace_state,
+            "realtime.state.delete": realtime.delete_state,
+            "realtime.variables.patch": realtime.update_variables,
+            "realtime.environments": realtime.environments,
+            "realtime.transcripts.search": realtime.search_transcripts,
+            "realtime.transcript.get": realtime.get_transcript,
+            "analytics.transcripts.search": realtime.search_analytics,
+        }
 
     def handle(
         self, request: Request, route: RouteMatch, settings: Settings
@@ -138,8 +121,10 @@ class RuntimeApi:
                 response.headers["Retry-After"] = str(verdict.retry_after_s(time.time()))
                 raise Refused(response)
             parse_body(request)
-            handler = getattr(self, "_" + route.name.replace(".", "_"))
-            answer = handler(request, route, settings)
+            if route.name in self._newer_routes:
+                answer = self._newer_routes[route.name](request, route)
+            else:
+                answer = getattr(self, "_" + route.name.replace(".", "_"))(request, route, settings)
         except Refused as refusal:
             answer = refusal.response
         answer.headers = {**verdict.headers(), **answer.headers}

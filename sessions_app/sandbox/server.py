@@ -255,14 +255,19 @@ class SandboxHandler(BaseHTTPRequestHandler):
         server.stats.response(api_key, route_name, status, user_id)
 
     def _api_key(self) -> str | None:
-        """The project key a request is accounted to: its Authorization, or for a v4 session
-        key the key of the session's project."""
+        """The project key a request is accounted to: its Authorization, or the key of the
+        project a v4 session key or a bearer access token belongs to."""
         authorization = self.headers.get("Authorization")
         if not authorization:
             return None
         session = self.server.sessions.get(authorization)
         if session is not None:
             project = self.server.store.project(session.project_id)
+            if project is not None:
+                return project.api_key
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() == "bearer":
+            project = self.server.store.project_by_token(token.strip())
             if project is not None:
                 return project.api_key
         return authorization

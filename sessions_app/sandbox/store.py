@@ -79,6 +79,17 @@ class Store:
         with self._lock:
             return next((p for p in self._projects.values() if p.api_key == api_key), None)
 
+    def project_by_token(self, access_token: str) -> Project | None:
+        with self._lock:
+            return next(
+                (
+                    p
+                    for p in self._projects.values()
+                    if p.access_token and p.access_token == access_token
+                ),
+                None,
+            )
+
     def projects(self) -> list[Project]:
         with self._lock:
             return list(self._projects.values())
@@ -187,7 +198,9 @@ class Store:
                 if project == project_id
                 for transcript in transcripts
             ]
-        return sorted(found, key=lambda transcript: transcript["createdAt"], reverse=True)
+        # Ties (same millisecond) keep the order they were opened in, newest first.
+        order = sorted(range(len(found)), key=lambda i: (found[i]["createdAt"], i), reverse=True)
+        return [found[i] for i in order]
 
     # ---- whole-store operations ----
 
