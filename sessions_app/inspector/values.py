@@ -33,6 +33,13 @@ def type_name(value: Any) -> str:
     return "object"
 
 
+def _described(value: Any) -> str:
+    kind = type_name(value)
+    return {"null": "null", "boolean": "true/false", "object": "an object", "list": "a list"}.get(
+        kind, f"a {kind}"
+    )
+
+
 def json_error_message(error: json.JSONDecodeError) -> str:
     return f"Line {error.lineno}, column {error.colno}: {error.msg}."
 
@@ -72,10 +79,8 @@ def parse_typed_value(kind: str, text: str) -> Any:
             raise TypedValueError(f"Not valid JSON. {json_error_message(error)}") from error
         expected = dict if kind == "object" else list
         if not isinstance(parsed, expected):
-            raise TypedValueError(
-                f"Expected a JSON {'object ({…})' if kind == 'object' else 'list ([…])'}, "
-                f"got a {type_name(parsed)}."
-            )
+            wanted = "object ({…})" if kind == "object" else "list ([…])"
+            raise TypedValueError(f"Expected a JSON {wanted}, got {_described(parsed)}.")
         return parsed
     raise TypedValueError(f"Unknown type {kind!r}.")
 
