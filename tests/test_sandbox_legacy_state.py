@@ -1,6 +1,7 @@
 """The sandbox's legacy state surface (/state/user/…): voiceflow-api.md §1.A, §7.1, §7.2, §9."""
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 import httpx
@@ -426,6 +427,22 @@ def test_cors_reflects_the_origin_and_answers_preflights(api: httpx.Client) -> N
     )
     assert preflight.status_code == 204
     assert preflight.headers["Access-Control-Allow-Headers"] == "authorization"
+
+
+def test_concurrent_writes_to_one_user_all_land(
+    running_sandbox: Sandbox, own_project: RegisteredProject
+) -> None:
+    def write(number: int) -> int:
+        with running_sandbox.client(own_project) as client:
+            return client.patch(
+                "/state/user/busy/variables", json={f"k{number}": number}
+            ).status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        assert set(pool.map(write, range(64))) == {200}
+    variables = running_sandbox.state(own_project.project_id, "busy")["variables"]
+    assert variables == {f"k{number}": number for number in range(64)}
+    assert running_sandbox.stats(own_project.api_key)["writes_by_user"] == {"busy": 64}
 
 
 def test_a_connection_serves_many_requests(api: httpx.Client) -> None:

@@ -12,6 +12,7 @@ import ipaddress
 import json
 import socket
 import threading
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -235,7 +236,12 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
         request = Request(self.command, raw_path, query, self.headers, raw_body)
         if route is not None:
-            answer: Response | EventStream = server.runtime.handle(request, route, settings)
+            try:
+                answer: Response | EventStream = server.runtime.handle(request, route, settings)
+            except Exception as exc:
+                # A bug in the double: answer as Express's error handler would, and say why.
+                traceback.print_exc()
+                answer = coded_error(500, f"{type(exc).__name__}: {exc}")
         else:
             # Express parses bodies before routing, so even an unknown route can get a 400.
             try:
