@@ -4,7 +4,6 @@ The sandbox is started exactly as a developer starts it (`python -m sessions_app
 the tests talk to it over sockets with httpx.
 """
 
-import os
 import secrets
 import signal
 import subprocess
@@ -34,7 +33,6 @@ def start_sandbox(extra_args: tuple[str, ...] | list[str] = ()) -> tuple[str, su
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     line = process.stdout.readline().strip()
     if not line.startswith(READY_PREFIX):
