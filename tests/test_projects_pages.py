@@ -578,3 +578,106 @@ def test_django_admin_refuses_projects_to_staff_without_the_admin_role(db, store
     response = client.get(reverse("admin:sessions_app_project_change", args=[stored_project.pk]))
 
     assert response.status_code == 403
+
+
+def test_removing_an_environment_with_bulk_jobs_is_refused_and_changes_nothing(
+    admin_client_, stored_project
+):
+    development = stored_project.environments.get(label="Development")
+    BulkJob.objects.create(kind="reset", environment=development)
+    edit = admin_client_.get(reverse("project_edit", args=[stored_project.pk]))
+    row = next(
+        form.prefix for form in edit.context["environments"].forms if form.instance == development
+    )
+
+    response = admin_client_.post(
+        reverse("project_edit", args=[stored_project.pk]),
+        submitted(edit, name="Renamed", **{f"{row}-DELETE": "on"}),
+    )
+
+    assert response.status_code == 200
+    assert (
+        "Not saved. Bulk jobs in the history of Development refer to it"
+        in response.content.decode()
+    )
+    assert Project.objects.get(pk=stored_project.pk).name == "Pizzeria"
+    assert stored_project.environments.count() == 2
+    assert not AuditEntry.objects.exists()
+
+
+def test_django_admin_changes_an_environment_through_the_audited_action(
+    staff_admin, stored_project
+):
+    development = stored_project.environments.get(label="Development")
+    url = reverse("admin:sessions_app_environment_change", args=[development.pk])
+    form = staff_admin.get(url).context["adminform"].form
+    data = {field.html_name: field.value() for field in form if field.value() is not None}
+
+    staff_admin.post(url, data | {"badge": "amber", "is_production": ""})
+
+    assert Environment.objects.get(pk=development.pk).badge == "amber"
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.source, entry.environment, entry.request_sent) == (
+        AuditEntry.Action.PROJECT_CHANGED,
+        AuditEntry.Source.ADMIN,
+        development,
+        {"fields": [], "environments": {"changed": {"Development": ["badge"]}}},
+    )
+
+
+def test_django_admin_adds_and_deletes_an_environment_through_the_audited_actions(
+    staff_admin, stored_project
+):
+    staff_admin.post(
+        reverse("admin:sessions_app_environment_add"),
+        {
+            "project": stored_project.pk,
+            "label": "Staging",
+            "version_id": "staging",
+            "alias": "main",
+            "realtime_version": "draft",
+            "badge": "amber",
+        },
+    )
+    staging = Environment.objects.get(label="Staging")
+    staff_admin.post(
+        reverse("admin:sessions_app_environment_delete", args=[staging.pk]), {"post": "yes"}
+    )
+
+    assert not Environment.objects.filter(label="Staging").exists()
+    assert [entry.request_sent["environments"] for entry in AuditEntry.objects.order_by("pk")] == [
+        {"added": ["Staging"]},
+        {"removed": ["Staging"]},
+    ]
+
+
+# ---- in a real browser ----
+
+
+@pytest.mark.browser
+def test_an_admin_adds_a_project_in_the_browser_and_tests_its_connection(
+    page, admin_user, sandbox, sandbox_project
+):
+    from conftest import sign_in
+
+    sign_in(page, admin_user)
+    page.click("nav >> text=Projects")
+    page.click("text=New project")
+    page.fill("#id_name", "Browser project")
+    page.fill("#id_voiceflow_project_id", sandbox_project["project_id"])
+    page.fill("#id_runtime_url", sandbox.url)
+    page.fill("#id_api_key", sandbox_project["api_key"])
+    page.fill("#id_environments-0-label", "Development")
+    page.select_option("#id_environments-0-badge", "green")
+    page.click("button:has-text('Create project')")
+
+    assert page.locator(".message-success").inner_text() == "Project Browser project created."
+    assert page.locator("tr .badge-green", has_text="Development").is_visible()
+    assert sandbox_project["api_key"] not in page.content()
+
+    page.click("button:has-text('Test connection')")
+
+    assert (
+        "Connected: Voiceflow accepted the key for versionID development"
+        in page.locator(".message-success").inner_text()
+    )
