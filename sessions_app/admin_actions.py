@@ -1,8 +1,8 @@
 """Administrative changes to projects and their credentials, audited in one place.
 
 The dashboard's project pages and Django's admin both save through these functions, so every
-change leaves one `AuditEntry` that says what changed (field names only: a secret's value never
-reaches the audit trail, a log line or a page).
+change leaves `AuditEntry` rows that say what changed: field and environment names only, never a
+secret's value. A credential change gets its own row, so the trail lists every key change.
 """
 
 from dataclasses import dataclass
