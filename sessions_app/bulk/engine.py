@@ -34,6 +34,7 @@ from ..voiceflow import (
     Unauthorized,
     UnknownEnvironment,
     VoiceflowError,
+    budget,
     client_for,
 )
 
@@ -45,7 +46,7 @@ ItemStatus = BulkItem.Status
 # A bulk worker waits for a budget slot as long as pacing needs: the budget is the job's pace.
 BUDGET_MAX_WAIT_S = 24 * 3600.0
 TRANSIENT_ATTEMPTS = 5  # time-outs, 5xx and dropped connections, with backoff and jitter
-RATE_LIMITED_ATTEMPTS = 30  # 429s: the shared budget already waits for Retry-After
+RATE_LIMITED_ATTEMPTS = 100  # a 429 says nothing about the item; the shared budget waits
 BACKOFF_BASE_S = 0.5
 BACKOFF_MAX_S = 15.0
 STATUS_FRESH_S = 1.0
@@ -199,6 +200,10 @@ class Runner:
                         upstream_status=error.status,
                     )
                     return
+                # The client already paused every caller until Retry-After; Voiceflow sends 0 in
+                # the last second of its window, so back off a little more each time as well,
+                # for every caller of the project.
+                budget.defer(self.job.environment.project_id, backoff_s(min(rate_limited, 4)))
                 continue
             except VoiceflowError as error:
                 if not error.permanent:
