@@ -33,7 +33,7 @@ def test_a_429_storm_slows_the_job_down_but_every_item_succeeds_once(
     sandbox.knobs(api_key=sandbox_project["api_key"], budget_per_minute=12, window_seconds=1)
     user_ids = [f"storm-{n}" for n in range(30)]
 
-    job, progress = run_preload(environment, ops, user_ids)
+    _, progress = run_preload(environment, ops, user_ids)
 
     assert (progress["done"], progress["failed"]) == (30, 0)
     assert sandbox.stats(sandbox_project["api_key"])["rate_limited"] > 0
@@ -50,7 +50,7 @@ def test_transient_5xx_are_retried_until_the_item_succeeds(
     )
     user_ids = [f"flaky-{n}" for n in range(6)]
 
-    job, progress = run_preload(environment, ops, user_ids)
+    _, progress = run_preload(environment, ops, user_ids)
 
     assert (progress["done"], progress["failed"]) == (6, 0)
     assert sandbox.stats(sandbox_project["api_key"])["injected_failures"] == 4
