@@ -220,7 +220,12 @@ class BulkItem(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["job", "user_id"], name="unique_job_user"),
         ]
-        indexes = [models.Index(fields=["job", "status"])]
+        indexes = [
+            # Claiming takes the next pending items of a job in file order.
+            models.Index(fields=["job", "status", "line_number"]),
+            models.Index(fields=["status", "lease_until"]),
+            models.Index(fields=["job", "finished_at"]),
+        ]
 
 
 class AuditEntry(models.Model):
