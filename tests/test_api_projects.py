@@ -227,3 +227,26 @@ def test_only_admins_change_projects(request, sandbox, environment, persona, met
 @pytest.mark.parametrize("path", ["/api/v1/projects", "/api/v1/environments"])
 def test_a_person_without_a_role_cannot_list_projects(environment, outsider, path):
     assert token_client(outsider).get(path).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/api/v1/projects/{project}", {"api_key": "VF.DM.clé"}),
+        ("/api/v1/projects/{project}", {"voiceflow_project_id": "a b"}),
+        ("/api/v1/environments/{environment}", {"version_id": "prodüction"}),
+        ("/api/v1/environments/{environment}", {"alias": "ma in"}),
+    ],
+)
+def test_values_sent_in_http_headers_must_be_printable_ascii(environment, admin_user, path, body):
+    path = path.format(project=environment.project_id, environment=environment.pk)
+
+    response = token_client(admin_user).patch(path, body, format="json")
+
+    assert response.status_code == 400
+    assert "HTTP header" in error_of(response)["message"]
+    assert (
+        token_client(admin_user)
+        .post(f"/api/v1/environments/{environment.pk}/test-connection")
+        .json()["ok"]
+    )

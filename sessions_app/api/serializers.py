@@ -1,5 +1,6 @@
 """What the API accepts and returns. Secrets are write-only: responses carry only their hints."""
 
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -7,8 +8,22 @@ from ..models import AuditEntry, Environment, KnownSession, Project
 
 # ---- projects and environments ----
 
+# These values travel in HTTP headers to Voiceflow (Authorization, versionID, projectID), so they
+# must be printable ASCII without spaces; anything else could never be sent.
+header_value = RegexValidator(
+    r"^[!-~]+\Z", "Use printable ASCII characters without spaces (it is sent in an HTTP header)."
+)
+
 
 class EnvironmentSerializer(serializers.ModelSerializer):
+    version_id = serializers.CharField(
+        max_length=64,
+        required=False,
+        validators=[header_value],
+        help_text="Legacy API: development, staging, production or a literal version ID.",
+    )
+    alias = serializers.CharField(max_length=64, required=False, validators=[header_value])
+
     class Meta:
         model = Environment
         fields = [
@@ -52,9 +67,11 @@ class EnvironmentSummarySerializer(serializers.ModelSerializer):
 
 
 class ProjectSerializer(serializers.ModelSerializer):
+    voiceflow_project_id = serializers.CharField(max_length=64, validators=[header_value])
     api_key = serializers.CharField(
         write_only=True,
         trim_whitespace=True,
+        validators=[header_value],
         style={"input_type": "password"},
         help_text="The Dialog Manager API key (VF.DM.…). Write-only; responses show api_key_hint.",
     )
@@ -63,6 +80,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         required=False,
         allow_blank=True,
         trim_whitespace=True,
+        validators=[header_value],
         style={"input_type": "password"},
         help_text="Optional personal access token. Write-only; an empty string removes it.",
     )

@@ -11,6 +11,7 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
@@ -207,6 +208,19 @@ JOB_ERRORS = error_responses(*AUTH_ERRORS, 404, 409)
             "multipart/form-data": JobCreateSerializer,
             "application/json": JobCreateSerializer,
         },
+        examples=[
+            OpenApiExample(
+                "Preload a list of userIDs",
+                value={
+                    "environment": 1,
+                    "kind": "preload",
+                    "user_ids": ["customer-1", "customer-2"],
+                    "variables": {"plan": "gold"},
+                },
+                request_only=True,
+                media_type="application/json",
+            )
+        ],
         responses={201: JobSerializer, **JOB_ERRORS},
     ),
 )

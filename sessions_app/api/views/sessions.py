@@ -6,7 +6,7 @@ spaces, unicode) is addressable with ordinary query encoding.
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -37,6 +37,7 @@ USER_PARAMETER = OpenApiParameter(
     required=True,
     description="The userID, percent-encoded like any query value: `a/b c#1` is sent as "
     "`?user=a%2Fb%20c%231`. 1 to 128 characters, no control characters.",
+    examples=[OpenApiExample("A userID", value="customer-42")],
 )
 ETAG_HEADER = OpenApiParameter(
     "ETag",
@@ -47,24 +48,21 @@ ETAG_HEADER = OpenApiParameter(
 )
 
 
-def _if_match(description: str, *, required: bool) -> OpenApiParameter:
-    return OpenApiParameter(
-        "If-Match",
-        OpenApiTypes.STR,
-        OpenApiParameter.HEADER,
-        required=required,
-        description=description,
-    )
-
-
-IF_MATCH_REQUIRED = _if_match(
-    "The ETag of the state this replacement is based on. Required: without it the answer is "
-    "428; when the conversation moved since, 412 with the current state. `*` skips the check.",
+IF_MATCH_REQUIRED = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
     required=True,
+    examples=[OpenApiExample("Whatever the state holds now", value="*")],
+    description="The ETag of the state this replacement is based on. Required: without it the answer is "
+    "428; when the conversation moved since, 412 with the current state. `*` skips the check.",
 )
-IF_MATCH_OPTIONAL = _if_match(
-    "Optional. When given, the write happens only if the state still has this ETag (else 412).",
-    required=False,
+IF_MATCH_OPTIONAL = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Optional. When given, the write happens only if the state still has this ETag "
+    "(else 412).",
 )
 ENVIRONMENT_ERRORS = error_responses(*AUTH_ERRORS, 404, *UPSTREAM_ERRORS)
 
@@ -140,6 +138,17 @@ class SessionStateView(SessionView):
         "permission (Ops).",
         parameters=[USER_PARAMETER, IF_MATCH_REQUIRED, ETAG_HEADER],
         request={"application/json": {"type": "object", "additionalProperties": True}},
+        examples=[
+            OpenApiExample(
+                "A state",
+                value={
+                    "stack": [{"diagramID": "66b0c1d2e3f4a5b6c7d8e9f0", "nodeID": "start"}],
+                    "storage": {},
+                    "variables": {"plan": "pro"},
+                },
+                request_only=True,
+            )
+        ],
         responses={
             200: SessionWriteSerializer,
             **ENVIRONMENT_ERRORS,
@@ -223,6 +232,16 @@ class SessionInteractView(SessionView):
         "changes the state, so it is audited. Requires the interact_session permission (Support).",
         parameters=[USER_PARAMETER, IF_MATCH_OPTIONAL, ETAG_HEADER],
         request=InteractRequestSerializer,
+        examples=[
+            OpenApiExample(
+                "Start the conversation", value={"action": {"type": "launch"}}, request_only=True
+            ),
+            OpenApiExample(
+                "Say something",
+                value={"action": {"type": "text", "payload": "a large pepperoni"}},
+                request_only=True,
+            ),
+        ],
         responses={200: InteractResultSerializer, **ENVIRONMENT_ERRORS, **error_responses(412)},
         tags=["sessions"],
     )
