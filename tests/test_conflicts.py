@@ -66,6 +66,7 @@ def test_setting_a_variable_on_a_moved_conversation_is_refused_with_the_differen
     assert response.status_code == 409
     text = text_of(response)
     assert "The conversation moved; nothing was sent" in text
+    assert "You asked: Set coupon to the text “HALFOFF” for customer-42" in text
     assert "variables.pizza_size changed string large string medium" in text
     assert "variables.last_utterance added string make it medium" in text
     assert "stack[1].nodeID changed" in text

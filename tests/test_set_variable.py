@@ -95,7 +95,7 @@ def test_after_saving_it_returns_to_the_inspector_with_a_confirmation(
 
     assert response["Location"] == inspect_url(environment, USER)
     page = support_client.get(response["Location"])
-    assert "Set quantity to a number value." in text_of(page)
+    assert "Set quantity to the number 7." in text_of(page)
 
 
 @pytest.mark.parametrize(

@@ -95,3 +95,19 @@ def editable_text(value: Any) -> str:
     if kind in ("object", "list"):
         return json.dumps(value, indent=2, ensure_ascii=False)
     return json.dumps(value)
+
+
+def describe_value(value: Any) -> str:
+    """The value in a few words, for messages and the audit of what an operator asked for."""
+    kind = type_name(value)
+    if kind == "string":
+        shown = value if len(value) <= 60 else value[:60] + "…"
+        return f"the text “{shown}”"
+    if kind == "number":
+        return f"the number {json.dumps(value)}"
+    if kind in ("boolean", "null"):
+        return json.dumps(value)
+    size = len(value)
+    if kind == "object":
+        return f"an object with {size} key{'' if size == 1 else 's'}"
+    return f"a list of {size} item{'' if size == 1 else 's'}"

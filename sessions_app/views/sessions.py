@@ -19,7 +19,7 @@ from ..inspector.display import pretty_json, stack_view, variable_rows
 from ..inspector.forms import RemoveVariableForm, SetVariableForm
 from ..inspector.reading import fetch_state
 from ..inspector.seen import remember_seen, seen_state
-from ..inspector.values import type_name
+from ..inspector.values import describe_value
 from ..models import AuditEntry, Environment
 from ..voiceflow import InvalidUserID, VoiceflowError, validate_user_id
 from ..workspace import remember_environment
@@ -197,7 +197,7 @@ def set_variable(request: HttpRequest, environment_id: int) -> HttpResponse:
     if not form.is_valid():
         return render_inspector(request, environment, user_id, set_form=form, status=400)
     name, value = form.cleaned_data["name"], form.cleaned_data["parsed_value"]
-    description = f"Set {name} to a {type_name(value)} value"
+    description = f"Set {name} to {describe_value(value)}"
     try:
         do_set_variables(
             environment,

@@ -6,6 +6,8 @@
 
   var openFolds = new Set();
   var sortState = {}; // table id -> {key, descending}
+  var filterText = "";
+  var focusedId = null; // the element with focus when watch mode swapped the state
 
   function applyFilter() {
     var input = document.querySelector("input[data-filter-table]");
@@ -50,7 +52,16 @@
       if (openFolds.has(details.getAttribute("data-fold"))) details.open = true;
     });
     root.querySelectorAll("table[data-sortable-table]").forEach(sortTable);
+    var filter = document.querySelector("input[data-filter-table]");
+    if (filter) filter.value = filterText;
     applyFilter();
+    var focused = focusedId && document.getElementById(focusedId);
+    if (focused) {
+      focused.focus();
+      if (typeof focused.selectionStart === "number") {
+        focused.setSelectionRange(focused.value.length, focused.value.length);
+      }
+    }
   }
 
   function fillEditForm(button) {
@@ -101,7 +112,10 @@
     );
 
     document.body.addEventListener("input", function (event) {
-      if (event.target.matches("input[data-filter-table]")) applyFilter();
+      if (event.target.matches("input[data-filter-table]")) {
+        filterText = event.target.value;
+        applyFilter();
+      }
     });
 
     document.body.addEventListener("change", function (event) {
@@ -132,7 +146,10 @@
           event.detail.serverResponse.indexOf('id="live-state"') === -1) {
         event.detail.shouldSwap = false;
         window.location.reload();
+        return;
       }
+      var active = document.activeElement;
+      focusedId = active && active.id && event.detail.target.contains(active) ? active.id : null;
     });
     document.body.addEventListener("htmx:afterSettle", function () {
       restoreView(document);
