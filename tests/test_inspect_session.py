@@ -332,3 +332,34 @@ def test_it_shows_a_time_out_as_a_message(
 
     assert response.status_code == 200
     assert "did not answer within 0.5 s" in text_of(response)
+
+
+def test_watch_keeps_showing_the_last_state_when_a_read_fails(
+    viewer_client, clean_knobs, environment, ordering
+):
+    viewer_client.get(inspect_url(environment, ordering, watch="1"))
+    clean_knobs.knobs(failures={"mode": "5xx", "status": 503}, api_key=environment.project.api_key)
+
+    response = viewer_client.get(
+        reverse("session_watch", args=[environment.pk]),
+        {"user": ordering, "shown": based_on(ordering_state())},
+    )
+
+    assert response.status_code == 200
+    text = text_of(response)
+    assert "Voiceflow failed (503)." in text
+    assert "Showing the state from the last successful read." in text
+    assert "Fetched" not in text
+    assert "pizza_size" in text
+    assert 'hx-trigger="every 3s"' in response.content.decode()
+
+
+def test_download_explains_an_upstream_failure(viewer_client, clean_knobs, environment, ordering):
+    clean_knobs.knobs(failures={"mode": "5xx", "status": 502}, api_key=environment.project.api_key)
+
+    response = viewer_client.get(
+        reverse("session_download", args=[environment.pk]), {"user": ordering}
+    )
+
+    assert response.status_code == 200
+    assert "Voiceflow failed (502)." in text_of(response)

@@ -64,7 +64,7 @@ def live_state_context(
         "state": state,
         "error": error,
         "based_on": shown,
-        "fetched_at": timezone.now(),
+        "fetched_at": None if error else timezone.now(),
         "watching": watching,
         "watch_interval_s": WATCH_INTERVAL_S,
         "since": since,
@@ -176,7 +176,9 @@ def download(request: HttpRequest, environment_id: int) -> HttpResponse:
         user_id = requested_user_id(request.GET)
         state = fetch_state(environment, user_id)
     except VoiceflowError as error:
-        return render_problem(request, error.message, status=200 if error.status else 400)
+        return render_problem(
+            request, error.message, status=400 if isinstance(error, InvalidUserID) else 200
+        )
     safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", user_id)[:60].strip("_") or "session"
     filename = f"{safe_name}-{environment.label}-{timezone.now():%Y%m%d-%H%M%S}.json"
     return HttpResponse(
