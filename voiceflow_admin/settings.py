@@ -325,6 +325,8 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI's files come from the drf-spectacular-sidecar package, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # The API's `<id:…>` path converter: a database id of at most 18 digits.
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}},
 }
 REST_KNOX = {"TOKEN_TTL": None, "AUTO_REFRESH": False}
 

@@ -119,6 +119,8 @@ class SessionStateView(SessionView):
     @extend_schema(
         operation_id="session_state_read",
         summary="Read a session's state",
+        description="The state Voiceflow holds for the userID (`{}` when none), with its ETag. "
+        "Reading notes the userID in the known-sessions index.",
         parameters=[USER_PARAMETER, ETAG_HEADER],
         responses={200: SessionStateSerializer, **ENVIRONMENT_ERRORS},
         tags=["sessions"],
