@@ -99,7 +99,10 @@ def test_the_dry_run_shows_current_values_beside_new_ones(
     job = preload_for_users(environment, ops, ["a", "b"], {"x": 1})
 
     page = ops_client.get(reverse("job_detail", args=[job.pk])).content.decode()
-    assert "at this project's budget of 100000 requests a minute" in page
+    assert (
+        "<strong>under a minute</strong> at this project's budget of 100000 requests a minute"
+        in page
+    )
     preview = ops_client.get(
         reverse("job_preview", args=[job.pk]), HTTP_HX_REQUEST="true"
     ).content.decode()

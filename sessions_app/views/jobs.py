@@ -122,13 +122,21 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "report": report,
         "progress": bulk.job_progress(job),
         "can_control": can(request, CONTROL),
-        "estimated_minutes": round(bulk.estimated_duration_s(job) / 60, 1),
+        "estimate": _duration_words(bulk.estimated_duration_s(job)),
         "undo_jobs": job.undo_jobs.all(),
         "can_undo": job.status
         in (BulkJob.Status.COMPLETED, BulkJob.Status.CANCELLED, BulkJob.Status.PAUSED)
         and job.items.filter(status=BulkItem.Status.SUCCEEDED).exists(),
     }
     return render(request, "jobs/detail.html", context)
+
+
+def _duration_words(seconds: float) -> str:
+    if seconds < 60:
+        return "under a minute"
+    if seconds < 5400:
+        return f"about {round(seconds / 60)} min"
+    return f"about {seconds / 3600:.1f} hours"
 
 
 @require_GET
