@@ -157,3 +157,29 @@ def test_a_person_creates_and_copies_a_token_in_the_browser(page, viewer):
     page.reload()
     assert page.locator("#new-token").count() == 0
     assert AuthToken.objects.filter(user=viewer).count() == 1
+
+
+def test_repeated_wrong_passwords_lock_out_in_the_error_shape(viewer, settings):
+    attempts = [
+        APIClient().post(
+            "/api/v1/tokens", {"username": viewer.username, "password": "wrong"}, format="json"
+        )
+        for _ in range(settings.AXES_FAILURE_LIMIT)
+    ]
+    right = APIClient().post(
+        "/api/v1/tokens", {"username": viewer.username, "password": PASSWORD}, format="json"
+    )
+
+    assert attempts[-1].status_code == right.status_code == 429
+    assert error_of(right)["code"] == "locked_out"
+    assert not AuthToken.objects.exists()
+
+
+def test_the_sign_in_page_still_shows_its_locked_out_page(viewer, settings, client):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/accounts/login/", {"username": viewer.username, "password": "wrong"})
+
+    response = client.post("/accounts/login/", {"username": viewer.username, "password": PASSWORD})
+
+    assert response.status_code == 429
+    assert "Too many failed sign-ins" in response.content.decode()

@@ -244,6 +244,8 @@ AXES_COOLOFF_TIME = _typed(
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The API answers a lockout in its JSON error shape; pages show the template above.
+AXES_LOCKOUT_CALLABLE = "sessions_app.api.errors.lockout_response"
 
 SESSION_COOKIE_AGE = _int("SESSION_AGE_SECONDS", 8 * 3600, minimum=60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True

@@ -9,9 +9,11 @@ anything unexpected (logged, answered as `server_error` without a trace).
 import logging
 import math
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import ProtectedError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -51,6 +53,7 @@ ERROR_CODES = [
     "upstream_timeout",
     "upstream_validation",
     "upstream_unknown_environment",
+    "locked_out",
     "credentials_unreadable",
     "server_error",
 ]
@@ -199,6 +202,23 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     )
 
 
+def lockout_response(request: HttpRequest, original_response, credentials) -> HttpResponse:
+    """django-axes' answer once a username and address are locked out (AXES_LOCKOUT_CALLABLE):
+    the error shape for the API, the locked-out page for people."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {
+                "error": {
+                    "code": "locked_out",
+                    "message": "Too many failed sign-ins for this username from this address; "
+                    "wait and try again, or ask an administrator to unlock it.",
+                }
+            },
+            status=settings.AXES_HTTP_RESPONSE_CODE,
+        )
+    return render(request, settings.AXES_LOCKOUT_TEMPLATE, status=settings.AXES_HTTP_RESPONSE_CODE)
+
+
 # ---- the shape, for the OpenAPI schema ----
 
 
@@ -226,7 +246,8 @@ _DESCRIPTIONS = {
     412: "precondition_failed: the conversation moved since the If-Match ETag; nothing was sent.",
     422: "upstream_validation: Voiceflow refused the request.",
     428: "precondition_required: send If-Match with the ETag of the state you edited.",
-    429: "upstream_rate_limited: retry after `retry_after` seconds (Retry-After header).",
+    429: "upstream_rate_limited: retry after `retry_after` seconds (Retry-After header); "
+    "locked_out when creating a token after repeated wrong passwords.",
     502: "upstream_unauthorized, upstream_unknown_environment or upstream_error.",
     504: "upstream_timeout: Voiceflow did not answer in time.",
 }

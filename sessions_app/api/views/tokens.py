@@ -45,7 +45,7 @@ def tokens_of(user):
         description="Authenticate with your session (browser) or with `username` and `password` "
         "in the body; a token cannot create tokens. The token is in the answer this once.",
         request=TokenCreateSerializer,
-        responses={201: TokenCreatedSerializer, **error_responses(400, 401, 403)},
+        responses={201: TokenCreatedSerializer, **error_responses(400, 401, 403, 429)},
         auth=[{"cookieAuth": []}, {}],
     ),
 )
