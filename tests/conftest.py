@@ -239,6 +239,13 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Personas are created for nearly every test; the production hasher's deliberate slowness
+    # would dominate the suite's run time without testing anything.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _plain_static_files(settings):
     # The manifest storage needs `collectstatic`; tests serve the files straight from static/.
     settings.STORAGES = {
