@@ -112,8 +112,9 @@ class Runner:
             thread.start()
         renew_every_s = max(lease_s() / 3, 0.5)
         while any(thread.is_alive() for thread in threads):
+            deadline = time.monotonic() + renew_every_s
             for thread in threads:
-                thread.join(timeout=renew_every_s / len(threads))
+                thread.join(timeout=max(deadline - time.monotonic(), 0))
             self._renew_leases()
         finish_if_done(self.job.pk)
 

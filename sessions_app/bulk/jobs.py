@@ -79,7 +79,12 @@ def create_job_from_upload(
 
 
 def create_job_from_text(
-    environment, actor, *, kind: str, text: str, variables: dict | None = None
+    environment: Environment,
+    actor: AbstractBaseUser | None,
+    *,
+    kind: str,
+    text: str,
+    variables: dict | None = None,
 ) -> BulkJob:
     """The same for a pasted list of userIDs."""
     return create_job_from_upload(
