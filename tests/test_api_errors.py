@@ -142,3 +142,15 @@ def test_anonymous_callers_get_401_everywhere(db, path):
 
     assert response.status_code == 401
     assert error_of(response)["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/environments?project=", "/api/v1/jobs?environment=", "/api/v1/audit?environment="],
+)
+@pytest.mark.parametrize("value", ["abc", "99999999999999999999999", "-1"])
+def test_an_id_filter_that_is_not_an_id_is_a_validation_error(db, admin_user, path, value):
+    response = token_client(admin_user).get(path + value)
+
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "validation"

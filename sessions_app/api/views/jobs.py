@@ -28,6 +28,7 @@ from rest_framework.views import APIView
 from ... import bulk
 from ...models import BulkJob, Environment
 from ..errors import AUTH_ERRORS, ConflictingState, InvalidInput, error_responses
+from ..filters import query_id
 from ..permissions import RolePermission
 
 VIEW = "inspect_session"
@@ -232,9 +233,9 @@ class JobListView(generics.ListCreateAPIView):
 
     def get_queryset(self):
         jobs = BulkJob.objects.select_related("created_by").order_by("-created_at", "-pk")
-        environment = self.request.query_params.get("environment", "")
-        if environment:
-            jobs = jobs.filter(environment_id=environment if environment.isdigit() else -1)
+        environment = query_id(self.request, "environment")
+        if environment is not None:
+            jobs = jobs.filter(environment_id=environment)
         if self.request.query_params.get("status"):
             jobs = jobs.filter(status=self.request.query_params["status"])
         return jobs

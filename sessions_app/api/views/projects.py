@@ -18,6 +18,7 @@ from ...admin_actions import (
 )
 from ...models import Environment, Project
 from ..errors import AUTH_ERRORS, error_responses
+from ..filters import query_id
 from ..permissions import RolePermission
 from ..serializers import ConnectionCheckSerializer, EnvironmentSerializer, ProjectSerializer
 
@@ -122,10 +123,8 @@ class EnvironmentListView(generics.ListCreateAPIView):
         environments = Environment.objects.select_related("project").order_by(
             "project__name", "label"
         )
-        project = self.request.query_params.get("project", "")
-        if project:
-            environments = environments.filter(project_id=project if project.isdigit() else -1)
-        return environments
+        project = query_id(self.request, "project")
+        return environments if project is None else environments.filter(project_id=project)
 
     def perform_create(self, serializer: EnvironmentSerializer) -> None:
         environment = Environment(**serializer.validated_data)
