@@ -64,3 +64,11 @@ def test_a_person_without_a_role_cannot_list_sessions(environment, seen, outside
 
 def test_an_unknown_environment_is_404(db, viewer):
     assert token_client(viewer).get("/api/v1/environments/424242/known-sessions").status_code == 404
+
+
+@pytest.mark.parametrize("query", ["?user_prefix=a%00b", "?variable=" + "x" * 201])
+def test_a_search_the_database_could_not_run_is_a_validation_error(environment, viewer, query):
+    response = token_client(viewer).get(path(environment, query))
+
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "validation"

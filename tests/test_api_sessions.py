@@ -398,3 +398,24 @@ def test_each_role_may_do_exactly_what_its_permissions_say(
         assert response.status_code == 403
         assert error_of(response)["code"] == "permission_denied"
         assert remote(sandbox, environment, customer) == STATE
+
+
+@pytest.mark.parametrize(
+    "method, tail, body",
+    [
+        ("patch", "state/variables", {"note": "a\x00b"}),
+        ("put", "state", {**STATE, "variables": {"a\x00": 1}}),
+        ("post", "interact", {"action": {"type": "text", "payload": "\x00"}}),
+    ],
+)
+def test_it_refuses_nul_characters_the_audit_trail_could_not_keep(
+    sandbox, environment, customer, ops, method, tail, body
+):
+    response = getattr(token_client(ops), method)(
+        url(environment, user=customer, tail=tail), body, format="json", HTTP_IF_MATCH="*"
+    )
+
+    assert response.status_code == 400
+    assert "NUL" in error_of(response)["message"]
+    assert remote(sandbox, environment, customer) == STATE
+    assert not AuditEntry.objects.exists()

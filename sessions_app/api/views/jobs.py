@@ -30,6 +30,7 @@ from ...models import BulkJob, Environment
 from ..errors import AUTH_ERRORS, ConflictingState, InvalidInput, error_responses
 from ..filters import query_id
 from ..permissions import RolePermission
+from ..serializers import no_nul_characters
 
 VIEW = "inspect_session"
 CONTROL = "run_bulk_jobs"
@@ -135,6 +136,7 @@ class JobCreateSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 'The variables must be a JSON object with at least one name, e.g. {"plan": "gold"}.'
             )
+        no_nul_characters(variables, "The variables")
         return variables
 
     def validate(self, attrs):

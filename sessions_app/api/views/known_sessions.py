@@ -1,15 +1,29 @@
 """The index of sessions seen in an environment, since Voiceflow's state API cannot list users."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import generics
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import generics, serializers
 
 from ...known_sessions import search_known_sessions
-from ...models import Environment
+from ...models import USER_ID_MAX_LENGTH, Environment
 from ..errors import AUTH_ERRORS, error_responses
 from ..permissions import RolePermission
 from ..serializers import KnownSessionSerializer
+
+
+class KnownSessionSearchSerializer(serializers.Serializer):
+    user_prefix = serializers.CharField(
+        required=False,
+        max_length=USER_ID_MAX_LENGTH,
+        trim_whitespace=False,
+        help_text="userIDs starting with this.",
+    )
+    variable = serializers.CharField(
+        required=False,
+        max_length=200,
+        help_text="Sessions whose variables contain this text (name or value, any case), "
+        "e.g. `plan=pro` or `pro`.",
+    )
 
 
 @extend_schema_view(
@@ -18,17 +32,7 @@ from ..serializers import KnownSessionSerializer
         summary="List and search the sessions seen in an environment",
         description="Voiceflow cannot list users, so this is every userID the product has read or "
         "written, newest first.",
-        parameters=[
-            OpenApiParameter(
-                "user_prefix", OpenApiTypes.STR, description="userIDs starting with this."
-            ),
-            OpenApiParameter(
-                "variable",
-                OpenApiTypes.STR,
-                description="Sessions whose variables contain this text (name or value, any case), "
-                "e.g. `plan=pro` or `pro`.",
-            ),
-        ],
+        parameters=[KnownSessionSearchSerializer],
         responses={200: KnownSessionSerializer(many=True), **error_responses(*AUTH_ERRORS, 404)},
         tags=["sessions"],
     )
@@ -40,8 +44,10 @@ class KnownSessionListView(generics.ListAPIView):
 
     def get_queryset(self):
         environment = get_object_or_404(Environment, pk=self.kwargs["environment_id"])
+        search = KnownSessionSearchSerializer(data=self.request.query_params)
+        search.is_valid(raise_exception=True)
         return search_known_sessions(
             environment,
-            user_id_prefix=self.request.query_params.get("user_prefix", ""),
-            variable_value=self.request.query_params.get("variable", ""),
+            user_id_prefix=search.validated_data.get("user_prefix", ""),
+            variable_value=search.validated_data.get("variable", ""),
         ).order_by("-last_seen_at", "-pk")
