@@ -75,9 +75,19 @@ def check_state_shape(state: Any) -> dict:
 
 
 def writable_state(state: dict) -> dict:
-    """The part of a read state that a PUT may send back (reads may carry `turn`)."""
+    """The part of a read state that a PUT may send back.
+
+    Reads may carry `turn`, which PUT refuses, and frames with `nodeID: null` ("at the start of
+    the flow"), which PUT also refuses although GET returns them (voiceflow-api.md §2, §9); a
+    frame without nodeID means the same to the runtime, so the null is left out.
+    """
     return {
-        "stack": state.get("stack", []),
+        "stack": [
+            {key: value for key, value in frame.items() if not (key == "nodeID" and value is None)}
+            if isinstance(frame, dict)
+            else frame
+            for frame in state.get("stack", [])
+        ],
         "storage": state.get("storage", {}),
         "variables": state.get("variables", {}),
     }

@@ -74,3 +74,21 @@ def test_a_viewer_cannot_remove_a_variable(viewer_client, sandbox, environment, 
 
     assert response.status_code == 403
     assert stored(sandbox, environment) == ordering_state()
+
+
+def test_it_removes_a_variable_when_a_frame_reads_back_with_a_null_node(
+    support_client, sandbox, environment
+):
+    # GET returns `nodeID: null` for a frame at the start of its flow, but PUT refuses null:
+    # the state written back leaves the key out, which the runtime reads the same way.
+    state = ordering_state()
+    state["stack"][0]["nodeID"] = None
+    sandbox.set_state(environment.project.voiceflow_project_id, USER, state)
+
+    response = remove(support_client, environment, "coupon", state=state)
+
+    assert response.status_code == 302
+    written = stored(sandbox, environment)
+    assert "nodeID" not in written["stack"][0]
+    assert written["stack"][1]["nodeID"] == state["stack"][1]["nodeID"]
+    assert "coupon" not in written["variables"]
