@@ -322,20 +322,38 @@ class CeleryWorker:
         log = self.log_path.open("w")
         self.process = subprocess.Popen(
             [
-                str(ROOT / ".venv" / "bin" / "celery"), "-A", "voiceflow_admin", "worker",
-                "--beat", "--schedule", str(self.log_dir / f"beat-{self.starts}"),
-                "--pool", "prefork", "--concurrency", "2", "--loglevel", "INFO",
-                "--without-heartbeat", "--without-mingle", "--without-gossip",
-                "--hostname", f"test-{os.getpid()}-{self.starts}@%h",
+                str(ROOT / ".venv" / "bin" / "celery"),
+                "-A",
+                "voiceflow_admin",
+                "worker",
+                "--beat",
+                "--schedule",
+                str(self.log_dir / f"beat-{self.starts}"),
+                "--pool",
+                "prefork",
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "INFO",
+                "--without-heartbeat",
+                "--without-mingle",
+                "--without-gossip",
+                "--hostname",
+                f"test-{os.getpid()}-{self.starts}@%h",
             ],
-            cwd=ROOT, env={**self.env, **settings}, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**self.env, **settings},
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + 60
         while " ready." not in self.log_path.read_text():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.kill()
-                raise RuntimeError(f"The Celery worker did not start:\n{self.log_path.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"The Celery worker did not start:\n{self.log_path.read_text()[-3000:]}"
+                )
             time.sleep(0.2)
         return self
 
