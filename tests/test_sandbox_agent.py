@@ -221,6 +221,20 @@ def test_events_are_handled_by_name(api: httpx.Client) -> None:
     )
 
 
+def test_tracking_an_order_answers_with_a_custom_action_trace(api: httpx.Client) -> None:
+    walk(api, "tracker", "Order a pizza", "Small", "Margherita", "Confirm order")
+    traces = turn(api, "tracker", {"type": "event", "payload": {"event": {"name": "track_order"}}})
+    assert types(traces) == ["order_tracker", "text"]
+    assert traces[0]["payload"]["status"] == "preparing"
+    assert isinstance(traces[0]["payload"]["orderNumber"], int)
+    assert messages(traces) == [
+        f"Here's the live status of order #{traces[0]['payload']['orderNumber']}."
+    ]
+    assert types(
+        turn(api, "no-order", {"type": "event", "payload": {"event": {"name": "track_order"}}})
+    ) == ["text"]
+
+
 def test_the_end_request_ends_the_conversation(
     api: httpx.Client, running_sandbox: Sandbox, own_project: RegisteredProject
 ) -> None:

@@ -746,6 +746,8 @@ def _event(turn: Turn, request: dict) -> None:
     name = event.get("name") if isinstance(event, dict) else None
     if name == "start_over":
         _start(turn)
+    elif name == "track_order":
+        _track_order(turn)
     elif name == "order_ready":
         number = turn.variables.get("order_number")
         if number:
@@ -755,6 +757,20 @@ def _event(turn: Turn, request: dict) -> None:
             turn.say(
                 "Your kitchen ticket is ready, but there's no open order on this conversation."
             )
+
+
+def _track_order(turn: Turn) -> None:
+    number = turn.variables.get("order_number")
+    if not number:
+        turn.say("There's no open order on this conversation to track.")
+        return
+    # A custom action step (§3.3): its trace type is the name given in the Creator, a type no
+    # client knows in advance.
+    turn.emit(
+        "order_tracker",
+        {"orderNumber": number, "status": turn.variables.get("order_status"), "etaMinutes": 25},
+    )
+    turn.say(f"Here's the live status of order #{number}.")
 
 
 # ---- the public API ----
