@@ -20,6 +20,9 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from sessions_app import actions, bulk
 from sessions_app.models import Environment, Project
 
+# Also run on PostgreSQL by `make test`.
+pytestmark = pytest.mark.production_path
+
 EXAMPLES_PER_OPERATION = 25
 URL_FIELDS = ("runtime_url", "realtime_url", "analytics_url")
 

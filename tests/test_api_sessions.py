@@ -9,6 +9,9 @@ from api_support import error_of, etag_of, session_client, token_client
 from sessions_app.actions import fingerprint
 from sessions_app.models import AuditEntry
 
+# Also run on PostgreSQL by `make test`.
+pytestmark = pytest.mark.production_path
+
 STATE = {
     "stack": [{"diagramID": "root", "nodeID": "start", "storage": {}, "variables": {}}],
     "storage": {"locale": "en-US"},
