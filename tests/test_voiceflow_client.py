@@ -403,6 +403,18 @@ def test_the_budget_gives_concurrent_callers_of_one_project_distinct_evenly_spac
 
 
 @pytest.mark.django_db
+def test_pace_holds_a_caller_until_its_reserved_slot():
+    project = Project.objects.create(name="Held", voiceflow_project_id="p", api_key="VF.DM.x")
+    budget.pace(project.pk, 120, max_wait_s=60)
+    second_slot_at = RequestBudget.objects.get(project=project).next_slot_at
+
+    budget.pace(project.pk, 120, max_wait_s=60)
+
+    # Only a lower bound: the second request never leaves before its slot, however slow the host.
+    assert time.time() >= second_slot_at
+
+
+@pytest.mark.django_db
 def test_a_caller_that_would_wait_too_long_reserves_nothing():
     project = Project.objects.create(name="Busy", voiceflow_project_id="p", api_key="VF.DM.x")
     for _ in range(3):
