@@ -133,7 +133,9 @@ class SessionClient:
 
     def update_variables(self, user_id: str, variables: dict) -> dict:
         """Shallow merge: each key replaces its whole value; returns the state after the merge."""
-        return self._send("PATCH", f"/state/user/{user_path(user_id)}/variables", json_body=variables)
+        return self._send(
+            "PATCH", f"/state/user/{user_path(user_id)}/variables", json_body=variables
+        )
 
     # ---- turns ----
 
@@ -172,21 +174,33 @@ class SessionClient:
         return answer["sessionKey"]
 
     def interact_v4(
-        self, session_key: str, action: dict, *, variables: dict | None = None, config: dict | None = None
+        self,
+        session_key: str,
+        action: dict,
+        *,
+        variables: dict | None = None,
+        config: dict | None = None,
     ) -> list[dict]:
         body = self._v4_body(action, variables, config)
         answer = self._send("POST", "/v4/interact", json_body=body, authorization=session_key)
         return answer.get("traces", []) if isinstance(answer, dict) else []
 
     def stream_v4(
-        self, session_key: str, action: dict, *, variables: dict | None = None, config: dict | None = None
+        self,
+        session_key: str,
+        action: dict,
+        *,
+        variables: dict | None = None,
+        config: dict | None = None,
     ) -> Iterator[tuple[str, Any]]:
         """Yield `(event, data)` as each server-sent event arrives, ending with `("end", {})`."""
         body = self._v4_body(action, variables, config)
         self._pace()
         headers = self._headers(session_key) | {"Accept": "text/event-stream"}
         try:
-            with self.http.stream("POST", "/v4/interact/stream", json=body, headers=headers) as response:
+            with self.http.stream(
+                "POST", "/v4/interact/stream", json=body, headers=headers
+            ) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise self._error_for(response)
