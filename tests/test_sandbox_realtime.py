@@ -213,3 +213,121 @@ def test_the_analytics_search_takes_the_project_key_and_omits_user_ids(
     assert "userID" not in transcripts[0]
     assert transcripts[0]["environmentID"] == own_project.versions["development"]
     assert legacy.post(url, json={}, headers={"Authorization": "VF.DM.nope"}).status_code == 401
+
+
+def plant(sandbox: Sandbox, project: RegisteredProject, user_id: str, at: str, **fields) -> dict:
+    response = sandbox.control.post(
+        "/_sandbox/transcripts",
+        json={"project_id": project.project_id, "user_id": user_id, "created_at": at, **fields},
+    )
+    response.raise_for_status()
+    return response.json()["transcript"]
+
+
+def test_a_transcript_can_be_planted_at_a_given_time(
+    running_sandbox: Sandbox, own_project: RegisteredProject, realtime: httpx.Client
+) -> None:
+    planted = plant(
+        running_sandbox,
+        own_project,
+        "old-timer",
+        "2024-03-01T10:00:00Z",
+        updated_at="2024-03-01T10:05:00+00:00",
+        version="production",
+    )
+    assert (planted["createdAt"], planted["updatedAt"], planted["endedAt"]) == (
+        "2024-03-01T10:00:00.000Z",
+        "2024-03-01T10:05:00.000Z",
+        "2024-03-01T10:05:00.000Z",
+    )
+    assert planted["environmentID"] == own_project.versions["production"]
+    found = realtime.post("/v1/stable/transcript/search", json={}).json()["transcripts"]
+    assert [(t["userID"], t["id"]) for t in found] == [("old-timer", planted["id"])]
+
+    for problem in (
+        {"created_at": "2024-03-01T10:00:00"},
+        {"created_at": "yesterday"},
+        {"created_at": "2024-03-01T10:00:00Z", "updated_at": "2024-02-01T10:00:00Z"},
+        {"created_at": "2024-03-01T10:00:00Z", "version": "staging"},
+    ):
+        response = running_sandbox.control.post(
+            "/_sandbox/transcripts",
+            json={"project_id": own_project.project_id, "user_id": "x", **problem},
+        )
+        assert response.status_code == 400, problem
+
+
+def test_the_realtime_search_filters_by_environment_alias_and_version(
+    running_sandbox: Sandbox, own_project: RegisteredProject, realtime: httpx.Client
+) -> None:
+    plant(running_sandbox, own_project, "on-draft", "2024-03-01T10:00:00Z", version="development")
+    plant(running_sandbox, own_project, "on-live", "2024-03-01T11:00:00Z", version="production")
+    url = "/v1/stable/transcript/search"
+
+    def users(**body) -> list[str]:
+        response = realtime.post(url, json=body)
+        assert response.status_code == 200, response.text
+        return [t["userID"] for t in response.json()["transcripts"]]
+
+    assert users(environmentAlias="main") == ["on-live", "on-draft"]
+    assert users(environmentAlias="main", version="draft") == ["on-draft"]
+    assert users(environmentAlias="main", version="published") == ["on-live"]
+    assert users(version="published") == ["on-live"]
+    refused = realtime.post(url, json={"environmentAlias": "nowhere"})
+    assert (refused.status_code, refused.json()["message"]) == (400, "invalid environment tag")
+    assert realtime.post(url, json={"version": "latest"}).status_code == 400
+
+
+def test_the_analytics_search_filters_by_environment_id(
+    running_sandbox: Sandbox, own_project: RegisteredProject, legacy: httpx.Client
+) -> None:
+    plant(running_sandbox, own_project, "on-draft", "2024-03-01T10:00:00Z", version="development")
+    plant(running_sandbox, own_project, "on-live", "2024-03-01T11:00:00Z", version="production")
+    url = f"/v1/transcript/project/{own_project.project_id}"
+    main_id = legacy.get(
+        "/v1/stable/environment",
+        params={"projectID": own_project.project_id},
+        headers={"Authorization": f"Bearer {own_project.access_token}"},
+    ).json()["environments"][0]["id"]
+
+    def sessions(environment_id: str) -> list[str]:
+        response = legacy.post(url, json={"environmentID": environment_id})
+        assert response.status_code == 200, response.text
+        return [t["sessionID"] for t in response.json()["transcripts"]]
+
+    assert sessions(main_id) == ["on-live", "on-draft"]
+    assert sessions("development") == ["on-draft"]
+    assert sessions(own_project.versions["production"]) == ["on-live"]
+    assert sessions("000000000000000000000000") == []
+
+
+def test_the_transcript_searches_filter_by_date_range_inclusively(
+    running_sandbox: Sandbox, own_project: RegisteredProject, realtime: httpx.Client
+) -> None:
+    for day in (1, 2, 3):
+        plant(running_sandbox, own_project, f"day-{day}", f"2024-03-0{day}T12:00:00Z")
+    found = realtime.post(
+        "/v1/stable/transcript/search",
+        json={"startDate": "2024-03-02T12:00:00Z", "endDate": "2024-03-03T12:00:00Z"},
+    ).json()["transcripts"]
+    assert [t["userID"] for t in found] == ["day-3", "day-2"]
+
+
+def test_transcripts_survive_a_restart_with_a_state_file(tmp_path) -> None:
+    state_file = tmp_path / "sandbox-state.json"
+    first = Sandbox(*start_sandbox(["--no-demo", "--state-file", str(state_file)]))
+    project = first.register_project()
+    planted = plant(first, project, "remembered", "2024-03-01T10:00:00Z")
+    first.close()
+
+    restarted = Sandbox(*start_sandbox(["--no-demo", "--state-file", str(state_file)]))
+    try:
+        found = httpx.post(
+            f"{restarted.url}/v1/stable/transcript/search",
+            params={"projectID": project.project_id},
+            headers={"Authorization": f"Bearer {project.access_token}"},
+            json={},
+        ).json()["transcripts"]
+        assert [t["id"] for t in found] == [planted["id"]]
+    finally:
+        restarted.close()

@@ -4,10 +4,11 @@ or stats.
 """
 
 import json
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .agent import object_id
-from .store import Project
+from .store import ALIASES, Project
 from .wire import Response, json_response
 
 if TYPE_CHECKING:
@@ -112,6 +113,8 @@ def _dispatch(
         return json_response(200, {"ok": True})
     if route == "state" and method in ("GET", "PUT", "DELETE"):
         return _state(server, method, query, raw_body)
+    if (method, route) == ("POST", "transcripts"):
+        return _add_transcript(server, _body(raw_body))
     if (method, route) == ("GET", "users"):
         return json_response(200, {"user_ids": store.user_ids(_required(query, "project_id"))})
     if (method, route) == ("GET", "events"):
@@ -140,3 +143,41 @@ def _state(
         raise _BadRequest("state must be a JSON object")
     server.store.put(project_id, user_id, state)
     return json_response(200, {"ok": True})
+
+
+def _add_transcript(server: "SandboxServer", payload: Any) -> Response:
+    """A transcript of a conversation held at the given times (the store's `add_transcript`)."""
+    if not isinstance(payload, dict):
+        raise _BadRequest("the transcript must be a JSON object")
+    project = server.store.project(_required(payload, "project_id"))
+    if project is None:
+        raise _BadRequest("no such project; register it first")
+    user_id = _required(payload, "user_id")
+    created_at = _moment(payload, "created_at")
+    updated_at = _moment(payload, "updated_at") if "updated_at" in payload else created_at
+    if updated_at < created_at:
+        raise _BadRequest("updated_at is before created_at")
+    version = payload.get("version", "development")
+    version_id = project.versions.get(version) if version in ALIASES else version
+    if not isinstance(version_id, str) or not version_id:
+        raise _BadRequest("version is an alias the project has published, or a version ID")
+    transcript = server.store.add_transcript(
+        project.project_id,
+        user_id,
+        version_id=version_id,
+        created_at=created_at,
+        updated_at=updated_at,
+        ended=bool(payload.get("ended", True)),
+    )
+    return json_response(200, {"transcript": transcript})
+
+
+def _moment(payload: dict, name: str) -> float:
+    problem = f"{name} must be an ISO 8601 time with a zone, e.g. 2025-01-31T09:00:00Z"
+    try:
+        moment = datetime.fromisoformat(str(payload.get(name)).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise _BadRequest(problem) from exc
+    if moment.tzinfo is None:
+        raise _BadRequest(problem)
+    return moment.timestamp()

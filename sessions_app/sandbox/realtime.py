@@ -216,7 +216,7 @@ class RealtimeApi:
         project = self._project(request)
         listed = [
             {
-                "id": agent.object_id(f"environment:{project.project_id}:{alias}"),
+                "id": _environment_id(project, alias),
                 "name": "Production" if alias == "main" else alias.capitalize(),
                 "alias": alias,
                 "isMain": alias == "main",
@@ -236,7 +236,7 @@ class RealtimeApi:
         unknown = set(body) - SEARCH_KEYS
         if unknown:
             raise refuse(400, f"property {sorted(unknown)[0]} should not exist")
-        found = self._matching(project.project_id, body)
+        found = self._matching(project.project_id, body, _alias_versions(project, body))
         page = _page(found, body.get("take"), body.get("skip"), REALTIME_TAKE_DEFAULT)
         return json_response(200, {"transcripts": [_without_logs(t) for t in page]})
 
@@ -253,7 +253,7 @@ class RealtimeApi:
         if project is None or project.project_id != route.params["projectID"]:
             raise refuse(401, "Unauthorized")
         body = self._object_body(request)
-        found = self._matching(project.project_id, body)
+        found = self._matching(project.project_id, body, _environment_versions(project, body))
         if request.query.get("order", "DESC").upper() == "ASC":
             found.reverse()
         take = request.query.get("take")
@@ -268,9 +268,11 @@ class RealtimeApi:
             200, {"transcripts": [{key: t[key] for key in ANALYTICS_TRANSCRIPT_KEYS} for t in page]}
         )
 
-    def _matching(self, project_id: str, body: dict) -> list[dict]:
-        """Newest first, filtered by sessionID and the createdAt range; other filters are
-        accepted and ignored."""
+    def _matching(
+        self, project_id: str, body: dict, versions: set[str | None] | None
+    ) -> list[dict]:
+        """Newest first, filtered by sessionID, the createdAt range and the versions of the
+        chosen environment (None: any); `filters` are accepted and ignored."""
         start = _parse_time(body.get("startDate"), "startDate")
         end = _parse_time(body.get("endDate"), "endDate")
         session_id = body.get("sessionID")
@@ -280,7 +282,44 @@ class RealtimeApi:
             if (session_id is None or transcript["sessionID"] == session_id)
             and (start is None or _stamp(transcript) >= start)
             and (end is None or _stamp(transcript) <= end)
+            and (versions is None or transcript["environmentID"] in versions)
         ]
+
+
+def _alias_versions(project: Project, body: dict) -> set[str | None] | None:
+    """The versions a realtime search's `environmentAlias` (and `version`) stand for."""
+    alias, version = body.get("environmentAlias"), body.get("version")
+    if alias is None and version is None:
+        return None
+    environments = _environments(project)
+    if alias is not None and alias not in environments:
+        raise refuse(400, "invalid environment tag")
+    if version is not None and version not in VERSIONS:
+        raise refuse(400, "version must be one of the following values: draft, published")
+    chosen = [environments[alias]] if alias is not None else list(environments.values())
+    return {
+        versions[name]
+        for versions in chosen
+        for name in ((version,) if version is not None else VERSIONS)
+    }
+
+
+def _environment_versions(project: Project, body: dict) -> set[str | None] | None:
+    """The versions an analytics search's `environmentID` stands for: an environment's ID (as
+    listed by `GET /v1/stable/environment`), a legacy alias or a version ID."""
+    wanted = body.get("environmentID")
+    if wanted is None:
+        return None
+    for alias, versions in _environments(project).items():
+        if wanted == _environment_id(project, alias):
+            return set(versions.values())
+    if wanted in project.versions:
+        return {project.versions[wanted]}
+    return {wanted}
+
+
+def _environment_id(project: Project, alias: str) -> str:
+    return agent.object_id(f"environment:{project.project_id}:{alias}")
 
 
 def _without_logs(transcript: dict) -> dict:

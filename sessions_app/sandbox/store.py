@@ -189,6 +189,43 @@ class Store:
                 transcript["endedAt"] = stamp
             self._dirty = True
 
+    def add_transcript(
+        self,
+        project_id: str,
+        user_id: str,
+        *,
+        version_id: str,
+        created_at: float,
+        updated_at: float,
+        ended: bool,
+    ) -> dict:
+        """A transcript of a conversation held at the given times, with no logs (for tests of
+        transcript searches, which need conversations older than the sandbox process)."""
+        with self._lock:
+            transcripts = self._transcripts.setdefault((project_id, user_id), [])
+            transcript = {
+                "id": digest(f"transcript:{project_id}:{user_id}:{len(transcripts)}:{created_at}")[
+                    :24
+                ],
+                "projectID": project_id,
+                "userID": user_id,
+                "sessionID": user_id,
+                "environmentID": version_id,
+                "createdAt": iso_time(created_at),
+                "updatedAt": iso_time(updated_at),
+                "endedAt": iso_time(updated_at) if ended else None,
+                "expiresAt": None,
+                "recordingURL": None,
+                "properties": [],
+                "evaluations": [],
+                "logs": [],
+            }
+            # Kept in time order, so the user's open transcript stays the last one.
+            transcripts.append(transcript)
+            transcripts.sort(key=lambda item: item["createdAt"])
+            self._dirty = True
+            return copy.deepcopy(transcript)
+
     def transcripts(self, project_id: str) -> list[dict]:
         """Every transcript of the project, newest first, with their logs."""
         with self._lock:
@@ -240,7 +277,11 @@ class Store:
         states = {
             (item["project_id"], item["user_id"]): item["state"] for item in snapshot["states"]
         }
-        self.replace_all(projects, states)
+        transcripts: dict[tuple[str, str], list[dict]] = {}
+        for transcript in snapshot.get("transcripts", []):
+            key = (transcript["projectID"], transcript["userID"])
+            transcripts.setdefault(key, []).append(transcript)
+        self.replace_all(projects, states, transcripts)
         with self._lock:
             self._dirty = False
 
