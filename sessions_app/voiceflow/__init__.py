@@ -3,7 +3,7 @@
 from django.conf import settings
 
 from . import budget
-from .client import USER_ID_MAX_LENGTH, SessionClient, Target, validate_user_id
+from .client import TRANSCRIPT_PAGE_MAX, SessionClient, Target
 from .errors import (
     InvalidUserID,
     RateLimited,
@@ -14,8 +14,10 @@ from .errors import (
     ValidationFailed,
     VoiceflowError,
 )
+from .userids import USER_ID_MAX_LENGTH, validate_user_id
 
 __all__ = [
+    "TRANSCRIPT_PAGE_MAX",
     "USER_ID_MAX_LENGTH",
     "InvalidUserID",
     "RateLimited",
@@ -37,13 +39,20 @@ INTERACTIVE_MAX_WAIT_S = 5.0
 
 
 def client_for(environment, *, max_wait_s: float = INTERACTIVE_MAX_WAIT_S) -> SessionClient:
-    """A client for one environment, paced by its project's shared request budget."""
+    """A client for one environment over the state API its project chose, paced by the
+    project's shared request budget."""
     project = environment.project
     target = Target(
         runtime_url=project.runtime_url,
         project_id=project.voiceflow_project_id,
         version_id=environment.version_id,
         api_key=project.api_key,
+        state_api=project.state_api,
+        realtime_url=project.realtime_url,
+        analytics_url=project.analytics_url,
+        access_token=project.access_token,
+        environment_alias=environment.alias,
+        realtime_version=environment.realtime_version,
     )
 
     def pacer() -> None:

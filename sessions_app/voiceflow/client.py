@@ -4,13 +4,19 @@
 paces the request against the project's shared budget, applies the time-out, and turns every
 status and transport failure into a typed `VoiceflowError`. Views, the REST API and bulk workers
 all use this class; bulk workers call it from a thread pool (httpx.Client is thread-safe and keeps
-one connection pool per project).
+one connection pool per host).
+
+Voiceflow serves a project from three hosts (§0): the runtime (legacy state API, v4 sessions), the
+realtime API (newer state API, transcript search with a personal access token) and the analytics
+API (transcript search with the project key). Each is a `Surface`; the state calls go to the one
+the project chose, through `state_apis.py`.
 """
 
 import json
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -26,8 +32,13 @@ from .errors import (
     ValidationFailed,
     VoiceflowError,
 )
+from .state_apis import LegacyStateApi, RealtimeStateApi
+from .userids import USER_ID_MAX_LENGTH, validate_user_id
 
-USER_ID_MAX_LENGTH = 128
+__all__ = ["USER_ID_MAX_LENGTH", "SessionClient", "Surface", "Target", "validate_user_id"]
+
+LEGACY = "legacy"
+REALTIME = "realtime"
 # Messages of the runtime's `verror` envelope that mean "this environment/version does not
 # resolve" rather than "your request is malformed" (voiceflow-api.md §1.A, §7.1 item 1).
 _VERSION_MESSAGES = (
@@ -37,6 +48,10 @@ _VERSION_MESSAGES = (
     "could not resolve project",
     "model not found",
 )
+# The realtime API's refusals of an alias or version all name one or the other (§1.C, §7.3).
+_REALTIME_ENVIRONMENT_MESSAGES = ("environment", "version")
+# Both transcript searches take at most this many per page (§6.1, §6.2).
+TRANSCRIPT_PAGE_MAX = 100
 
 Pacer = Callable[[], None]
 RateLimitListener = Callable[[float], None]
@@ -49,32 +64,26 @@ class Target:
     runtime_url: str
     project_id: str
     version_id: str
-    api_key: str
-
-    def __repr__(self) -> str:
-        return f"Target(runtime_url={self.runtime_url!r}, project_id={self.project_id!r}, version_id={self.version_id!r})"
-
-
-def validate_user_id(user_id: object) -> str:
-    if not isinstance(user_id, str) or not user_id:
-        raise InvalidUserID("A userID is required.")
-    if len(user_id) > USER_ID_MAX_LENGTH:
-        raise InvalidUserID(
-            f"A userID has at most {USER_ID_MAX_LENGTH} characters; this one has {len(user_id)}."
-        )
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in user_id):
-        raise InvalidUserID("A userID cannot contain control characters (line breaks, tabs…).")
-    return user_id
+    api_key: str = field(repr=False)
+    state_api: str = LEGACY
+    realtime_url: str = ""
+    analytics_url: str = ""
+    access_token: str = field(default="", repr=False)
+    environment_alias: str = "main"
+    realtime_version: str = "draft"
 
 
-def user_path(user_id: str) -> str:
-    """The userID as one path segment: `/`, `?`, `#`, `%`, spaces and unicode all encoded."""
-    segment = quote(validate_user_id(user_id), safe="")
-    # URL normalisation (RFC 3986 §5.2.4, applied by httpx) would resolve a bare "." or ".."
-    # segment against the path and address another resource; encoded, it stays a userID.
-    if segment in (".", ".."):
-        return segment.replace(".", "%2E")
-    return segment
+@dataclass(frozen=True)
+class Surface:
+    """One of Voiceflow's hosts as this client addresses it, and the words its failures need."""
+
+    base_url: str
+    authorization: str = field(repr=False)
+    credential: str  # what a refused Authorization was, for people
+    environment: str  # how this host was told the environment
+    environment_messages: tuple[str, ...]  # upstream wording that means "no such environment"
+    url_name: str  # the project setting that holds base_url
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 _pools: dict[tuple[str, float], httpx.Client] = {}
@@ -116,26 +125,52 @@ class SessionClient:
         self.timeout_s = timeout_s
         self.pacer = pacer
         self.on_rate_limited = on_rate_limited
+        self.runtime = Surface(
+            base_url=target.runtime_url,
+            authorization=target.api_key,
+            credential="API key",
+            environment=f"versionID {target.version_id!r}",
+            environment_messages=_VERSION_MESSAGES,
+            url_name="runtime URL",
+            headers=(("versionID", target.version_id), ("projectID", target.project_id)),
+        )
+        self.realtime = Surface(
+            base_url=target.realtime_url or target.runtime_url,
+            authorization=f"Bearer {target.access_token}" if target.access_token else "",
+            credential="personal access token",
+            environment=f"environment alias {target.environment_alias!r}, {target.realtime_version}",
+            environment_messages=_REALTIME_ENVIRONMENT_MESSAGES,
+            url_name="Realtime API base URL",
+        )
+        self.analytics = Surface(
+            base_url=target.analytics_url or target.runtime_url,
+            authorization=target.api_key,
+            credential="API key",
+            environment=f"environmentID {target.version_id!r}",
+            environment_messages=("environment",),
+            url_name="Analytics API base URL",
+        )
         self.http = pooled_http(target.runtime_url, timeout_s)
+        self.state_api = (
+            RealtimeStateApi(self) if target.state_api == REALTIME else LegacyStateApi(self)
+        )
 
-    # ---- conversation state (§1.A) ----
+    # ---- conversation state (§1.A or §1.C, as the project chose) ----
 
     def get_state(self, user_id: str) -> dict:
         """The stored state; `{}` when Voiceflow has none for this user."""
-        state = self._send("GET", f"/state/user/{user_path(user_id)}")
-        return state if isinstance(state, dict) else {}
+        return self.state_api.get_state(user_id)
 
     def replace_state(self, user_id: str, state: dict) -> dict:
-        return self._send("PUT", f"/state/user/{user_path(user_id)}", json_body=state)
+        """Replace the whole state; returns the state Voiceflow holds after it."""
+        return self.state_api.replace_state(user_id, state)
 
     def delete_state(self, user_id: str) -> None:
-        self._send("DELETE", f"/state/user/{user_path(user_id)}")
+        self.state_api.delete_state(user_id)
 
     def update_variables(self, user_id: str, variables: dict) -> dict:
         """Shallow merge: each key replaces its whole value; returns the state after the merge."""
-        return self._send(
-            "PATCH", f"/state/user/{user_path(user_id)}/variables", json_body=variables
-        )
+        return self.state_api.update_variables(user_id, variables)
 
     # ---- turns ----
 
@@ -148,15 +183,9 @@ class SessionClient:
         variables: dict | None = None,
         verbose: bool = False,
     ) -> Any:
-        """Legacy turn: a bare trace list, or `{state, trace, request}` when verbose."""
-        body: dict[str, Any] = {"action": action}
-        if config is not None:
-            body["config"] = config
-        if variables:
-            body["state"] = {"variables": variables}
-        params = {"verbose": "true"} if verbose else None
-        return self._send(
-            "POST", f"/state/user/{user_path(user_id)}/interact", json_body=body, params=params
+        """One turn: a bare trace list, or `{state, trace, request}` when verbose."""
+        return self.state_api.interact(
+            user_id, action, config=config, variables=variables, verbose=verbose
         )
 
     def start_session(self, user_id: str, environment_alias: str | None = None) -> str:
@@ -196,14 +225,14 @@ class SessionClient:
         """Yield `(event, data)` as each server-sent event arrives, ending with `("end", {})`."""
         body = self._v4_body(action, variables, config)
         self._pace()
-        headers = self._headers(session_key) | {"Accept": "text/event-stream"}
+        headers = self._headers(self.runtime, session_key) | {"Accept": "text/event-stream"}
         try:
             with self.http.stream(
                 "POST", "/v4/interact/stream", json=body, headers=headers
             ) as response:
                 if response.status_code >= 400:
                     response.read()
-                    raise self._error_for(response)
+                    raise self._error_for(response, self.runtime)
                 yield from _server_sent_events(response.iter_lines())
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout(self._timeout_message()) from exc
@@ -219,6 +248,83 @@ class SessionClient:
         """A harmless read used by "Test connection": the state of a user nobody has."""
         return self.get_state("voiceflow-session-admin-connection-probe")
 
+    # ---- transcripts (§6): the only way to learn which userIDs exist ----
+
+    def search_transcripts(
+        self,
+        *,
+        take: int = TRANSCRIPT_PAGE_MAX,
+        skip: int = 0,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        this_environment_only: bool = False,
+    ) -> list[dict]:
+        """One page of the realtime transcript search (§6.1, access token), newest first.
+
+        Each transcript carries the `userID`. The environment filter is this environment's
+        alias and version.
+        """
+        body: dict[str, Any] = {"take": take, "skip": skip} | _date_range(start, end)
+        if this_environment_only:
+            body |= {
+                "environmentAlias": self.target.environment_alias,
+                "version": self.target.realtime_version,
+            }
+        answer = self._send(
+            "POST",
+            "/v1/stable/transcript/search",
+            surface=self.realtime,
+            params={"projectID": self.target.project_id},
+            json_body=body,
+        )
+        return _transcripts_of(answer)
+
+    def search_analytics_transcripts(
+        self,
+        *,
+        take: int = TRANSCRIPT_PAGE_MAX,
+        skip: int = 0,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        this_environment_only: bool = False,
+    ) -> list[dict]:
+        """One page of the analytics transcript search (§6.2, project key), newest first.
+
+        Transcripts carry a `sessionID` and no `userID`. The environment filter sends this
+        environment's versionID as `environmentID`; which identifier the analytics API expects
+        there is not documented.
+        """
+        body: dict[str, Any] = _date_range(start, end)
+        if this_environment_only:
+            body["environmentID"] = self.target.version_id
+        answer = self._send(
+            "POST",
+            f"/v1/transcript/project/{quote(self.target.project_id, safe='')}",
+            surface=self.analytics,
+            params={"take": take, "skip": skip, "order": "DESC"},
+            json_body=body,
+        )
+        return _transcripts_of(answer)
+
+    def transcript_pages(
+        self,
+        search: Callable[..., list[dict]],
+        *,
+        max_pages: int,
+        page_size: int = TRANSCRIPT_PAGE_MAX,
+        **filters: Any,
+    ) -> Iterator[list[dict]]:
+        """Every page of one of the searches above, until a short page or `max_pages`.
+
+        Pages are newest first: a conversation that starts while paging pushes the rest one
+        place back, so a transcript may be seen twice but none is skipped.
+        """
+        for number in range(max_pages):
+            page = search(take=page_size, skip=number * page_size, **filters)
+            yield page
+            if len(page) < page_size:
+                return
+
     # ---- plumbing ----
 
     @staticmethod
@@ -230,12 +336,8 @@ class SessionClient:
             body["config"] = config
         return body
 
-    def _headers(self, authorization: str | None = None) -> dict[str, str]:
-        return {
-            "Authorization": authorization or self.target.api_key,
-            "versionID": self.target.version_id,
-            "projectID": self.target.project_id,
-        }
+    def _headers(self, surface: Surface, authorization: str | None = None) -> dict[str, str]:
+        return {"Authorization": authorization or surface.authorization, **dict(surface.headers)}
 
     def _pace(self) -> None:
         if self.pacer is not None:
@@ -249,22 +351,29 @@ class SessionClient:
         json_body: Any = None,
         params: dict | None = None,
         authorization: str | None = None,
+        surface: Surface | None = None,
     ) -> Any:
+        surface = surface or self.runtime
+        if not (authorization or surface.authorization):
+            raise Unauthorized(
+                f"This project has no {surface.credential}, which this call needs; add one on "
+                "the project's page."
+            )
         self._pace()
         try:
-            response = self.http.request(
+            response = pooled_http(surface.base_url, self.timeout_s).request(
                 method,
                 path,
                 json=json_body,
                 params=params,
-                headers=self._headers(authorization),
+                headers=self._headers(surface, authorization),
             )
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout(self._timeout_message()) from exc
         except httpx.TransportError as exc:
-            raise UpstreamFailure(self._unreachable_message(exc)) from exc
+            raise UpstreamFailure(self._unreachable_message(exc, surface)) from exc
         if response.status_code >= 400:
-            raise self._error_for(response)
+            raise self._error_for(response, surface)
         # DELETE answers 200 with an empty body under a JSON content type (§9).
         if not response.content.strip():
             return None
@@ -279,16 +388,17 @@ class SessionClient:
     def _timeout_message(self) -> str:
         return f"Voiceflow did not answer within {self.timeout_s:g} s. Nothing is known to have changed; try again."
 
-    def _unreachable_message(self, exc: Exception) -> str:
-        return f"Could not reach Voiceflow at {self.target.runtime_url} ({type(exc).__name__}). Try again shortly."
+    def _unreachable_message(self, exc: Exception, surface: Surface | None = None) -> str:
+        base_url = (surface or self.runtime).base_url
+        return f"Could not reach Voiceflow at {base_url} ({type(exc).__name__}). Try again shortly."
 
-    def _error_for(self, response: httpx.Response) -> VoiceflowError:
+    def _error_for(self, response: httpx.Response, surface: Surface) -> VoiceflowError:
         status = response.status_code
         upstream_message = _upstream_message(response)
         if status in (401, 403):
             return Unauthorized(
-                "Voiceflow refused the credentials (the API key is wrong, revoked, or for another "
-                f"project). Upstream said: {upstream_message or status}",
+                f"Voiceflow refused the credentials (the {surface.credential} is wrong, revoked, "
+                f"expired, or for another project). Upstream said: {upstream_message or status}",
                 status=status,
                 upstream_message=upstream_message,
             )
@@ -303,16 +413,18 @@ class SessionClient:
                 retry_after_s=retry_after_s,
             )
         lowered = upstream_message.lower()
-        if status in (400, 404) and any(marker in lowered for marker in _VERSION_MESSAGES):
+        if status in (400, 404) and any(
+            marker in lowered for marker in surface.environment_messages
+        ):
             return UnknownEnvironment(
                 f"Voiceflow cannot find this environment's version "
-                f"(versionID {self.target.version_id!r}): {upstream_message}",
+                f"({surface.environment}): {upstream_message}",
                 status=status,
                 upstream_message=upstream_message,
             )
         if status == 404:
             return UpstreamFailure(
-                f"Voiceflow has no such endpoint at {self.target.runtime_url}; check the runtime URL.",
+                f"Voiceflow has no such endpoint at {surface.base_url}; check the {surface.url_name}.",
                 status=status,
                 upstream_message=upstream_message,
             )
@@ -333,6 +445,27 @@ class SessionClient:
             status=status,
             upstream_message=upstream_message,
         )
+
+
+def _iso_utc(moment: datetime) -> str:
+    """ISO 8601 in UTC with a `Z`, as the transcript searches ask (§6.1)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _date_range(start: datetime | None, end: datetime | None) -> dict[str, str]:
+    dates = {}
+    if start is not None:
+        dates["startDate"] = _iso_utc(start)
+    if end is not None:
+        dates["endDate"] = _iso_utc(end)
+    return dates
+
+
+def _transcripts_of(answer: Any) -> list[dict]:
+    transcripts = answer.get("transcripts") if isinstance(answer, dict) else None
+    if not isinstance(transcripts, list):
+        raise UpstreamFailure("Voiceflow's transcript search answered without a transcript list.")
+    return [transcript for transcript in transcripts if isinstance(transcript, dict)]
 
 
 def _upstream_message(response: httpx.Response) -> str:
