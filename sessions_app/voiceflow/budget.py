@@ -18,7 +18,9 @@ SAFETY_FACTOR = 0.97
 
 class BudgetWaitTooLong(Exception):
     def __init__(self, wait_s: float) -> None:
-        super().__init__(f"The project's request budget is in use; next free slot in {wait_s:.0f} s.")
+        super().__init__(
+            f"The project's request budget is in use; next free slot in {wait_s:.0f} s."
+        )
         self.wait_s = wait_s
 
 
