@@ -15,6 +15,7 @@ offers no conditional write (no ETag or version on the state API) to close it. V
 
 import hashlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -22,7 +23,7 @@ from django.utils import timezone
 
 from .known_sessions import note_session
 from .models import AuditEntry, BulkJob, Environment
-from .voiceflow import SessionClient, VoiceflowError, client_for, validate_user_id
+from .voiceflow import SessionClient, Unauthorized, VoiceflowError, client_for, validate_user_id
 
 
 def fingerprint(state: dict | None) -> str:
@@ -402,10 +403,7 @@ def do_interact(
     it, the action sent and the state after it. The verbose form of interact returns the state
     after the turn with the traces, so no second read is needed.
     """
-    if not isinstance(action, dict) or not isinstance(action.get("type"), str) or not action["type"]:
-        raise StateShapeError('The action must be an object with a type, e.g. {"type": "launch"}.')
-    if config is not None and not isinstance(config, dict):
-        raise StateShapeError("config must be an object.")
+    _check_turn(action, config)
     traces: list = []
 
     def send(c: SessionClient, _before: dict) -> dict:
@@ -427,3 +425,135 @@ def do_interact(
         expected_after=lambda before: before,
     )
     return entry, traces
+
+
+def _check_turn(action: Any, config: Any) -> None:
+    if not isinstance(action, dict) or not isinstance(action.get("type"), str) or not action["type"]:
+        raise StateShapeError('The action must be an object with a type, e.g. {"type": "launch"}.')
+    if config is not None and not isinstance(config, dict):
+        raise StateShapeError("config must be an object.")
+
+
+def do_stream_turn(
+    environment: Environment,
+    user_id: str,
+    action: dict,
+    *,
+    actor: AbstractBaseUser | None,
+    source: str,
+    config: dict | None = None,
+    session_key: str | None = None,
+) -> Iterator[tuple[str, Any]]:
+    """One turn through the v4 session API, streamed as Voiceflow answers it.
+
+    Yields `("session", key)` once the turn is under way (Voiceflow has started answering), then
+    each server-sent event as it arrives (`("trace", trace)`…, `("end", {})`), then
+    `("audit", entry)`. Failures before the first yield raise from the first `next()`, so a
+    caller can answer them before it starts streaming.
+
+    `session_key` continues a session the caller started earlier, so that events emitted to it
+    are delivered; when Voiceflow no longer accepts it (another client started a session for
+    this userID, which ends the earlier one), a new session is started. Audited like
+    `do_interact`: the state before, the action and the state read after the stream ends.
+    """
+    _check_turn(action, config)
+    validate_user_id(user_id)
+    request_sent = {
+        "method": "POST",
+        "path": "v4/interact/stream",
+        "environment": environment.alias,
+        "action": action,
+        "config": config,
+    }
+    client = client_for(environment)
+
+    def open_entry(state_before: dict | None) -> AuditEntry:
+        return _open_entry(
+            environment=environment, user_id=user_id, action=AuditEntry.Action.INTERACT,
+            actor=actor, source=source, job=None, state_before=state_before,
+            request_sent=request_sent,
+        )
+
+    def failed(entry: AuditEntry, error: VoiceflowError) -> None:
+        _finish(entry, outcome=AuditEntry.Outcome.FAILED, upstream_status=error.status, error=str(error))
+
+    try:
+        state_before = client.get_state(user_id)
+    except VoiceflowError as error:
+        entry = open_entry(None)
+        _finish(
+            entry,
+            outcome=AuditEntry.Outcome.FAILED,
+            upstream_status=error.status,
+            error=f"Could not read the current state, nothing was sent: {error.message}",
+        )
+        raise
+    entry = open_entry(state_before)
+
+    def start(key: str) -> tuple[Iterator[tuple[str, Any]], tuple[str, Any] | None]:
+        events = client.stream_v4(key, action, config=config)
+        return events, next(events, None)
+
+    try:
+        key = session_key or client.start_session(user_id, environment.alias)
+        try:
+            events, first = start(key)
+        except Unauthorized:
+            if session_key is None:
+                raise
+            key = client.start_session(user_id, environment.alias)
+            events, first = start(key)
+    except VoiceflowError as error:
+        failed(entry, error)
+        raise
+
+    try:
+        yield "session", key
+        if first is not None:
+            yield first
+        yield from events
+        state_after = client.get_state(user_id)
+    except VoiceflowError as error:
+        failed(entry, error)
+        raise
+    except GeneratorExit:
+        # The reader went away mid-stream: Voiceflow may still have run the whole turn.
+        try:
+            state_after = client.get_state(user_id)
+        except VoiceflowError:
+            state_after = None
+        _finish(
+            entry,
+            outcome=AuditEntry.Outcome.FAILED,
+            state_after=state_after,
+            error="The answer stopped streaming before its end (the page was closed or the "
+            "connection dropped); the turn may still have run.",
+        )
+        raise
+    finally:
+        events.close()
+    note_session(environment, user_id, state_after, origin="written")
+    yield "audit", _finish(entry, outcome=AuditEntry.Outcome.SUCCEEDED, state_after=state_after)
+
+
+def do_emit_event(
+    environment: Environment,
+    user_id: str,
+    event_action: dict,
+    *,
+    actor: AbstractBaseUser | None,
+    source: str,
+) -> AuditEntry:
+    """Emit a session event to the user's live session (v2 session events).
+
+    Voiceflow accepts it whether or not a session is live, and it reaches the conversation only
+    at that session's next turn, so the state is unchanged when this returns.
+    """
+    _check_turn(event_action, None)
+    return _write(
+        environment=environment, user_id=user_id, action=AuditEntry.Action.INTERACT,
+        actor=actor, source=source, based_on=None, job=None,
+        request_sent={"method": "POST", "path": "session event", "action": event_action},
+        send=lambda c, before: (c.emit_event(user_id, event_action), before)[1],
+        expected_after=lambda before: before,
+    )

@@ -1,6 +1,17 @@
 from django.urls import path
 
-from .views import audit, edit_state, home, jobs, projects, reset, sessions, tokens, workspace
+from .views import (
+    audit,
+    console,
+    edit_state,
+    home,
+    jobs,
+    projects,
+    reset,
+    sessions,
+    tokens,
+    workspace,
+)
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -21,6 +32,18 @@ urlpatterns = [
         "sessions/<int:environment_id>/edit-state", edit_state.edit_state, name="session_edit_state"
     ),
     path("sessions/<int:environment_id>/reset", reset.reset_session, name="session_reset"),
+    path("sessions/<int:environment_id>/console/send", console.send, name="session_console_send"),
+    path(
+        "sessions/<int:environment_id>/console/stream",
+        console.stream,
+        name="session_console_stream",
+    ),
+    path("sessions/<int:environment_id>/console/emit", console.emit, name="session_console_emit"),
+    path(
+        "sessions/<int:environment_id>/console/state",
+        console.state_after,
+        name="session_console_state",
+    ),
     path("audit/", audit.audit_list, name="audit_list"),
     path("audit/<int:entry_id>/", audit.audit_detail, name="audit_detail"),
     path("audit/<int:entry_id>/restore", audit.audit_restore, name="audit_restore"),
