@@ -148,6 +148,18 @@ def production_environment(project):
     )
 
 
+@pytest.fixture
+def realtime_environment(project):
+    """Like `environment`, on a project that uses the Realtime state API (main, draft)."""
+    from sessions_app.models import Environment, Project
+
+    project.state_api = Project.StateApi.REALTIME
+    project.save(update_fields=["state_api"])
+    return Environment.objects.create(
+        project=project, label="Development", version_id="development", alias="main", badge="green"
+    )
+
+
 # ---- personas: one per role, plus an outsider who is signed in but holds no role ----
 
 PASSWORD = "correct horse battery staple 42"
