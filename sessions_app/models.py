@@ -34,6 +34,12 @@ class Project(models.Model):
         help_text="Requests per minute this dashboard may send for the project, shared by every "
         "page, API call and worker. 500 is the open-source runtime's limit per key.",
     )
+    discovery_enabled = models.BooleanField(
+        "import userIDs from transcripts periodically",
+        default=False,
+        help_text="Every few minutes, userIDs of recent conversations are imported into the "
+        "known-sessions index of each environment, and their states are read.",
+    )
     is_sandbox = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -128,6 +134,8 @@ class KnownSession(models.Model):
     search_text = models.TextField(blank=True, default="")
     stack_depth = models.PositiveIntegerField(default=0)
     current_flow = models.CharField(max_length=200, blank=True, default="")
+    # Imported from transcripts, state not read yet: the snapshot and "where" mean nothing yet.
+    state_pending = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-last_seen_at"]
@@ -136,7 +144,10 @@ class KnownSession(models.Model):
                 fields=["environment", "user_id"], name="unique_known_session"
             ),
         ]
-        indexes = [models.Index(fields=["environment", "-last_seen_at"])]
+        indexes = [
+            models.Index(fields=["environment", "-last_seen_at"]),
+            models.Index(fields=["environment", "-last_activity_at"]),
+        ]
 
     def __str__(self) -> str:
         return self.user_id
