@@ -5,7 +5,14 @@ sends nothing, and hostile trace content stays text."""
 
 import html
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
@@ -14,7 +21,7 @@ from django.test import Client
 from django.urls import reverse
 
 from sessions_app.models import AuditEntry
-from tests.conftest import client_for_user
+from tests.conftest import ROOT, _database_url_of, client_for_user
 from tests.inspector_support import inspect_url, text_of
 
 USER = "console-customer"
@@ -571,15 +578,74 @@ def test_the_state_refresh_only_shows_turns_of_this_conversation(support_client,
     assert support_client.get(f"{console_url('state', environment)}?{query}").status_code == 404
 
 
-# ---- streaming over a real socket ----
+# ---- streaming over a real socket: pytest-django's threaded live server and gunicorn ----
+
+
+def gunicorn(log_path: Path) -> Iterator[str]:
+    """The production web server as `make start` runs it (gthread workers) on the test database."""
+    from django.db import connection
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url_of(connection.settings_dict),
+        "DATABASE_CONN_MAX_AGE": "0",
+    }
+    # As `make start` does: the manifest storage serves what collectstatic gathered.
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                str(ROOT / ".venv" / "bin" / "gunicorn"),
+                "voiceflow_admin.wsgi",
+                "--bind",
+                "127.0.0.1:0",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--timeout",
+                "60",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not (found := re.search(r"Listening at: (http://\S+)", log_path.read_text())):
+            assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        url = found.group(1)
+        while httpx.get(f"{url}/healthz", timeout=5).status_code != 200:  # workers booted
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+@pytest.fixture(params=["live_server", "gunicorn"])
+def web_server(request, transactional_db, tmp_path) -> Iterator[str]:
+    if request.param == "live_server":
+        yield request.getfixturevalue("live_server").url
+    else:
+        yield from gunicorn(tmp_path / "gunicorn.log")
 
 
 @pytest.fixture
-def signed_in_http(live_server, support, transactional_db):
-    """An httpx client signed in as Support on the live server, with its CSRF token."""
+def signed_in_http(web_server, support) -> Iterator[httpx.Client]:
+    """An httpx client signed in as Support on a running web server."""
     login = Client()
     login.force_login(support, backend="django.contrib.auth.backends.ModelBackend")
-    with httpx.Client(base_url=live_server.url, timeout=30) as http:
+    with httpx.Client(base_url=web_server, timeout=30) as http:
         http.cookies.set("sessionid", login.cookies["sessionid"].value)
         yield http
 
@@ -609,6 +675,8 @@ def test_the_stream_reaches_the_browser_delta_by_delta_before_the_turn_ends(
 
     delta_chunks = [index for index, chunk in enumerate(chunks) if "event: delta" in chunk]
     end_chunk = next(index for index, chunk in enumerate(chunks) if "event: end" in chunk)
-    assert len(delta_chunks) >= 3
+    assert len(delta_chunks) >= 3  # deltas arrived in separate reads, as they were streamed
     assert delta_chunks[0] < end_chunk
+    assert [name for name, _ in read_events("".join(chunks))][-1] == "end"
     assert stored(sandbox, environment)["stack"][0]["name"] == "ROOT"
+    assert AuditEntry.objects.get().outcome == AuditEntry.Outcome.SUCCEEDED

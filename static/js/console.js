@@ -217,6 +217,7 @@
 
     document.body.addEventListener("htmx:afterSwap", function (event) {
       if (event.detail.target.id !== "console-transcript") return;
+      scrollToEnd();
       var turns = transcript().querySelectorAll(".console-turn");
       var turn = turns[turns.length - 1];
       // A refused or failed turn sent nothing: the previous answer's buttons still apply.
