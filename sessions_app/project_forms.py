@@ -13,6 +13,7 @@ from django.db import models
 from django.forms.models import BaseInlineFormSet, inlineformset_factory
 
 from .models import Environment, Project
+from .voiceflow.address_guard import PrivateAddressRefused, check_base_url
 
 # `^VF\.DM\.\w{24}\.\w{16,}` is the check of one version of Voiceflow's base-types; another only
 # checks the prefix (voiceflow-api.md §5). A key with the prefix but another shape is saved with
@@ -20,7 +21,9 @@ from .models import Environment, Project
 API_KEY_PREFIX = "VF.DM."
 API_KEY_PATTERN = re.compile(r"VF\.DM\.\w{24}\.\w{16,}")
 VERSION_ALIASES = ("development", "staging", "production")
-IDENTIFIER_PATTERN = re.compile(r"[\w-]+")
+# ASCII only: these travel in HTTP headers and URL paths to Voiceflow.
+IDENTIFIER_PATTERN = re.compile(r"[\w-]+", re.ASCII)
+HEADER_VALUE_PATTERN = re.compile(r"[!-~]+")
 BUDGET_MAX = 100_000
 
 # Its own code: a URL form field would replace the message of an "invalid" error with its own.
@@ -110,6 +113,10 @@ class ProjectForm(forms.ModelForm):
             return ""
         if re.search(r"\s", api_key):
             raise forms.ValidationError("An API key has no spaces or line breaks.")
+        if not HEADER_VALUE_PATTERN.fullmatch(api_key):
+            raise forms.ValidationError(
+                "An API key has only printable ASCII characters (it is sent in an HTTP header)."
+            )
         if api_key.startswith("VF.WS."):
             raise forms.ValidationError(
                 "This is a workspace key (VF.WS.…); the runtime needs the project's Dialog "
@@ -131,7 +138,29 @@ class ProjectForm(forms.ModelForm):
         access_token = self.cleaned_data["access_token"]
         if re.search(r"\s", access_token):
             raise forms.ValidationError("An access token has no spaces or line breaks.")
+        if access_token and not HEADER_VALUE_PATTERN.fullmatch(access_token):
+            raise forms.ValidationError(
+                "An access token has only printable ASCII characters (it is sent in an HTTP "
+                "header)."
+            )
         return access_token
+
+    def _clean_base_url(self, name: str) -> str:
+        url = self.cleaned_data[name]
+        try:
+            check_base_url(url, what=str(self.fields[name].label))
+        except PrivateAddressRefused as refusal:
+            raise forms.ValidationError(refusal.message) from refusal
+        return url
+
+    def clean_runtime_url(self) -> str:
+        return self._clean_base_url("runtime_url")
+
+    def clean_realtime_url(self) -> str:
+        return self._clean_base_url("realtime_url")
+
+    def clean_analytics_url(self) -> str:
+        return self._clean_base_url("analytics_url")
 
     def save(self, commit: bool = True) -> Project:
         project = super().save(commit=False)

@@ -471,7 +471,11 @@ def test_test_connection_reports_an_unknown_literal_version(admin_client_, proje
     assert "0123456789abcdef0123beef" in message
 
 
-def test_test_connection_reports_a_runtime_it_cannot_reach(admin_client_, environment):
+def test_test_connection_reports_a_runtime_it_cannot_reach(admin_client_, environment, settings):
+    settings.VOICEFLOW_ALLOW_PRIVATE_URLS = [
+        *settings.VOICEFLOW_ALLOW_PRIVATE_URLS,
+        "http://127.0.0.1:9",
+    ]
     Project.objects.filter(pk=environment.project_id).update(runtime_url="http://127.0.0.1:9")
     environment.refresh_from_db()
 

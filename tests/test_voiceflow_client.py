@@ -314,7 +314,11 @@ def test_a_dropped_connection_is_an_upstream_failure(client, clean_knobs, enviro
         client.get_state("u")
 
 
-def test_a_runtime_nobody_listens_on_is_an_upstream_failure(environment):
+def test_a_runtime_nobody_listens_on_is_an_upstream_failure(environment, settings):
+    settings.VOICEFLOW_ALLOW_PRIVATE_URLS = [
+        *settings.VOICEFLOW_ALLOW_PRIVATE_URLS,
+        "http://127.0.0.1:9",
+    ]
     Project.objects.filter(pk=environment.project_id).update(runtime_url="http://127.0.0.1:9")
     environment.refresh_from_db()
 

@@ -133,6 +133,18 @@ def _http_url(name: str, default: str) -> str:
     return _typed(name, default, parse, "an http:// or https:// URL")
 
 
+def _http_urls(name: str, default: list[str]) -> list[str]:
+    def parse(raw: str) -> list[str]:
+        urls = [url.strip() for url in raw.split(",") if url.strip()]
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(raw)
+        return urls
+
+    return _typed(name, default, parse, "a comma-separated list of http:// or https:// URLs")
+
+
 def _time_zone(name: str, default: str) -> str:
     def parse(raw: str) -> str:
         try:
@@ -366,6 +378,20 @@ CELERY_BEAT_SCHEDULE = {
 VOICEFLOW_TIMEOUT_S = _seconds("VOICEFLOW_TIMEOUT_S", 10.0)
 VOICEFLOW_DEFAULT_RUNTIME_URL = "https://general-runtime.voiceflow.com"
 SANDBOX_URL = _http_url("SANDBOX_URL", "http://127.0.0.1:8200")
+# Origins a project may point at although they are private, loopback or link-local addresses
+# (docs/security.md). By default only the local sandbox.
+VOICEFLOW_ALLOW_PRIVATE_URLS = _http_urls("VOICEFLOW_ALLOW_PRIVATE_URLS", [SANDBOX_URL])
+# Step-up confirmation: the password re-entered this recently covers high-impact work.
+STEP_UP_MINUTES = _int("STEP_UP_MINUTES", 10, minimum=1)
+STEP_UP_PRELOAD_THRESHOLD = _int("STEP_UP_PRELOAD_THRESHOLD", 1000, minimum=1)
+# Variables whose values only roles with see_personal_data see (names, case-insensitive).
+PERSONAL_DATA_VARIABLES = [
+    name.strip().lower()
+    for name in env.str(
+        "PERSONAL_DATA_VARIABLES", default="email,phone,phone_number,address"
+    ).split(",")
+    if name.strip()
+]
 AUDIT_RETENTION_DAYS = _int("AUDIT_RETENTION_DAYS", 365, minimum=1)
 # How many userIDs the bulk engine works on at once in one worker process.
 BULK_CONCURRENCY = _int("BULK_CONCURRENCY", 8, minimum=1)

@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..models import AuditEntry, Environment, KnownSession, Project
+from ..voiceflow.address_guard import PrivateAddressRefused, check_base_url
 
 
 def _has_nul(value) -> bool:
@@ -126,6 +127,22 @@ class ProjectSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["api_key_hint", "access_token_hint", "is_sandbox"]
+
+    def _checked_url(self, url: str, name: str) -> str:
+        try:
+            check_base_url(url, what=name)
+        except PrivateAddressRefused as refusal:
+            raise serializers.ValidationError(refusal.message) from refusal
+        return url
+
+    def validate_runtime_url(self, url: str) -> str:
+        return self._checked_url(url, "runtime_url")
+
+    def validate_realtime_url(self, url: str) -> str:
+        return self._checked_url(url, "realtime_url")
+
+    def validate_analytics_url(self, url: str) -> str:
+        return self._checked_url(url, "analytics_url")
 
 
 class ConnectionCheckSerializer(serializers.Serializer):

@@ -13,6 +13,7 @@ the project chose, through `state_apis.py`.
 """
 
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,8 +23,10 @@ from urllib.parse import quote
 
 import httpx
 
+from .address_guard import GuardedTransport
 from .errors import (
     InvalidUserID,
+    ProjectMisconfigured,
     RateLimited,
     Unauthorized,
     UnknownEnvironment,
@@ -50,6 +53,8 @@ _VERSION_MESSAGES = (
 )
 # The realtime API's refusals of an alias or version all name one or the other (§1.C, §7.3).
 _REALTIME_ENVIRONMENT_MESSAGES = ("environment", "version")
+# What an HTTP header value may hold here: printable ASCII, single spaces inside ("Bearer x").
+_HEADER_VALUE = re.compile(r"[!-~]+( [!-~]+)*")
 # Both transcript searches take at most this many per page (§6.1, §6.2).
 TRANSCRIPT_PAGE_MAX = 100
 
@@ -99,7 +104,9 @@ def pooled_http(runtime_url: str, timeout_s: float) -> httpx.Client:
             client = httpx.Client(
                 base_url=key[0],
                 timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-                limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+                transport=GuardedTransport(
+                    limits=httpx.Limits(max_connections=64, max_keepalive_connections=32)
+                ),
                 headers={"User-Agent": "voiceflow-session-admin"},
             )
             _pools[key] = client
@@ -337,7 +344,16 @@ class SessionClient:
         return body
 
     def _headers(self, surface: Surface, authorization: str | None = None) -> dict[str, str]:
-        return {"Authorization": authorization or surface.authorization, **dict(surface.headers)}
+        headers = {"Authorization": authorization or surface.authorization, **dict(surface.headers)}
+        for name, value in headers.items():
+            if not _HEADER_VALUE.fullmatch(value):
+                what = {"Authorization": surface.credential}.get(name, name)
+                raise ProjectMisconfigured(
+                    f"The project's {what} cannot be sent to Voiceflow: it holds spaces, line "
+                    "breaks or non-ASCII characters, which an HTTP header cannot carry. Enter it "
+                    "again on the project's page."
+                )
+        return headers
 
     def _pace(self) -> None:
         if self.pacer is not None:

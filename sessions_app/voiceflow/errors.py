@@ -57,3 +57,11 @@ class UpstreamFailure(VoiceflowError):
 class UpstreamTimeout(VoiceflowError):
     code = "upstream_timeout"
     permanent = False
+
+
+class ProjectMisconfigured(VoiceflowError):
+    """The stored project cannot be used as it is (a value no HTTP header can carry, an address
+    the dashboard may not reach); fixing the project's settings is the only remedy."""
+
+    code = "upstream_error"
+    permanent = True

@@ -1,0 +1,118 @@
+"""Where a project may send requests: never to a private, loopback, link-local or reserved
+address unless its origin is in VOICEFLOW_ALLOW_PRIVATE_URLS (by default the local sandbox only).
+
+A project's base URLs are typed in by people; without this check a stored project could make the
+dashboard send its requests, with a key in the Authorization header, to internal services (cloud
+metadata at 169.254.169.254, databases, admin consoles). The URL is checked when a project is
+saved (`check_base_url`) and again every time a connection is opened (`GuardedTransport`), since
+what a name resolves to can change after it was saved.
+"""
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+import httpcore
+import httpx
+from django.conf import settings
+
+from .errors import ProjectMisconfigured
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class PrivateAddressRefused(ProjectMisconfigured):
+    pass
+
+
+def _origin(scheme: str, host: str, port: int | None) -> tuple[str, int]:
+    host = host.strip("[]").lower().rstrip(".")
+    return host, port or DEFAULT_PORTS.get(scheme, 0)
+
+
+def _allowed_origins() -> set[tuple[str, int]]:
+    allowed = set()
+    for url in settings.VOICEFLOW_ALLOW_PRIVATE_URLS:
+        parts = urlsplit(url)
+        if parts.hostname:
+            allowed.add(_origin(parts.scheme, parts.hostname, parts.port))
+    return allowed
+
+
+def _is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    return sorted({info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)})
+
+
+def _refusal(where: str, host: str, address: str) -> str:
+    shown = host if host == address else f"{host} ({address})"
+    return (
+        f"{where} points at {shown}, a private, loopback, link-local or reserved address. "
+        "The dashboard only sends requests there when VOICEFLOW_ALLOW_PRIVATE_URLS names that "
+        "origin (see docs/security.md)."
+    )
+
+
+def check_base_url(url: str, *, what: str = "This URL") -> None:
+    """Raise PrivateAddressRefused when `url` leads to a non-public address it may not use.
+
+    A name that does not resolve here is accepted: nothing can be reached through it now, and
+    the check made on every connection still stands guard if it resolves later.
+    """
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return
+    try:
+        port = parts.port
+    except ValueError:
+        return  # an invalid port is the URL validator's to report
+    host, port = _origin(parts.scheme, parts.hostname, port)
+    if (host, port) in _allowed_origins():
+        return
+    try:
+        addresses = _resolve(host, port)
+    except (OSError, UnicodeError):
+        return
+    for address in addresses:
+        if not _is_public(address):
+            raise PrivateAddressRefused(_refusal(what, host, address))
+
+
+class GuardedBackend(httpcore.SyncBackend):
+    """Resolves the name itself, checks every address, then connects to a checked address, so
+    the address used is the address checked (no second lookup in between)."""
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options=None,
+    ) -> httpcore.NetworkStream:
+        name, port = _origin("", host, port)
+        if (name, port) in _allowed_origins():
+            return super().connect_tcp(host, port, timeout, local_address, socket_options)
+        try:
+            addresses = _resolve(name, port)
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        for address in addresses:
+            if not _is_public(address):
+                raise PrivateAddressRefused(_refusal("The project's URL", name, address))
+        return super().connect_tcp(addresses[0], port, timeout, local_address, socket_options)
+
+
+class GuardedTransport(httpx.HTTPTransport):
+    """httpx's transport, opening its connections through GuardedBackend."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        # httpx does not take a network backend as an argument; its connection pool does.
+        self._pool._network_backend = GuardedBackend()
