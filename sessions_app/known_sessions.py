@@ -48,6 +48,7 @@ def note_session(
         "search_text": _search_text(snapshot),
         "stack_depth": len(stack),
         "current_flow": str(current.get("name") or current.get("diagramID") or "")[:200],
+        "state_pending": False,
     }
     known, created = KnownSession.objects.update_or_create(
         environment=environment, user_id=user_id, defaults=defaults, create_defaults={**defaults, "origin": origin}

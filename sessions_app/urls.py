@@ -3,6 +3,7 @@ from django.urls import path
 from .views import (
     audit,
     console,
+    discovery,
     edit_state,
     home,
     jobs,
@@ -44,6 +45,8 @@ urlpatterns = [
         console.state_after,
         name="session_console_state",
     ),
+    path("find/", discovery.find_by_activity, name="find_by_activity"),
+    path("find/import", discovery.import_transcripts, name="import_transcripts"),
     path("audit/", audit.audit_list, name="audit_list"),
     path("audit/<int:entry_id>/", audit.audit_detail, name="audit_detail"),
     path("audit/<int:entry_id>/restore", audit.audit_restore, name="audit_restore"),

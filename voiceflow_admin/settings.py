@@ -372,7 +372,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sessions_app.tasks.purge_expired_audit_entries",
         "schedule": 24 * 3600.0,
     },
+    "refresh-known-sessions-from-transcripts": {
+        "task": "sessions_app.discovery.tasks.refresh_known_sessions",
+        "schedule": _seconds("DISCOVERY_INTERVAL_S", 600.0),
+    },
 }
+# Each periodic discovery run imports the conversations of this many past hours.
+DISCOVERY_LOOKBACK_HOURS = _int("DISCOVERY_LOOKBACK_HOURS", 24, minimum=1)
 
 # Voiceflow.
 VOICEFLOW_TIMEOUT_S = _seconds("VOICEFLOW_TIMEOUT_S", 10.0)
