@@ -255,6 +255,8 @@ class AuditEntry(models.Model):
         CREDENTIALS_CHANGED = "credentials_changed", "Credentials changed"
         KEYS_ROTATED = "keys_rotated", "Encryption keys rotated"
         ROLE_CHANGED = "role_changed", "Role changed"
+        TOKEN_CREATED = "token_created", "API token created"
+        TOKEN_REVOKED = "token_revoked", "API token revoked"
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "Pending"
