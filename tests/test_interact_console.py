@@ -297,6 +297,22 @@ def test_after_a_turn_the_state_panel_marks_what_the_turn_changed(
     assert 'id="set-variable-based-on"' in panel  # the edit form follows the new state
 
 
+def test_the_console_works_the_same_on_a_realtime_api_project(
+    support_client, sandbox, realtime_environment
+):
+    menu = turn(support_client, realtime_environment, kind="launch")
+    click(support_client, realtime_environment, menu, "Book a table")
+    assert stored(sandbox, realtime_environment)["stack"][-1]["name"] == "Book a table"
+
+    events = stream_turn(support_client, realtime_environment, kind="text", text="tomorrow")
+
+    assert [name for name, _ in events][-1] == "end"
+    assert stored(sandbox, realtime_environment)["variables"]["booking_date"] == "tomorrow"
+    entry = AuditEntry.objects.filter(request_sent__path="v4/interact/stream").get()
+    assert entry.state_after["variables"]["booking_date"] == "tomorrow"
+    assert entry.state_before["variables"]["booking_date"] == 0
+
+
 # ---- refusals and failures ----
 
 
@@ -680,3 +696,25 @@ def test_the_stream_reaches_the_browser_delta_by_delta_before_the_turn_ends(
     assert [name for name, _ in read_events("".join(chunks))][-1] == "end"
     assert stored(sandbox, environment)["stack"][0]["name"] == "ROOT"
     assert AuditEntry.objects.get().outcome == AuditEntry.Outcome.SUCCEEDED
+
+
+def test_a_stream_the_browser_leaves_is_recorded_as_interrupted(
+    signed_in_http, sandbox, environment
+):
+    token = csrf_token(signed_in_http, environment)
+    with signed_in_http.stream(
+        "POST",
+        console_url("stream", environment),
+        data={"user": USER, "kind": "launch"},
+        headers={"X-CSRFToken": token},
+    ) as response:
+        next(response.iter_raw())  # the turn has started; the page goes away
+
+    deadline = time.monotonic() + 20
+    while AuditEntry.objects.get().outcome == AuditEntry.Outcome.PENDING:
+        assert time.monotonic() < deadline, "the interrupted turn was never recorded"
+        time.sleep(0.1)
+    entry = AuditEntry.objects.get()
+    assert entry.outcome == AuditEntry.Outcome.FAILED
+    assert "stopped streaming before its end" in entry.error
+    assert entry.state_after == stored(sandbox, environment)
