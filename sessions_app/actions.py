@@ -14,6 +14,7 @@ offers no conditional write (no ETag or version on the state API) to close it. V
 """
 
 import hashlib
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -509,9 +510,10 @@ def do_stream_turn(
 
     try:
         yield "session", key
-        if first is not None:
-            yield first
-        yield from events
+        for event in itertools.chain([first] if first is not None else [], events):
+            yield event
+            if event[0] == "end":
+                break  # the turn is over, even if the server kept the connection open
         state_after = client.get_state(user_id)
     except VoiceflowError as error:
         failed(entry, error)
