@@ -62,7 +62,10 @@ class ProjectAdmin(ManageProjectsPermission, admin.ModelAdmin):
             "Credentials (write-only: leave empty to keep what is stored)",
             {"fields": ["api_key_hint", "api_key", "access_token_hint", "access_token"]},
         ),
-        ("Newer APIs", {"fields": ["state_api", "realtime_url", "analytics_url"]}),
+        (
+            "Newer APIs",
+            {"fields": ["state_api", "realtime_url", "analytics_url", "discovery_enabled"]},
+        ),
     ]
 
     def get_queryset(self, request):

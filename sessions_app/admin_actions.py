@@ -32,6 +32,7 @@ PROJECT_FIELDS = (
     "realtime_url",
     "analytics_url",
     "state_api",
+    "discovery_enabled",
     "budget_per_minute",
     *SECRET_FIELDS,
 )

@@ -82,6 +82,7 @@ class ProjectForm(forms.ModelForm):
             "realtime_url",
             "analytics_url",
             "state_api",
+            "discovery_enabled",
             "budget_per_minute",
         ]
 

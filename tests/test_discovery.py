@@ -486,3 +486,21 @@ def test_users_imported_from_the_page_are_found_by_variable_value_once_read(
         timeout_s=60,
         what="the background read of the imported state",
     )
+
+
+def test_an_admin_turns_the_periodic_refresh_on_for_a_project(admin_client_, environment):
+    from test_projects_pages import submitted
+
+    from sessions_app.models import AuditEntry
+
+    url = reverse("project_edit", args=[environment.project_id])
+    edit = admin_client_.get(url)
+    assert "Import userIDs from transcripts periodically" in text_of(edit)
+
+    response = admin_client_.post(url, submitted(edit, discovery_enabled="on"))
+
+    assert response.status_code == 302
+    environment.project.refresh_from_db()
+    assert environment.project.discovery_enabled is True
+    change = AuditEntry.objects.get(action=AuditEntry.Action.PROJECT_CHANGED)
+    assert "discovery_enabled" in str(change.request_sent)

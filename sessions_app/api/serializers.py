@@ -116,6 +116,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "realtime_url",
             "analytics_url",
             "state_api",
+            "discovery_enabled",
             "api_key",
             "api_key_hint",
             "access_token",
