@@ -220,35 +220,11 @@ def trace_view(trace: Any) -> dict:
     }
 
 
-def completion_view(message_id: str, text: str = "", *, finished: bool = True) -> dict:
+def completion_view(message_id: str) -> dict:
+    """An empty completion bubble; its streamed deltas are appended to it as they arrive."""
     return {
         "kind": "completion",
         "type": "completion",
         "template": f"{TEMPLATES}/completion.html",
         "message_id": message_id,
-        "text": text,
-        "finished": finished,
     }
-
-
-def trace_views(traces: list) -> list[dict]:
-    """Every trace's view in order; a completion's start, deltas and end become one text."""
-    views: list[dict] = []
-    open_completions: dict[str, dict] = {}
-    for trace in traces:
-        if _dict(trace).get("type") != "completion":
-            views.append(trace_view(trace))
-            continue
-        payload = _dict(_dict(trace).get("payload"))
-        message_id = _text(payload.get("messageID"))
-        view = open_completions.get(message_id)
-        if view is None:
-            view = completion_view(message_id, finished=False)
-            open_completions[message_id] = view
-            views.append(view)
-        if payload.get("state") == "content":
-            view["text"] += _text(payload.get("content"))
-        elif payload.get("state") == "end":
-            view["finished"] = True
-            del open_completions[message_id]
-    return views

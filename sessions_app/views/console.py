@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from ..access import environment_for
 from ..actions import StateShapeError, do_emit_event, do_interact, do_stream_turn
 from ..console.forms import ConsoleActionForm, EmitEventForm
-from ..console.traces import completion_view, trace_view, trace_views
+from ..console.traces import completion_view, trace_view
 from ..inspector.reading import fetch_state
 from ..inspector.seen import remember_seen
 from ..models import AuditEntry, Environment
@@ -99,11 +99,11 @@ def _parse_turn(
     try:
         user_id = requested_user_id(request.POST)
     except InvalidUserID as error:
-        context = _turn_context(environment, "", "nothing", mode, refused=error.message)
+        context = _turn_context(environment, "", "", mode, refused=error.message)
         return environment, "", None, _render_turn(request, context, status=400)
     form = ConsoleActionForm(request.POST)
     if not form.is_valid():
-        description = form.cleaned_data.get("description", "nothing")
+        description = form.cleaned_data.get("description", "")
         context = _turn_context(environment, user_id, description, mode, refused=form.first_error())
         return environment, user_id, None, _render_turn(request, context, status=400)
     return environment, user_id, form, None
@@ -127,7 +127,7 @@ def send(request: HttpRequest, environment_id: int) -> HttpResponse:
         )
     except (VoiceflowError, StateShapeError) as error:
         return _render_turn(request, context | {"problem": _message_of(error)})
-    context |= {"traces": trace_views(traces)}
+    context |= {"traces": [trace_view(trace) for trace in traces]}
     context |= _end_context(
         environment, user_id, entry, len(traces), watching=request.POST.get("watch") == "1"
     )
@@ -221,7 +221,7 @@ def _relay_trace(
     message_id = str(payload.get("messageID", ""))
     if message_id not in started:
         started.add(message_id)
-        context = {"trace": completion_view(message_id, finished=False)}
+        context = {"trace": completion_view(message_id)}
         html = render_to_string("sessions/console/trace.html", context, request)
         yield _event("trace", html=html)
     if payload.get("state") == "content":
