@@ -420,6 +420,7 @@ def test_importing_from_the_page_records_the_users_and_reports_in_words(
     viewer_client, sandbox, environment
 ):
     plant(sandbox, environment, "from-page", DAY + timedelta(hours=2))
+    plant(sandbox, environment, "in-the-last-minute", DAY + timedelta(days=1, seconds=30))
     plant(sandbox, environment, "before-range", DAY - timedelta(days=2))
 
     response = viewer_client.post(
@@ -430,9 +431,9 @@ def test_importing_from_the_page_records_the_users_and_reports_in_words(
 
     assert response.redirect_chain == [(reverse("find_by_activity"), 302)]
     page = text_of(response)
-    assert "Imported 1 userID in 1 transcript (1 new)." in page
+    assert "Imported 2 userIDs in 2 transcripts (2 new)." in page
     assert "not read yet" in page
-    assert set(imported(environment)) == {"from-page"}
+    assert set(imported(environment)) == {"from-page", "in-the-last-minute"}
 
 
 def test_the_page_says_when_userids_come_from_sessionids(viewer_client, source, environment):

@@ -63,6 +63,11 @@ class ImportForm(forms.Form):
             }
         )
 
+    def clean_end(self):
+        # The field has minute precision; "until 09:41" includes what happened during 09:41.
+        end = self.cleaned_data["end"]
+        return end + timedelta(minutes=1, microseconds=-1)
+
     def clean(self) -> dict:
         cleaned = super().clean()
         start, end = cleaned.get("start"), cleaned.get("end")
