@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.db import models
 from django.db.models import ProtectedError
 
+from .admin_accounts import StepUpAdminMixin
 from .admin_actions import (
     SECRET_FIELDS,
     do_delete_environment,
@@ -43,7 +44,7 @@ class EnvironmentInline(ManageProjectsPermission, admin.TabularInline):
 
 
 @admin.register(Project)
-class ProjectAdmin(ManageProjectsPermission, admin.ModelAdmin):
+class ProjectAdmin(StepUpAdminMixin, ManageProjectsPermission, admin.ModelAdmin):
     form = ProjectForm
     inlines = [EnvironmentInline]
     list_display = [
@@ -117,7 +118,7 @@ class ProjectAdmin(ManageProjectsPermission, admin.ModelAdmin):
 
 
 @admin.register(Environment)
-class EnvironmentAdmin(ManageProjectsPermission, admin.ModelAdmin):
+class EnvironmentAdmin(StepUpAdminMixin, ManageProjectsPermission, admin.ModelAdmin):
     form = EnvironmentForm
     list_display = ["label", "project", "version_id", "alias", "badge", "is_production"]
     list_filter = ["project", "badge", "is_production"]

@@ -2,7 +2,8 @@
 
 from django.db import transaction
 
-from .models import Environment, Project
+from .admin_actions import do_save_project
+from .models import AuditEntry, Environment, Project
 from .sandbox.demo import DEMO_ACCESS_TOKEN, DEMO_API_KEY, DEMO_PROJECT_ID
 
 DEMO_PROJECT_NAME = "Demo Pizzeria & Bookings (sandbox)"
@@ -10,21 +11,23 @@ DEMO_PROJECT_NAME = "Demo Pizzeria & Bookings (sandbox)"
 
 @transaction.atomic
 def register_demo_project(sandbox_url: str) -> list[Environment]:
-    project, _ = Project.objects.get_or_create(
-        name=DEMO_PROJECT_NAME,
-        defaults={
-            "voiceflow_project_id": DEMO_PROJECT_ID,
-            "api_key": DEMO_API_KEY,
-            "access_token": DEMO_ACCESS_TOKEN,
-            "runtime_url": sandbox_url,
-            "realtime_url": sandbox_url,
-            "analytics_url": sandbox_url,
-            "is_sandbox": True,
-        },
-    )
-    if project.runtime_url != sandbox_url:
+    """Create (or point at a moved sandbox) the demo project; each change is audited (cli)."""
+    project = Project.objects.filter(name=DEMO_PROJECT_NAME).first()
+    if project is None:
+        project = Project(
+            name=DEMO_PROJECT_NAME,
+            voiceflow_project_id=DEMO_PROJECT_ID,
+            api_key=DEMO_API_KEY,
+            access_token=DEMO_ACCESS_TOKEN,
+            runtime_url=sandbox_url,
+            realtime_url=sandbox_url,
+            analytics_url=sandbox_url,
+            is_sandbox=True,
+        )
+        do_save_project(project, actor=None, source=AuditEntry.Source.CLI)
+    elif project.runtime_url != sandbox_url:
         project.runtime_url = project.realtime_url = project.analytics_url = sandbox_url
-        project.save()
+        do_save_project(project, actor=None, source=AuditEntry.Source.CLI)
     development, _ = Environment.objects.get_or_create(
         project=project,
         label="Development",

@@ -10,6 +10,7 @@ from .views import (
     projects,
     reset,
     sessions,
+    step_up,
     tokens,
     workspace,
 )
@@ -60,6 +61,7 @@ urlpatterns = [
         projects.environment_test_connection,
         name="environment_test_connection",
     ),
+    path("account/confirm", step_up.confirm, name="step_up"),
     path("account/tokens", tokens.token_list, name="api_tokens"),
     path("account/tokens/<str:prefix>/revoke", tokens.token_revoke, name="api_token_revoke"),
     path("jobs/", jobs.job_list, name="job_list"),

@@ -43,6 +43,7 @@ ERROR_CODES = [
     "precondition_failed",
     "precondition_required",
     "permission_denied",
+    "step_up_required",
     "not_authenticated",
     "method_not_allowed",
     "not_acceptable",
@@ -74,6 +75,19 @@ class ApiError(exceptions.APIException):
 class PreconditionRequired(ApiError):
     status_code = status.HTTP_428_PRECONDITION_REQUIRED
     code = "precondition_required"
+
+
+class StepUpRequired(ApiError):
+    """A browser session asks for high-impact work without a recent password confirmation."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "step_up_required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Confirm your password first (it covers high-impact work for a few minutes): "
+            "open /account/confirm in the browser, or use an API token."
+        )
 
 
 class InvalidInput(ApiError):

@@ -9,9 +9,10 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import bulk
+from .. import bulk, step_up
 from ..access import can, environment_for, require
 from ..bulk.parsing import TYPES, parse_variables_object
 from ..bulk.preview import sample_diffs
@@ -185,6 +186,9 @@ def _control(request: HttpRequest, pk: int, act, done: str) -> HttpResponse:
 
 @require_POST
 def job_start(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _job(request, pk, CONTROL)
+    if step_up.job_needs_step_up(job) and not step_up.is_fresh(request):
+        return step_up.redirect_to_confirm(request, reverse("job_detail", args=[job.pk]))
     return _control(
         request,
         pk,

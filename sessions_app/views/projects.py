@@ -11,6 +11,7 @@ from ..access import require
 from ..admin_actions import SECRET_FIELDS, check_connection, do_delete_project, do_save_project
 from ..models import AuditEntry, Environment, Project
 from ..project_forms import EnvironmentFormSet, ProjectForm
+from ..step_up import step_up_required
 
 MANAGE = "manage_projects"
 
@@ -64,18 +65,21 @@ def _edit(request: HttpRequest, project: Project) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@step_up_required
 def project_create(request: HttpRequest) -> HttpResponse:
     require(request, MANAGE)
     return _edit(request, Project())
 
 
 @require_http_methods(["GET", "POST"])
+@step_up_required
 def project_edit(request: HttpRequest, pk: int) -> HttpResponse:
     require(request, MANAGE)
     return _edit(request, get_object_or_404(_projects(), pk=pk))
 
 
 @require_http_methods(["GET", "POST"])
+@step_up_required
 def project_delete(request: HttpRequest, pk: int) -> HttpResponse:
     require(request, MANAGE)
     project = get_object_or_404(_projects(), pk=pk)

@@ -3,9 +3,13 @@
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from ..api.views.tokens import create_token, tokens_of
+from .. import step_up
+from ..account_actions import do_create_token, do_revoke_token
+from ..api.views.tokens import tokens_of
+from ..models import AuditEntry
 
 EXPIRY_CHOICES = [("", "Never"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year")]
 # The new token waits in the session only until the page after the redirect shows it, so a
@@ -15,10 +19,14 @@ CREATED_KEY = "api_token_to_show"
 
 def token_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
+        if not step_up.is_fresh(request):
+            return step_up.redirect_to_confirm(request, reverse("api_tokens"))
         days = request.POST.get("expires_in_days", "")
         if days in {value for value, _ in EXPIRY_CHOICES}:
-            _, request.session[CREATED_KEY] = create_token(
-                request.user, expires_in_days=int(days) if days else None
+            _, request.session[CREATED_KEY] = do_create_token(
+                request.user,
+                expires_in_days=int(days) if days else None,
+                source=AuditEntry.Source.PAGE,
             )
             return redirect("api_tokens")
         messages.error(request, "Choose when the token expires.")
@@ -36,8 +44,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def token_revoke(request: HttpRequest, prefix: str) -> HttpResponse:
-    revoked, _ = tokens_of(request.user).filter(token_key=prefix).delete()
-    if revoked:
+    if do_revoke_token(request.user, prefix, source=AuditEntry.Source.PAGE):
         messages.success(
             request, f"Token {prefix}… revoked; scripts using it are refused from now on."
         )

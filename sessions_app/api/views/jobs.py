@@ -25,9 +25,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ... import bulk
+from ... import bulk, step_up
 from ...models import BulkJob, Environment
-from ..errors import AUTH_ERRORS, ConflictingState, InvalidInput, error_responses
+from ..errors import AUTH_ERRORS, ConflictingState, InvalidInput, StepUpRequired, error_responses
 from ..filters import query_id
 from ..permissions import RolePermission
 from ..serializers import no_nul_characters
@@ -170,7 +170,10 @@ class CSVRenderer(BaseRenderer):
         return json.dumps(data).encode() if data is not None else b""
 
 
-def _start(job: BulkJob, user, options: dict) -> None:
+def _start(job: BulkJob, request: Request, options: dict) -> None:
+    if step_up.job_needs_step_up(job) and step_up.api_caller_needs_step_up(request):
+        raise StepUpRequired()
+    user = request.user
     try:
         bulk.start_job(
             job,
@@ -274,7 +277,7 @@ class JobListView(generics.ListCreateAPIView):
         except ValueError as error:
             raise InvalidInput(str(error)) from None
         if options["start"]:
-            _start(job, request.user, options)
+            _start(job, request, options)
         job.refresh_from_db()
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
@@ -331,7 +334,7 @@ class JobControlView(APIView):
             if self.control == "start":
                 options = StartSerializer(data=request.data)
                 options.is_valid(raise_exception=True)
-                _start(job, request.user, options.validated_data)
+                _start(job, request, options.validated_data)
             elif self.control == "undo":
                 job = bulk.create_undo_job(job, request.user)
                 answer_status = status.HTTP_201_CREATED

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ... import step_up
 from ...admin_actions import (
     check_connection,
     do_delete_environment,
@@ -17,7 +18,7 @@ from ...admin_actions import (
     do_save_project,
 )
 from ...models import Environment, Project
-from ..errors import AUTH_ERRORS, error_responses
+from ..errors import AUTH_ERRORS, StepUpRequired, error_responses
 from ..filters import query_id
 from ..permissions import RolePermission
 from ..serializers import ConnectionCheckSerializer, EnvironmentSerializer, ProjectSerializer
@@ -29,6 +30,12 @@ READ_AND_MANAGE = {
     "DELETE": "manage_projects",
 }
 SECRETS = ("api_key", "access_token")
+
+
+def _confirmed(request: Request) -> None:
+    """Credentials change: a browser session must have confirmed its password recently."""
+    if step_up.api_caller_needs_step_up(request):
+        raise StepUpRequired()
 
 
 def _projects():
@@ -57,6 +64,7 @@ class ProjectListView(generics.ListCreateAPIView):
         return _projects()
 
     def perform_create(self, serializer: ProjectSerializer) -> None:
+        _confirmed(self.request)
         project = Project(**serializer.validated_data)
         do_save_project(project, actor=self.request.user, source="api")
         serializer.instance = project
@@ -90,12 +98,14 @@ class ProjectDetailView(generics.RetrieveUpdateDestroyAPIView):
         return _projects()
 
     def perform_update(self, serializer: ProjectSerializer) -> None:
+        _confirmed(self.request)
         project = serializer.instance
         for name, value in serializer.validated_data.items():
             setattr(project, name, value)
         do_save_project(project, actor=self.request.user, source="api")
 
     def perform_destroy(self, instance: Project) -> None:
+        _confirmed(self.request)
         do_delete_project(instance, actor=self.request.user, source="api")
 
 

@@ -4,8 +4,6 @@ A token is created by a signed-in session or with the person's username and pass
 another token, so a leaked token cannot mint fresh ones that outlive its revocation.
 """
 
-from datetime import timedelta
-
 from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -17,14 +15,11 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ..errors import error_responses
+from ... import step_up
+from ...account_actions import do_create_token, do_revoke_token
+from ...models import AuditEntry
+from ..errors import StepUpRequired, error_responses
 from ..serializers import TokenCreatedSerializer, TokenCreateSerializer, TokenSerializer
-
-
-def create_token(user, *, expires_in_days: int | None = None) -> tuple[AuthToken, str]:
-    """A new token for `user`; the plain token is returned this once and never stored."""
-    expiry = timedelta(days=expires_in_days) if expires_in_days else None
-    return AuthToken.objects.create(user, expiry=expiry)
 
 
 def tokens_of(user):
@@ -73,6 +68,8 @@ class TokenListView(generics.ListAPIView):
         elif request.user.is_authenticated and isinstance(
             request.successful_authenticator, SessionAuthentication
         ):
+            if step_up.api_caller_needs_step_up(request):
+                raise StepUpRequired()
             user = request.user
         elif request.user.is_authenticated:
             raise PermissionDenied(
@@ -80,8 +77,10 @@ class TokenListView(generics.ListAPIView):
             )
         else:
             raise NotAuthenticated("Sign in, or send your username and password.")
-        token, plain = create_token(
-            user, expires_in_days=body.validated_data.get("expires_in_days")
+        token, plain = do_create_token(
+            user,
+            expires_in_days=body.validated_data.get("expires_in_days"),
+            source=AuditEntry.Source.API,
         )
         answer = TokenSerializer(token).data | {"token": plain, "username": user.get_username()}
         return Response(answer, status=status.HTTP_201_CREATED)
@@ -96,7 +95,6 @@ class TokenDetailView(generics.DestroyAPIView):
         responses={204: None, **error_responses(401, 404)},
     )
     def delete(self, request: Request, prefix: str) -> Response:
-        revoked, _ = tokens_of(request.user).filter(token_key=prefix).delete()
-        if not revoked:
+        if not do_revoke_token(request.user, prefix, source=AuditEntry.Source.API):
             raise NotFound("You have no token with this prefix.")
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,89 @@
+"""Step-up confirmation: high-impact work needs the password entered within STEP_UP_MINUTES.
+
+Reset jobs, preloads and undo jobs of more than STEP_UP_PRELOAD_THRESHOLD rows, credential
+changes (creating, editing or deleting a project, creating an API token) and role changes ask
+for it. The confirmation belongs to the browser session in which the password was typed, not to
+the account, so a second session (a stolen cookie, another browser) does not inherit it. Signing
+in with the password counts as a confirmation, as in other admin tools' "sudo mode".
+
+Token-authenticated API calls are not asked: a token is deliberate automation whose creation
+needed a fresh password, and the role permissions still apply. Session-authenticated API calls
+(a browser, the docs page) are asked like pages (docs/security.md).
+"""
+
+import time
+from collections.abc import Callable
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from rest_framework.authentication import SessionAuthentication
+
+from .models import BulkJob
+
+SESSION_KEY = "step_up_confirmed_at"
+
+
+def is_fresh(request: HttpRequest) -> bool:
+    confirmed_at = request.session.get(SESSION_KEY)
+    if not isinstance(confirmed_at, int | float):
+        return False
+    return time.time() - confirmed_at < settings.STEP_UP_MINUTES * 60
+
+
+def mark_confirmed(request: HttpRequest) -> None:
+    request.session[SESSION_KEY] = time.time()
+
+
+@receiver(user_logged_in)
+def _signing_in_confirms(sender, request: HttpRequest | None, user, **kwargs) -> None:
+    if request is not None and hasattr(request, "session"):
+        mark_confirmed(request)
+
+
+def job_needs_step_up(job: BulkJob) -> bool:
+    if job.kind == BulkJob.Kind.RESET:
+        return True
+    return job.total_items > settings.STEP_UP_PRELOAD_THRESHOLD
+
+
+def confirm_url(next_url: str) -> str:
+    return f"{reverse('step_up')}?{urlencode({'next': next_url})}"
+
+
+def redirect_to_confirm(request: HttpRequest, next_url: str) -> HttpResponseRedirect:
+    if request.method == "POST":
+        messages.warning(
+            request,
+            "Nothing was done yet: confirm your password, then do it again "
+            f"(asked once every {settings.STEP_UP_MINUTES} minutes for high-impact work).",
+        )
+    return HttpResponseRedirect(confirm_url(next_url))
+
+
+def step_up_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A page that changes credentials or roles: confirmed before its form is even shown.
+
+    A POST whose confirmation ran out while the form was open is refused (nothing done) and the
+    operator returns to the form after confirming.
+    """
+
+    @wraps(view)
+    def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not is_fresh(request):
+            return redirect_to_confirm(request, request.path)
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+def api_caller_needs_step_up(request) -> bool:
+    """True for a browser-session API call whose confirmation is missing or stale."""
+    return isinstance(
+        getattr(request, "successful_authenticator", None), SessionAuthentication
+    ) and not is_fresh(request)
