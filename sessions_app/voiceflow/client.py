@@ -36,9 +36,6 @@ from .errors import (
     VoiceflowError,
 )
 from .state_apis import LegacyStateApi, RealtimeStateApi
-from .userids import USER_ID_MAX_LENGTH, validate_user_id
-
-__all__ = ["USER_ID_MAX_LENGTH", "SessionClient", "Surface", "Target", "validate_user_id"]
 
 LEGACY = "legacy"
 REALTIME = "realtime"
