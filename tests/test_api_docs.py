@@ -7,8 +7,10 @@ from rest_framework.test import APIClient
 
 
 @pytest.fixture
-def schema(db) -> dict:
-    response = APIClient().get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi")
+def schema(viewer) -> dict:
+    client = APIClient()
+    client.force_authenticate(viewer)
+    response = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi")
     assert response.status_code == 200
     return yaml.safe_load(response.content)
 
@@ -50,7 +52,10 @@ def test_tokens_are_a_documented_security_scheme(schema):
 
 
 @pytest.mark.browser
-def test_the_docs_page_renders_from_local_files_under_the_csp(page, live_server):
+def test_the_docs_page_renders_from_local_files_under_the_csp(page, live_server, viewer):
+    from conftest import sign_in
+
+    sign_in(page, viewer)
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
 
@@ -60,3 +65,17 @@ def test_the_docs_page_renders_from_local_files_under_the_csp(page, live_server)
     assert page.title() == "Voiceflow Session Admin API"
     assert all(url.startswith(live_server.url) for url in requested), requested
     assert any("/static/drf_spectacular_sidecar/swagger-ui-dist/" in url for url in requested)
+
+
+def test_the_schema_needs_an_authenticated_caller(db):
+    response = APIClient().get("/api/v1/schema/", HTTP_ACCEPT="application/json")
+
+    assert response.status_code == 401
+    assert "paths" not in response.content.decode()
+
+
+def test_the_docs_page_sends_an_anonymous_visitor_to_sign_in(client):
+    response = client.get("/api/v1/docs/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=/api/v1/docs/")

@@ -1,6 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
+from django.views.generic import RedirectView
 
 from sessions_app.views import health
 
@@ -8,6 +12,14 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", health.healthz, name="healthz"),
+    # Pages link the icon; this answers browsers that ask for /favicon.ico anyway (Django admin).
+    path(
+        "favicon.ico",
+        login_not_required(
+            RedirectView.as_view(url=lazy(static, str)("img/favicon.svg"), permanent=True)
+        ),
+        name="favicon",
+    ),
     path("django-admin/", admin.site.urls),
     path("api/v1/", include("sessions_app.api.urls")),
     path("", include("sessions_app.urls")),

@@ -1,10 +1,12 @@
-"""The REST API, versioned under /api/v1/. The schema is at schema/, browsable docs at docs/."""
+"""The REST API, versioned under /api/v1/. The schema is at schema/, browsable docs at docs/;
+both need a signed-in person or a token, like everything else."""
 
+from django.contrib.auth.decorators import login_required
 from django.urls import path, re_path, register_converter
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.decorators import api_view, permission_classes
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 
 from .errors import error_response
 from .views import audit, jobs, known_sessions, projects, sessions, tokens
@@ -35,11 +37,20 @@ def no_such_endpoint(request, path: str = ""):
 ENVIRONMENT = "environments/<id:environment_id>"
 
 urlpatterns = [
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path(
+        "schema/",
+        SpectacularAPIView.as_view(permission_classes=[IsAuthenticated]),
+        name="api-schema",
+    ),
     path(
         "docs/",
-        SpectacularSwaggerSplitView.as_view(
-            url_name="api-schema", template_name="api/swagger_ui.html"
+        # A page for people: an anonymous visitor is sent to the sign-in page, not answered 401.
+        login_required(
+            SpectacularSwaggerSplitView.as_view(
+                url_name="api-schema",
+                template_name="api/swagger_ui.html",
+                permission_classes=[IsAuthenticated],
+            )
         ),
         name="api-docs",
     ),
