@@ -473,6 +473,21 @@ def test_a_stream_that_cannot_start_is_a_plain_message(
     assert AuditEntry.objects.get().outcome == AuditEntry.Outcome.FAILED
 
 
+def test_a_stream_on_an_alias_voiceflow_does_not_have_names_it(
+    support_client, sandbox, environment
+):
+    environment.alias = "staging"
+    environment.save(update_fields=["alias"])
+
+    response = support_client.post(
+        console_url("stream", environment), {"user": USER, "kind": "launch"}
+    )
+
+    words = text_of_fragment(response.content.decode())
+    assert "Voiceflow cannot find this environment's version" in words
+    assert "Environment not found: staging" in words
+
+
 # ---- session events ----
 
 

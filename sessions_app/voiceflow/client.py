@@ -47,6 +47,7 @@ _VERSION_MESSAGES = (
     "missing versionid",
     "could not resolve project",
     "model not found",
+    "environment not found",  # v4 start-session with an alias the project lacks (§7.3 item 15)
 )
 # The realtime API's refusals of an alias or version all name one or the other (§1.C, §7.3).
 _REALTIME_ENVIRONMENT_MESSAGES = ("environment", "version")
