@@ -473,6 +473,28 @@ def test_a_stream_that_cannot_start_is_a_plain_message(
     assert AuditEntry.objects.get().outcome == AuditEntry.Outcome.FAILED
 
 
+def test_a_failure_while_streaming_ends_the_turn_with_a_message(
+    support_client, sandbox, clean_knobs, environment
+):
+    response = support_client.post(
+        console_url("stream", environment), {"user": USER, "kind": "launch"}
+    )
+    chunks = iter(response.streaming_content)
+    started = next(chunks)
+    # Voiceflow fails the read that follows the stream.
+    sandbox.knobs(
+        api_key=environment.project.api_key,
+        failures={"mode": "5xx", "status": 502, "routes": ["state.get"]},
+    )
+    events = read_events((started + b"".join(chunks)).decode())
+
+    name, data = events[-1]
+    assert name == "problem"
+    assert "Voiceflow failed (502)." in text_of_fragment(data["html"])
+    entry = AuditEntry.objects.get()
+    assert entry.outcome == AuditEntry.Outcome.FAILED and entry.upstream_status == 502
+
+
 def test_a_stream_on_an_alias_voiceflow_does_not_have_names_it(
     support_client, sandbox, environment
 ):

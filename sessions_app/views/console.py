@@ -199,7 +199,7 @@ def _relay(
             elif event == "trace" and isinstance(data, dict):
                 trace_count += 1
                 yield from _relay_trace(request, environment, data, started)
-    except (VoiceflowError, StateShapeError) as error:
+    except VoiceflowError as error:
         html = render_to_string(
             "sessions/console/problem.html", {"problem": _message_of(error)}, request
         )
