@@ -1,12 +1,23 @@
 import os
 from pathlib import Path
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "voiceflow_admin.settings")
 
 app = Celery("voiceflow_admin")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+
+
+@signals.setup_logging.connect
+def log_as_the_settings_say(**kwargs) -> None:
+    """Workers and beat log like the web processes (LOG_LEVEL, LOG_FORMAT in settings), not in
+    Celery's own format, so one log pipeline reads every process."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
 
 
 @app.on_after_configure.connect

@@ -183,6 +183,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "sessions_app.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -230,6 +231,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+    # No query may hold a request, a worker or a lock forever; lock waits count too.
+    statement_timeout_ms = _int("DATABASE_STATEMENT_TIMEOUT_MS", 30000, minimum=1)
+    DATABASES["default"]["OPTIONS"]["options"] = " ".join(
+        [
+            DATABASES["default"]["OPTIONS"].get("options", ""),
+            f"-c statement_timeout={statement_timeout_ms}",
+        ]
+    ).strip()
+    # A server that vanishes mid-query (no FIN, e.g. a network partition) is noticed within
+    # about a minute instead of never: a blocked read has no time-out of its own.
+    keepalives = {"keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+    DATABASES["default"]["OPTIONS"] = keepalives | DATABASES["default"]["OPTIONS"]
     DATABASES["default"]["CONN_MAX_AGE"] = _int("DATABASE_CONN_MAX_AGE", 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -355,7 +368,13 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # Socket time-outs: a publish to a Redis that vanished without closing the connection fails
+    # after seconds instead of holding the request forever.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        "socket_timeout": 10,
+        "socket_connect_timeout": 5,
+    }
 # Job progress lives in the database (BulkJob/BulkItem); task results are never read.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -401,17 +420,36 @@ PERSONAL_DATA_VARIABLES = [
 AUDIT_RETENTION_DAYS = _int("AUDIT_RETENTION_DAYS", 365, minimum=1)
 # How many userIDs the bulk engine works on at once in one worker process.
 BULK_CONCURRENCY = _int("BULK_CONCURRENCY", 8, minimum=1)
+# How many tasks a started job is queued as, so that as many worker processes can share it.
+BULK_TASKS_PER_JOB = _int("BULK_TASKS_PER_JOB", 1, minimum=1)
 # A claimed bulk item whose worker has not finished it within this many seconds is re-queued.
 BULK_LEASE_SECONDS = _int("BULK_LEASE_SECONDS", 60, minimum=5)
 
 LOG_LEVEL = _log_level("LOG_LEVEL", "INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain").strip().lower() or "plain"
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json; got {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "sessions_app.logs.RequestIdFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # One JSON object a line; extra fields (request_id, job_id, outcome…) become keys.
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(process)d %(message)s",
+            "timestamp": "time",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+        },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # httpx logs every request line at INFO; keep it quiet unless asked for.

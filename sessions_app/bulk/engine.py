@@ -23,7 +23,8 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import DatabaseError, close_old_connections, connections
+from django.db.models import Count
 from django.utils import timezone
 
 from .. import actions
@@ -102,31 +103,47 @@ class Runner:
     # ---- the loop ----
 
     def run(self) -> None:
-        threads = [
-            threading.Thread(
-                target=self._thread_main, args=(n,), name=f"bulk-{self.job.pk}-{n}", daemon=True
+        threads = {
+            holder: threading.Thread(
+                target=self._thread_main,
+                args=(holder,),
+                name=f"bulk-{self.job.pk}-{n}",
+                daemon=True,
             )
-            for n in range(max(settings.BULK_CONCURRENCY, 1))
-        ]
-        for thread in threads:
+            for n, holder in enumerate(
+                f"{self.token}/{n}" for n in range(max(settings.BULK_CONCURRENCY, 1))
+            )
+        }
+        for thread in threads.values():
             thread.start()
         renew_every_s = max(lease_s() / 3, 0.5)
-        while any(thread.is_alive() for thread in threads):
+        while any(thread.is_alive() for thread in threads.values()):
             deadline = time.monotonic() + renew_every_s
-            for thread in threads:
+            for thread in threads.values():
                 thread.join(timeout=max(deadline - time.monotonic(), 0))
-            self._renew_leases()
+            self._renew_leases([h for h, thread in threads.items() if thread.is_alive()])
         finish_if_done(self.job.pk)
 
-    def _renew_leases(self) -> None:
+    def _renew_leases(self, live_holders: list[str]) -> None:
+        """Extend the leases of items held by live threads only: an item whose thread died (a
+        database error mid-write) must run out of lease so that the sweep hands it on."""
         now = timezone.now()
-        BulkItem.objects.filter(
-            job_id=self.job.pk, status=ItemStatus.CLAIMED, claimed_by__startswith=self.token
-        ).update(lease_until=now + timedelta(seconds=lease_s()))
-        BulkJob.objects.filter(pk=self.job.pk).update(heartbeat_at=now)
+        try:
+            BulkItem.objects.filter(
+                job_id=self.job.pk, status=ItemStatus.CLAIMED, claimed_by__in=live_holders
+            ).update(lease_until=now + timedelta(seconds=lease_s()))
+            BulkJob.objects.filter(pk=self.job.pk).update(heartbeat_at=now)
+        except DatabaseError:
+            # The database is away for a moment. Leases run on meanwhile; if it stays away
+            # longer than a lease, the sweep hands the items on and each resumes its audit row.
+            logger.warning(
+                "Bulk job %s: could not renew leases, the database is unavailable",
+                self.job.pk,
+                extra={"job_id": self.job.pk},
+            )
+            close_old_connections()
 
-    def _thread_main(self, number: int) -> None:
-        holder = f"{self.token}/{number}"
+    def _thread_main(self, holder: str) -> None:
         try:
             while True:
                 status = self.status.current()
@@ -320,10 +337,23 @@ def record(
         lease_until=None,
         # claimed_by stays: which worker (host, process) finished the item.
     )
+    # Item outcomes are logged with ids and line numbers only: never the userID or any value.
+    fields = {
+        "job_id": item.job_id,
+        "item_id": item.pk,
+        "line": item.line_number,
+        "outcome": outcome,
+        "attempts": item.attempts,
+        "upstream_status": upstream_status if entry is None else 200,
+    }
     if not updated:
         # The lease ran out and the sweep handed the item on; the next holder resumes the same
         # audit row, so the outcome is recorded there without a second write.
-        logger.warning("Bulk item %s finished after its lease was taken over", item.pk)
+        logger.warning(
+            "Bulk item %s finished after its lease was taken over", item.pk, extra=fields
+        )
+        return
+    logger.info("Bulk job %s: item %s %s", item.job_id, item.pk, outcome, extra=fields)
 
 
 def stop_job(job_id: int, reason: str) -> None:
@@ -339,9 +369,22 @@ def finish_if_done(job_id: int) -> None:
     if open_items.exists():
         return
     now = timezone.now()
-    BulkJob.objects.filter(pk=job_id, status__in=[Status.QUEUED, Status.RUNNING]).update(
+    if BulkJob.objects.filter(pk=job_id, status__in=[Status.QUEUED, Status.RUNNING]).update(
         status=Status.COMPLETED, finished_at=now
-    )
+    ):
+        counts = {
+            row["status"]: row["count"]
+            for row in BulkItem.objects.filter(job_id=job_id)
+            .order_by()
+            .values("status")
+            .annotate(count=Count("pk"))
+        }
+        logger.info(
+            "Bulk job %s completed",
+            job_id,
+            extra={"job_id": job_id, "outcome": "completed"}
+            | {status: counts.get(status, 0) for status in ItemStatus.values},
+        )
     BulkJob.objects.filter(pk=job_id, status=Status.CANCELLED, finished_at__isnull=True).update(
         finished_at=now
     )
@@ -364,6 +407,11 @@ def run_job(job_id: int) -> None:
     )
     if job is None:
         return
+    logger.info(
+        "Bulk job %s: a worker task started on it",
+        job_id,
+        extra={"job_id": job_id, "kind": job.kind},
+    )
     Runner(job).run()
 
 
@@ -374,12 +422,14 @@ def sweep() -> list[int]:
        by whoever claims them next).
     2. Jobs with work left and no sign of life for a lease are enqueued again.
     """
-    from .tasks import run_job as run_job_task
+    from .tasks import enqueue
 
     now = timezone.now()
-    BulkItem.objects.filter(status=ItemStatus.CLAIMED, lease_until__lt=now).update(
+    released = BulkItem.objects.filter(status=ItemStatus.CLAIMED, lease_until__lt=now).update(
         status=ItemStatus.PENDING, claimed_by="", lease_until=None
     )
+    if released:
+        logger.warning("Sweep: %s bulk items whose lease ran out are pending again", released)
     stale = now - timedelta(seconds=lease_s())
     requeued = []
     candidates = BulkJob.objects.filter(
@@ -397,6 +447,11 @@ def sweep() -> list[int]:
             .exclude(heartbeat_at__gt=stale)
             .update(heartbeat_at=now)
         ):
-            run_job_task.delay(job.pk)
+            logger.warning(
+                "Sweep: bulk job %s had no sign of life for a lease; queued again",
+                job.pk,
+                extra={"job_id": job.pk},
+            )
+            enqueue(job.pk)
             requeued.append(job.pk)
     return requeued

@@ -223,10 +223,10 @@ def create_undo_job(job: BulkJob, actor: AbstractBaseUser | None) -> BulkJob:
 
 
 def _enqueue(job: BulkJob) -> None:
-    from .tasks import run_job
+    from .tasks import enqueue
 
     BulkJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
-    run_job.delay_on_commit(job.pk)
+    enqueue(job.pk)
 
 
 def _change_status(job: BulkJob, from_statuses: Iterable[str], to_status: str, **fields) -> bool:

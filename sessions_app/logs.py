@@ -1,0 +1,70 @@
+"""Request ids and the fields every log line carries.
+
+Each request gets an id: the proxy's `X-Request-ID` when it sent a plausible one (so the proxy's
+access log and ours can be joined), otherwise a new one. The response echoes it, every log line
+written while the request is handled carries it (`request_id`), and one line per request records
+method, path (never the query string, which can hold userIDs), status and duration.
+
+With `LOG_FORMAT=json` (settings) each line is one JSON object; extra fields passed by callers
+(`job_id`, `item_id`, `outcome`…) become keys of that object.
+"""
+
+import contextvars
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_PLAUSIBLE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+
+request_logger = logging.getLogger("sessions_app.requests")
+
+
+def current_request_id() -> str:
+    return _current_request_id.get()
+
+
+class RequestIdMiddleware:
+    """First in the middleware list, so every response (redirects and errors too) carries the id."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        offered = request.headers.get(REQUEST_ID_HEADER, "")
+        request_id = offered if _PLAUSIBLE_ID.fullmatch(offered) else uuid.uuid4().hex
+        request.request_id = request_id
+        token = _current_request_id.set(request_id)
+        started = time.monotonic()
+        try:
+            response = self.get_response(request)
+            response[REQUEST_ID_HEADER] = request_id
+            request_logger.info(
+                "%s %s %s",
+                request.method,
+                request.path,
+                response.status_code,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                },
+            )
+            return response
+        finally:
+            _current_request_id.reset(token)
+
+
+class RequestIdFilter(logging.Filter):
+    """Puts `request_id` on every record (empty outside a request, e.g. in a worker)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = _current_request_id.get()
+        return True
