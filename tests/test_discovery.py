@@ -21,6 +21,8 @@ from sessions_app.models import Environment, KnownSession, Project
 from sessions_app.voiceflow import Unauthorized
 from tests.inspector_support import inspect_url, text_of
 
+pytestmark = pytest.mark.production_path
+
 DAY = datetime(2024, 5, 1, tzinfo=UTC)
 ORDER_STATE = {
     "stack": [{"diagramID": "d1", "nodeID": "n1", "name": "Order pizza"}],

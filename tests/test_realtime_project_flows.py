@@ -9,6 +9,8 @@ from sessions_app import bulk
 from sessions_app.models import AuditEntry
 from tests.inspector_support import based_on, inspect_url, ordering_state, text_of
 
+pytestmark = pytest.mark.production_path
+
 USER = "customer-42"
 LEGACY_ROUTES = {"state.get", "state.put", "state.patch", "state.delete", "state.interact"}
 
