@@ -22,7 +22,9 @@ def _snapshot(variables: dict) -> dict:
             snapshot[name] = value
         else:
             text = json.dumps(value, ensure_ascii=False)
-            snapshot[name] = text[:SNAPSHOT_MAX_VALUE_CHARS] + ("…" if len(text) > SNAPSHOT_MAX_VALUE_CHARS else "")
+            snapshot[name] = text[:SNAPSHOT_MAX_VALUE_CHARS] + (
+                "…" if len(text) > SNAPSHOT_MAX_VALUE_CHARS else ""
+            )
     return snapshot
 
 
@@ -50,8 +52,11 @@ def note_session(
         "current_flow": str(current.get("name") or current.get("diagramID") or "")[:200],
         "state_pending": False,
     }
-    known, created = KnownSession.objects.update_or_create(
-        environment=environment, user_id=user_id, defaults=defaults, create_defaults={**defaults, "origin": origin}
+    known, _ = KnownSession.objects.update_or_create(
+        environment=environment,
+        user_id=user_id,
+        defaults=defaults,
+        create_defaults={**defaults, "origin": origin},
     )
     return known
 

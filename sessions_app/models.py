@@ -140,9 +140,7 @@ class KnownSession(models.Model):
     class Meta:
         ordering = ["-last_seen_at"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["environment", "user_id"], name="unique_known_session"
-            ),
+            models.UniqueConstraint(fields=["environment", "user_id"], name="unique_known_session"),
         ]
         indexes = [
             models.Index(fields=["environment", "-last_seen_at"]),
@@ -238,6 +236,9 @@ class BulkItem(models.Model):
             models.Index(fields=["job", "finished_at"]),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.user_id} in job {self.job_id} ({self.get_status_display()})"
+
 
 class AuditEntry(models.Model):
     """One write to a conversation (or an administrative change), recorded before it is sent."""
@@ -323,6 +324,9 @@ class RequestBudget(models.Model):
     next_slot_at = models.FloatField(default=0.0)
     paused_until = models.FloatField(default=0.0)
 
+    def __str__(self) -> str:
+        return f"Request budget of project {self.project_id}"
+
 
 class OperatorPreference(models.Model):
     """What a signed-in operator last worked on, so pages open where they left off."""
@@ -335,3 +339,6 @@ class OperatorPreference(models.Model):
     )
     # When the operator last re-entered their password, for step-up confirmation of risky work.
     confirmed_password_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Preferences of user {self.user_id}"
