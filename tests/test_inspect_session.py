@@ -25,6 +25,13 @@ ODD_USER_IDS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _address_is_not_masked_here(settings):
+    # These tests show how values of each type are displayed, with the example state's `address`
+    # object; masking personal data has its own tests (test_personal_data.py).
+    settings.PERSONAL_DATA_VARIABLES = ["email", "phone", "phone_number"]
+
+
 @pytest.fixture
 def ordering(sandbox, environment):
     """A user in the middle of ordering a pizza."""

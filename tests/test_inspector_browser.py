@@ -20,6 +20,13 @@ SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 USER = "customer-42"
 
 
+@pytest.fixture(autouse=True)
+def _address_is_not_masked_here(settings):
+    # These tests show how values of each type are displayed, with the example state's `address`
+    # object; masking personal data has its own tests (test_personal_data.py).
+    settings.PERSONAL_DATA_VARIABLES = ["email", "phone", "phone_number"]
+
+
 def screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

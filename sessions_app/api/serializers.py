@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..models import AuditEntry, Environment, KnownSession, Project
+from ..personal_data import mask_state
 from ..voiceflow.address_guard import PrivateAddressRefused, check_base_url
 
 
@@ -220,6 +221,13 @@ class KnownSessionSerializer(serializers.ModelSerializer):
             "current_flow",
         ]
 
+    def to_representation(self, instance):
+        shown = super().to_representation(instance)
+        shown["variables_snapshot"] = mask_state(
+            shown["variables_snapshot"], self.context["request"].user
+        )
+        return shown
+
 
 # ---- audit ----
 
@@ -255,6 +263,13 @@ class AuditEntrySerializer(serializers.ModelSerializer):
             "restored_from_id",
         ]
         read_only_fields = fields
+
+    def to_representation(self, instance):
+        shown = super().to_representation(instance)
+        user = self.context["request"].user
+        for name in ("state_before", "state_after", "request_sent"):
+            shown[name] = mask_state(shown[name], user)
+        return shown
 
 
 # ---- tokens ----

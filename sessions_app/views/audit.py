@@ -14,6 +14,7 @@ from ..inspector.forms import AuditFilterForm, BasedOnForm
 from ..inspector.reading import fetch_state
 from ..inspector.seen import remember_seen
 from ..models import AuditEntry
+from ..personal_data import mask_entry
 from ..voiceflow import VoiceflowError
 from .conflict import render_conflict
 from .sessions import inspector_url
@@ -43,6 +44,8 @@ def audit_detail(request: HttpRequest, entry_id: int) -> HttpResponse:
     entry = get_object_or_404(
         AuditEntry.objects.select_related("restored_from", "environment__project"), pk=entry_id
     )
+    restorable_entry = restorable(entry)
+    entry = mask_entry(entry, request.user)
     context = {
         "entry": entry,
         "diff": state_diff(entry.state_before, entry.state_after)
@@ -54,7 +57,7 @@ def audit_detail(request: HttpRequest, entry_id: int) -> HttpResponse:
         "state_after_json": pretty_json(entry.state_after) if entry.state_after is not None else "",
         "request_json": pretty_json(entry.request_sent) if entry.request_sent is not None else "",
         "restorations": entry.restorations.all()[:20],
-        "restorable": restorable(entry),
+        "restorable": restorable_entry,
     }
     return render(request, "audit/detail.html", context)
 

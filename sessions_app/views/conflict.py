@@ -8,6 +8,7 @@ from ..inspector.diff import state_diff
 from ..inspector.display import pretty_json
 from ..inspector.seen import remember_seen, seen_state
 from ..models import Environment
+from ..personal_data import mask_state
 
 NOT_RESENT = {"csrfmiddlewaretoken", "based_on"}
 
@@ -41,8 +42,12 @@ def render_conflict(
         "environment": environment,
         "user_id": user_id,
         "description": description,
-        "diff": state_diff(state_seen, conflict.state_now) if state_seen is not None else None,
-        "state_now_json": pretty_json(conflict.state_now),
+        "diff": state_diff(
+            mask_state(state_seen, request.user), mask_state(conflict.state_now, request.user)
+        )
+        if state_seen is not None
+        else None,
+        "state_now_json": pretty_json(mask_state(conflict.state_now, request.user)),
         "fingerprint_now": conflict.fingerprint_now,
         "reapply_url": request.path,
         "reapply_fields": reapply_fields,

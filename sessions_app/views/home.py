@@ -9,6 +9,7 @@ from ..access import can, environment_for
 from ..inspector.display import key_variables
 from ..inspector.forms import FindSessionForm, KnownSessionSearchForm
 from ..known_sessions import search_known_sessions
+from ..personal_data import mask_state
 from ..workspace import current_environment, remember_environment
 from .sessions import inspector_url
 
@@ -44,7 +45,9 @@ def home(request: HttpRequest) -> HttpResponse:
         )
         known_page = Paginator(known, SESSIONS_PER_PAGE).get_page(request.GET.get("page"))
         for known_session in known_page:
-            known_session.key_variables = key_variables(known_session.variables_snapshot)
+            known_session.key_variables = key_variables(
+                mask_state(known_session.variables_snapshot, request.user)
+            )
     query = request.GET.copy()
     query.pop("page", None)
     context = {

@@ -4,6 +4,7 @@ Viewing needs `inspect_session`; anything that creates or controls a job (and th
 results, which show variable values) needs `run_bulk_jobs`.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
@@ -17,6 +18,7 @@ from ..access import can, environment_for, require
 from ..bulk.parsing import TYPES, parse_variables_object
 from ..bulk.preview import sample_diffs
 from ..models import BulkItem, BulkJob, Environment
+from ..personal_data import MASK, may_see
 from ..workspace import current_environment
 
 VIEW = "inspect_session"
@@ -157,12 +159,21 @@ def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def job_preview(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk, CONTROL)
-    return render(request, "jobs/_preview.html", {"job": job, "diffs": sample_diffs(job)})
+    diffs = sample_diffs(job)
+    if not may_see(request.user):
+        hidden = set(settings.PERSONAL_DATA_VARIABLES)
+        for diff in diffs:
+            for change in diff["changes"]:
+                if change["name"].lower() in hidden:
+                    change["before"] = change["after"] = MASK
+    return render(request, "jobs/_preview.html", {"job": job, "diffs": diffs})
 
 
 @require_GET
 def job_results(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     job = _job(request, pk, CONTROL)
+    # The file holds the variables before and after every write, personal data included.
+    require(request, "see_personal_data")
     response = StreamingHttpResponse(
         bulk.iter_results_csv(job), content_type="text/csv; charset=utf-8"
     )

@@ -21,6 +21,7 @@ from ..inspector.reading import fetch_state
 from ..inspector.seen import remember_seen, seen_state
 from ..inspector.values import describe_value
 from ..models import AuditEntry, Environment
+from ..personal_data import is_mask, mask_entry, mask_state
 from ..voiceflow import InvalidUserID, VoiceflowError, validate_user_id
 from ..workspace import remember_environment
 from .conflict import render_conflict
@@ -57,6 +58,7 @@ def live_state_context(
 ) -> dict:
     """What the live part of the inspector shows; `previous` marks what changed since then."""
     shown = remember_seen(request, environment, user_id, state) if state is not None else ""
+    state, previous = mask_state(state, request.user), mask_state(previous, request.user)
     compare = previous is not None and state is not None
     context = {
         "environment": environment,
@@ -70,7 +72,10 @@ def live_state_context(
         "since": since,
         "changes": state_diff(previous, state) if compare else None,
         "history": with_diffs(
-            AuditEntry.objects.filter(environment=environment, user_id=user_id)[:HISTORY_SHOWN]
+            mask_entry(entry, request.user)
+            for entry in AuditEntry.objects.filter(environment=environment, user_id=user_id)[
+                :HISTORY_SHOWN
+            ]
         )
         if request.user.has_perm("sessions_app.view_audit")
         else None,
@@ -182,7 +187,7 @@ def download(request: HttpRequest, environment_id: int) -> HttpResponse:
     safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", user_id)[:60].strip("_") or "session"
     filename = f"{safe_name}-{environment.label}-{timezone.now():%Y%m%d-%H%M%S}.json"
     return HttpResponse(
-        json.dumps(state, indent=2, ensure_ascii=False),
+        json.dumps(mask_state(state, request.user), indent=2, ensure_ascii=False),
         content_type="application/json; charset=utf-8",
         headers={"Content-Disposition": content_disposition_header(True, filename)},
     )
@@ -199,6 +204,11 @@ def set_variable(request: HttpRequest, environment_id: int) -> HttpResponse:
     if not form.is_valid():
         return render_inspector(request, environment, user_id, set_form=form, status=400)
     name, value = form.cleaned_data["name"], form.cleaned_data["parsed_value"]
+    if is_mask(value):
+        form.add_error(
+            "value", "The current value is hidden from your role; type the new value instead."
+        )
+        return render_inspector(request, environment, user_id, set_form=form, status=400)
     description = f"Set {name} to {describe_value(value)}"
     try:
         do_set_variables(

@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ... import bulk, step_up
+from ...access import require
 from ...models import BulkJob, Environment
 from ..errors import AUTH_ERRORS, ConflictingState, InvalidInput, StepUpRequired, error_responses
 from ..filters import query_id
@@ -405,6 +406,8 @@ class JobResultsView(APIView):
         },
     )
     def get(self, request: Request, pk: int) -> StreamingHttpResponse:
+        # The file holds the variables before and after every write, personal data included.
+        require(request, "see_personal_data")
         job = _job(pk)
         response = StreamingHttpResponse(
             bulk.iter_results_csv(job), content_type="text/csv; charset=utf-8"

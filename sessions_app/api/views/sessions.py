@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from ... import actions
 from ...known_sessions import note_session
 from ...models import Environment
+from ...personal_data import mask_state
 from ...voiceflow import client_for, validate_user_id
 from ..errors import (
     AUTH_ERRORS,
@@ -91,9 +92,16 @@ def _user_id(request: Request) -> str:
     return validate_user_id(request.query_params["user"])
 
 
-def _state_response(environment: Environment, user_id: str, state: dict, *, entry=None) -> Response:
+def _state_response(
+    request: Request, environment: Environment, user_id: str, state: dict, *, entry=None
+) -> Response:
     etag = actions.fingerprint(state)
-    body = {"environment": environment.pk, "user_id": user_id, "etag": etag, "state": state}
+    body = {
+        "environment": environment.pk,
+        "user_id": user_id,
+        "etag": etag,
+        "state": mask_state(state, request.user),
+    }
     if entry is not None:
         body["audit_entry"] = entry.pk
     return Response(body, headers={"ETag": f'"{etag}"'})
@@ -131,7 +139,7 @@ class SessionStateView(SessionView):
         user_id = _user_id(request)
         state = client_for(environment).get_state(user_id)
         note_session(environment, user_id, state)
-        return _state_response(environment, user_id, state)
+        return _state_response(request, environment, user_id, state)
 
     @extend_schema(
         operation_id="session_state_replace",
@@ -170,7 +178,7 @@ class SessionStateView(SessionView):
         entry = actions.do_replace_state(
             environment, user_id, state, actor=request.user, source="api", based_on=fingerprint
         )
-        return _state_response(environment, user_id, entry.state_after or {}, entry=entry)
+        return _state_response(request, environment, user_id, entry.state_after or {}, entry=entry)
 
     @extend_schema(
         operation_id="session_state_reset",
@@ -191,7 +199,7 @@ class SessionStateView(SessionView):
             source="api",
             based_on=based_on(request, required=False),
         )
-        return _state_response(environment, user_id, {}, entry=entry)
+        return _state_response(request, environment, user_id, {}, entry=entry)
 
 
 class SessionVariablesView(SessionView):
@@ -224,7 +232,7 @@ class SessionVariablesView(SessionView):
             source="api",
             based_on=based_on(request, required=False),
         )
-        return _state_response(environment, user_id, entry.state_after or {}, entry=entry)
+        return _state_response(request, environment, user_id, entry.state_after or {}, entry=entry)
 
 
 class SessionInteractView(SessionView):
