@@ -16,7 +16,11 @@ import time
 import uuid
 from collections.abc import Callable
 
+from django.core.signals import request_finished
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter as BaseJsonFormatter
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _PLAUSIBLE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -39,26 +43,30 @@ class RequestIdMiddleware:
         offered = request.headers.get(REQUEST_ID_HEADER, "")
         request_id = offered if _PLAUSIBLE_ID.fullmatch(offered) else uuid.uuid4().hex
         request.request_id = request_id
-        token = _current_request_id.set(request_id)
+        # Kept until the response is closed (below), so that Django's own lines about the
+        # response (django.request) carry it too.
+        _current_request_id.set(request_id)
         started = time.monotonic()
-        try:
-            response = self.get_response(request)
-            response[REQUEST_ID_HEADER] = request_id
-            request_logger.info(
-                "%s %s %s",
-                request.method,
-                request.path,
-                response.status_code,
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": round((time.monotonic() - started) * 1000, 1),
-                },
-            )
-            return response
-        finally:
-            _current_request_id.reset(token)
+        response = self.get_response(request)
+        response[REQUEST_ID_HEADER] = request_id
+        request_logger.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.monotonic() - started) * 1000, 1),
+            },
+        )
+        return response
+
+
+@receiver(request_finished)
+def _forget_request_id(**kwargs) -> None:
+    _current_request_id.set("")
 
 
 class RequestIdFilter(logging.Filter):
@@ -68,3 +76,11 @@ class RequestIdFilter(logging.Filter):
         if not hasattr(record, "request_id"):
             record.request_id = _current_request_id.get()
         return True
+
+
+class JsonFormatter(BaseJsonFormatter):
+    """python-json-logger's formatter without Django's `request` field, whose text holds the
+    query string (userIDs travel there)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, reserved_attrs=[*RESERVED_ATTRS, "request"], **kwargs)

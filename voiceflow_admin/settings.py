@@ -437,7 +437,7 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         # One JSON object a line; extra fields (request_id, job_id, outcome…) become keys.
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "sessions_app.logs.JsonFormatter",
             "fmt": "%(levelname)s %(name)s %(process)d %(message)s",
             "timestamp": "time",
             "rename_fields": {"levelname": "level", "name": "logger"},

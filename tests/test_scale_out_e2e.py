@@ -1,0 +1,109 @@
+"""The production shape end to end: gunicorn (the Procfile's web line, two workers), two separate
+Celery worker processes and one beat on Redis and PostgreSQL. A 5,000-user preload uploaded over
+HTTP with an API token is shared by both workers, every user is written exactly once, and the
+shared request budget holds (Voiceflow's limiter, doubled by the sandbox, refuses nothing)."""
+
+import io
+
+import httpx
+import pytest
+from django.conf import settings
+from knox.models import AuthToken
+from reliability_support import CeleryProcess, WebServer, process_env, wait_for
+
+from sessions_app.models import BulkItem, BulkJob, Project
+
+USERS = 5000
+BUDGET_PER_MINUTE = 6000
+
+pytestmark = [
+    pytest.mark.worker,
+    pytest.mark.production_path,
+    pytest.mark.skipif(
+        not settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+        or not settings.CELERY_BROKER_URL.startswith("redis"),
+        reason="the production shape needs PostgreSQL and Redis (make test runs it there)",
+    ),
+]
+
+
+@pytest.fixture
+def production_shape(transactional_db, test_broker, tmp_path):
+    """gunicorn with two workers, two worker processes (one job task each) and one beat."""
+    from voiceflow_admin.celery import app
+
+    app.control.purge()  # messages a previous test left for jobs that no longer exist
+    env = process_env(
+        test_broker,
+        BULK_TASKS_PER_JOB="2",
+        BULK_CONCURRENCY="8",
+        WORKER_CONCURRENCY="1",
+        BEAT_SCHEDULE_FILE=str(tmp_path / "beat-schedule"),
+    )
+    processes = [
+        CeleryProcess("worker", env | {"WORKER_NAME": "one"}, tmp_path / "worker-one.log"),
+        CeleryProcess("worker", env | {"WORKER_NAME": "two"}, tmp_path / "worker-two.log"),
+        CeleryProcess("beat", env, tmp_path / "beat.log"),
+        WebServer(env, tmp_path / "web.log", workers=2),
+    ]
+    try:
+        for process in processes:
+            process.start()
+        yield processes[-1]
+    finally:
+        for process in processes:
+            process.kill()
+
+
+def test_a_5000_user_preload_is_shared_by_two_workers_done_once_each_within_the_budget(
+    production_shape, clean_knobs, sandbox_project, environment, ops
+):
+    sandbox = clean_knobs
+    sandbox.knobs(
+        api_key=sandbox_project["api_key"],
+        budget_per_minute=BUDGET_PER_MINUTE,
+        window_seconds=60,
+        latency_ms=20,
+    )
+    Project.objects.filter(pk=environment.project_id).update(budget_per_minute=BUDGET_PER_MINUTE)
+    user_ids = [f"scale-{n:04d}" for n in range(USERS)]
+    upload = io.StringIO()
+    upload.write("userID,segment:string,score:integer\n")
+    for n, user_id in enumerate(user_ids):
+        upload.write(f"{user_id},wave-{n % 7},{n}\n")
+    _, token = AuthToken.objects.create(ops, expiry=None)
+    api = httpx.Client(
+        base_url=f"{production_shape.url}/api/v1",
+        headers={"Authorization": f"Token {token}"},
+        timeout=120,
+    )
+
+    created = api.post(
+        "/jobs",
+        data={"environment": str(environment.pk), "kind": "preload", "start": "true"},
+        files={"file": ("campaign.csv", upload.getvalue().encode(), "text/csv")},
+    )
+    assert created.status_code == 201, created.text
+    job_id = created.json()["id"]
+
+    def finished() -> dict | None:
+        progress = api.get(f"/jobs/{job_id}").json()["progress"]
+        return progress if progress["is_finished"] else None
+
+    progress = wait_for(finished, timeout_s=170, what="the 5,000-user job to finish")
+
+    assert (progress["status"], progress["done"], progress["failed"]) == ("completed", USERS, 0)
+    job = BulkJob.objects.get(pk=job_id)
+    worker_processes = {
+        holder.rsplit(":", 1)[0]
+        for holder in BulkItem.objects.filter(job=job).values_list("claimed_by", flat=True)
+    }
+    assert len(worker_processes) == 2, worker_processes
+    stats = sandbox.stats(sandbox_project["api_key"])
+    assert stats["writes_by_user"] == dict.fromkeys(user_ids, 1)
+    assert stats["rate_limited"] == 0, stats["by_status"]
+    minutes = (job.finished_at - job.started_at).total_seconds() / 60
+    assert stats["requests"] == 2 * USERS
+    assert stats["requests"] / minutes <= BUDGET_PER_MINUTE
+    sample = sandbox.state(sandbox_project["project_id"], "scale-4242")["variables"]
+    assert sample == {"segment": "wave-0", "score": 4242}
