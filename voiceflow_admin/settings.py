@@ -425,6 +425,9 @@ BULK_TASKS_PER_JOB = _int("BULK_TASKS_PER_JOB", 1, minimum=1)
 # A claimed bulk item whose worker has not finished it within this many seconds is re-queued.
 BULK_LEASE_SECONDS = _int("BULK_LEASE_SECONDS", 60, minimum=5)
 
+# Exception reports hide any variable holding a credential (sessions_app/exception_reports.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "sessions_app.exception_reports.CredentialHidingFilter"
+
 LOG_LEVEL = _log_level("LOG_LEVEL", "INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain").strip().lower() or "plain"
 if LOG_FORMAT not in ("plain", "json"):
