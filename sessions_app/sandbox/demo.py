@@ -2,12 +2,16 @@
 
 The conversations are played through the scripted agent with a fixed clock and a seeded random
 generator, so every state is one the agent itself could have produced (and can continue), and the
-data is the same on every start. Extra variables then cover the value types a dashboard must show:
+content is the same on every start. Their times are then moved to just before the moment the demo
+is loaded: the users' last activity is spread from minutes to two weeks back, so a search of the
+recent transcripts finds them. Extra variables cover the value types a dashboard must show:
 strings, ints, floats, booleans, null, nested objects, lists, long text and unicode.
 """
 
 import random
+import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import agent
@@ -23,7 +27,14 @@ DEMO_VERSIONS = {
 }
 
 SEED = 20241104
-CLOCK_START = 1730710800  # 2024-11-04T09:00:00Z
+# The clock the conversations are played on. Order numbers and references derive from the time of
+# the turn, so playing on a fixed clock keeps them the same on every start.
+PLAY_CLOCK_START = 1730710800  # 2024-11-04T09:00:00Z
+# The played conversations' last turns are moved to between these ages before the load time,
+# oldest first, evenly spaced on a logarithmic scale: a handful in the last quarter of an hour,
+# more in the last hours, the rest over the last two weeks.
+NEWEST_ACTIVITY_AGE_S = 2 * 60
+OLDEST_ACTIVITY_AGE_S = 14 * 24 * 3600
 LONG_NOTE_MIN_LENGTH = 2048
 
 Step = str
@@ -84,33 +95,57 @@ def _button(label: str, traces: list[dict]) -> dict:
     raise LookupError(f"no button {label!r} in the previous turn")
 
 
+@dataclass
+class PlayedTurn:
+    at: float
+    request: dict
+    traces: list[dict]
+
+
+@dataclass
+class Conversation:
+    """A demo user's state and the turns that produced it (none for a state written directly)."""
+
+    user_id: str
+    state: dict
+    turns: list[PlayedTurn] = field(default_factory=list)
+
+    def move_to(self, last_active_at: int) -> None:
+        """Shift every time in the conversation so that its last turn happens at
+        `last_active_at`: the turns, their traces' `time` and the state's `timestamp`."""
+        shift = last_active_at - self.turns[-1].at
+        for turn in self.turns:
+            turn.at += shift
+            for trace in turn.traces:
+                trace["time"] += shift * 1000
+        self.state["variables"]["timestamp"] += shift
+
+
 def converse(
-    store: Store,
     user_id: str,
     script: Script,
-    started_at: float,
+    started_at: int,
     rng: random.Random,
     *,
     locale: str | None = None,
-) -> dict:
-    """The state after playing `script` through the agent, one turn every few seconds; the
-    turns are logged as the user's transcripts."""
+) -> Conversation:
+    """`script` played through the agent from `started_at`, one turn every few seconds."""
     state = agent.prepare_state(None, user_id=user_id)
     now = started_at
+    turns: list[PlayedTurn] = []
     traces: list[dict] = []
     for step in script:
         request = _request(step, traces)
         traces = agent.run_turn(state, request, user_id=user_id, now=now, locale=locale)
-        store.record_turn(
-            DEMO_PROJECT_ID,
-            user_id,
-            version_id=DEMO_VERSIONS["production"],
-            requests=[request],
-            traces=agent.visible_traces(traces, None),
-            now=now,
-        )
+        turns.append(PlayedTurn(now, request, agent.visible_traces(traces, None)))
         now += rng.randint(4, 45)
-    return state
+    return Conversation(user_id, state, turns)
+
+
+def activity_ages(count: int) -> list[int]:
+    """`count` ages in seconds, from the oldest to the newest, evenly spaced on a log scale."""
+    ratio = NEWEST_ACTIVITY_AGE_S / OLDEST_ACTIVITY_AGE_S
+    return [round(OLDEST_ACTIVITY_AGE_S * ratio ** (i / (count - 1))) for i in range(count)]
 
 
 def _long_note(rng: random.Random) -> str:
@@ -154,23 +189,23 @@ def _deep_stack(state: dict) -> None:
         )
 
 
-def _users(rng: random.Random, store: Store) -> list[tuple[str, dict]]:
-    clock = [CLOCK_START]
+def _conversations(rng: random.Random) -> list[Conversation]:
+    clock = [PLAY_CLOCK_START]
 
-    def at() -> float:
+    def at() -> int:
         clock[0] += rng.randint(600, 5400)
         return clock[0]
 
-    def play(user_id: str, script: Script, **extra: Any) -> tuple[str, dict]:
+    def play(user_id: str, script: Script, **extra: Any) -> Conversation:
         locale = extra.pop("locale", None)
-        state = converse(store, user_id, script, at(), rng, locale=locale)
-        state["variables"].update(extra)
-        return user_id, state
+        conversation = converse(user_id, script, at(), rng, locale=locale)
+        conversation.state["variables"].update(extra)
+        return conversation
 
     def uid() -> str:
         return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
-    users = [
+    conversations = [
         play(
             "maria.rossi@example.com",
             ORDER_DONE,
@@ -207,7 +242,7 @@ def _users(rng: random.Random, store: Store) -> list[tuple[str, dict]]:
             notes="窓際の席を希望します。",
         ),
         play("has space", ["launch"], promo_code=None),
-        (
+        Conversation(
             "percent%20literal",
             {"variables": {"imported_from": "crm", "crm_id": 88213, "vip": True}},
         ),
@@ -256,11 +291,13 @@ def _users(rng: random.Random, store: Store) -> list[tuple[str, dict]]:
                 {"order_number": 5120, "items": ["Margherita"], "total": 9.5, "refunded": True},
             ],
         ),
-        (uid(), {"variables": {"pizza_size": "large", "sessions": 4, "last_seen": "2024-10-30"}}),
+        Conversation(
+            uid(), {"variables": {"pizza_size": "large", "sessions": 4, "last_seen": "2024-10-30"}}
+        ),
         play("null-node@example.com", ["launch", "click:Order a pizza", "click:Large"]),
         play(_longest_user_id(rng), ["launch"]),
     ]
-    by_id = dict(users)
+    by_id = {conversation.user_id: conversation.state for conversation in conversations}
     # A frame the runtime left unpositioned: docs show `nodeID: null`, which PUT refuses (§2, §9).
     by_id["null-node@example.com"]["stack"][0]["nodeID"] = None
     _deep_stack(by_id["deep-stack-user"])
@@ -285,12 +322,27 @@ def _users(rng: random.Random, store: Store) -> list[tuple[str, dict]]:
         extra: dict[str, Any] = {"source": rng.choice(["web", "app", "kiosk"])}
         if rng.random() < 0.5:
             extra["coupon_balance"] = round(rng.uniform(0, 25), 2)
-        users.append(play(f"guest-{number:04d}", rng.choice(scripts), **extra))
-    return users
+        conversations.append(play(f"guest-{number:04d}", rng.choice(scripts), **extra))
+    return conversations
 
 
-def load_demo(store: Store) -> None:
-    """Replace the store's content with the demo project, its users and their transcripts."""
+def load_demo(store: Store, now: float | None = None) -> None:
+    """Replace the store's content with the demo project, its users and their transcripts, the
+    users last active between minutes and two weeks before `now` (by default, this moment)."""
     store.replace_all([demo_project()], {})
-    for user_id, state in _users(random.Random(SEED), store):
-        store.put(DEMO_PROJECT_ID, user_id, state)
+    conversations = _conversations(random.Random(SEED))
+    played = [conversation for conversation in conversations if conversation.turns]
+    load_time = int(time.time() if now is None else now)
+    for conversation, age in zip(played, activity_ages(len(played)), strict=True):
+        conversation.move_to(load_time - age)
+    for conversation in conversations:
+        for turn in conversation.turns:
+            store.record_turn(
+                DEMO_PROJECT_ID,
+                conversation.user_id,
+                version_id=DEMO_VERSIONS["production"],
+                requests=[turn.request],
+                traces=turn.traces,
+                now=turn.at,
+            )
+        store.put(DEMO_PROJECT_ID, conversation.user_id, conversation.state)
