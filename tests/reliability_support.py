@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +32,20 @@ def procfile_command(process_type: str) -> str:
         if name.strip() == process_type:
             return command.strip()
     raise LookupError(f"The Procfile has no {process_type!r} process.")
+
+
+def run_django(code: str, **variables: str) -> tuple[subprocess.CompletedProcess, float]:
+    """`code` in a fresh interpreter after django.setup(), as a web or worker process starts."""
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django\ndjango.setup()\n{code}"],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "voiceflow_admin.settings", **variables},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return result, time.monotonic() - started
 
 
 def wait_for(condition, *, timeout_s: float, what: str):

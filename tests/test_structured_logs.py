@@ -9,7 +9,7 @@ import httpx
 import pytest
 from bulk_support import preload_for_users, wait_until_finished
 from django.test import Client
-from reliability_support import CeleryProcess, WebServer, process_env
+from reliability_support import CeleryProcess, WebServer, process_env, run_django
 
 from sessions_app import bulk
 
@@ -19,6 +19,13 @@ pytestmark = pytest.mark.production_path
 def json_lines(text: str) -> list[dict]:
     """The log lines among a worker's output (Celery prints its start-up banner on stdout)."""
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def test_an_unknown_log_format_stops_start_up_naming_the_variable():
+    result, _ = run_django("pass", LOG_FORMAT="xml")
+
+    assert result.returncode != 0
+    assert "LOG_FORMAT must be plain or json; got 'xml'." in result.stderr
 
 
 def test_a_response_carries_the_request_id_the_proxy_sent(db):
