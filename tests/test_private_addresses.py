@@ -203,6 +203,12 @@ def test_a_name_that_starts_resolving_to_a_private_address_is_refused(db, monkey
 
     monkeypatch.setattr(socket, "getaddrinfo", rebinding)
 
+    def no_connection(address, *args, **kwargs):
+        raise AssertionError(f"a connection to {address} was attempted")
+
+    # A tripwire: should the guard ever let this through, nothing reaches the private address.
+    monkeypatch.setattr(socket, "create_connection", no_connection)
+
     with pytest.raises(PrivateAddressRefused, match=r"runtime\.rebinding\.invalid \(10\.0\.0\.5\)"):
         client_for(environment).get_state("u")
 
