@@ -64,3 +64,10 @@ def test_the_plain_check_does_not_depend_on_the_broker(anonymous, silent_broker)
 
     assert response.status_code == 200
     assert response.json() == {"ok": True, "database": "ok"}
+
+
+def test_it_answers_plain_http_probes_when_everything_else_redirects_to_https(anonymous, settings):
+    settings.SECURE_SSL_REDIRECT = True
+
+    assert anonymous.get("/healthz").status_code == 200
+    assert anonymous.get("/accounts/login/").status_code == 301
