@@ -124,6 +124,15 @@ def test_the_known_sessions_list_hides_them(viewer_client, environment, caller, 
     assert EMAIL not in page
 
 
+def test_the_find_by_activity_list_hides_them(viewer_client, environment, caller, ops_client):
+    inspect(ops_client, environment)
+
+    page = viewer_client.get(reverse("find_by_activity"), {"environment": environment.pk})
+
+    assert page.status_code == 200
+    assert EMAIL not in page.content.decode()
+
+
 def test_the_console_state_panel_hides_them(support_client, environment, caller, support):
     entry, _ = actions.do_interact(
         environment, USER, {"type": "launch"}, actor=support, source="page"

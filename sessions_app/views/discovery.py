@@ -15,6 +15,7 @@ from ..discovery.forms import ActivitySearchForm, ImportForm
 from ..discovery.tasks import read_imported_states
 from ..inspector.display import key_variables
 from ..models import Environment
+from ..personal_data import mask_state
 from ..secrets import UndecryptableSecret
 from ..voiceflow import VoiceflowError
 from ..workspace import current_environment, remember_environment
@@ -41,7 +42,7 @@ def _render(
         )
         results = Paginator(found, RESULTS_PER_PAGE).get_page(request.GET.get("page"))
         for known in results:
-            known.key_variables = key_variables(known.variables_snapshot)
+            known.key_variables = key_variables(mask_state(known.variables_snapshot, request.user))
     query = request.GET.copy()
     query.pop("page", None)
     context = {
