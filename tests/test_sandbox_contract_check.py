@@ -180,6 +180,25 @@ def test_every_check_passes_against_the_sandbox(contract_sandbox, project):
         assert check["expected"] and check["observed"]
 
 
+def test_the_docs_list_every_check_with_its_section_and_tag(contract_sandbox, project):
+    _, report = run_json(contract_sandbox.url, project)
+    documented = {
+        row[0]: (row[2], row[3])
+        for row in re.findall(
+            r"^\| `([a-z0-9.-]+)` \| (.+?) \| (§[^|]+?) \| \[([^\]]+)\] \|$",
+            (ROOT / "docs" / "sandbox.md").read_text(encoding="utf-8"),
+            flags=re.MULTILINE,
+        )
+    }
+    assert documented == {
+        check["id"]: (
+            check["section"],
+            f"{check['tag']}: {check['source']}" if check["source"] else check["tag"],
+        )
+        for check in report["checks"]
+    }
+
+
 def test_it_touches_only_the_userids_it_creates_and_deletes_them_all(contract_sandbox, project):
     someone = {"stack": [], "storage": {}, "variables": {"mine": True}}
     contract_sandbox.set_state(project.project_id, "someone-else", someone)
