@@ -10,6 +10,7 @@ A name is masked wherever it appears as a key: the top-level variables, a stack 
 variables, storage, an audit row's request, a known session's snapshot.
 """
 
+import re
 from typing import Any
 
 from django.conf import settings
@@ -54,6 +55,21 @@ def mask_entry(entry, user: AbstractBaseUser | AnonymousUser):
     entry.state_after = mask_state(entry.state_after, user)
     entry.request_sent = mask_state(entry.request_sent, user)
     return entry
+
+
+def exclude_hidden_matches(sessions, needle: str, user: AbstractBaseUser | AnonymousUser):
+    """Known sessions matching a value search only outside the hidden variables, for a reader
+    who may not see them: otherwise searching for `alice@` would reveal whose email it is.
+
+    Works on `KnownSession.search_text`, one lower-cased `name=value` line per variable.
+    """
+    names = settings.PERSONAL_DATA_VARIABLES
+    if not needle or not names or may_see(user):
+        return sessions
+    hidden = "|".join(re.escape(name) for name in names)
+    return sessions.filter(
+        search_text__regex=rf"(^|\n)(?!({hidden})=)[^\n]*{re.escape(needle.lower())}"
+    )
 
 
 def is_mask(value: Any) -> bool:

@@ -133,6 +133,28 @@ def test_the_find_by_activity_list_hides_them(viewer_client, environment, caller
     assert EMAIL not in page.content.decode()
 
 
+def test_searching_by_a_hidden_value_finds_nothing_for_a_viewer(
+    viewer_client, viewer, ops, ops_client, environment, caller
+):
+    inspect(ops_client, environment)
+    home = reverse("home")
+    api = f"/api/v1/environments/{environment.pk}/known-sessions"
+
+    def found(client, value: str) -> bool:
+        page = client.get(home, {"environment": environment.pk, "value": value})
+        return USER in page.content.decode()
+
+    assert not found(viewer_client, "alice.private")
+    assert found(viewer_client, "large")  # other variables are searched as usual
+    assert found(ops_client, "alice.private")
+    assert token_client(viewer).get(api, {"variable": "alice.private"}).json()["results"] == []
+    assert token_client(ops).get(api, {"variable": "alice.private"}).json()["results"]
+    activity = viewer_client.get(
+        reverse("find_by_activity"), {"environment": environment.pk, "value": "alice.private"}
+    )
+    assert USER not in activity.content.decode()
+
+
 def test_the_console_state_panel_hides_them(support_client, environment, caller, support):
     entry, _ = actions.do_interact(
         environment, USER, {"type": "launch"}, actor=support, source="page"

@@ -15,7 +15,7 @@ from ..discovery.forms import ActivitySearchForm, ImportForm
 from ..discovery.tasks import read_imported_states
 from ..inspector.display import key_variables
 from ..models import Environment
-from ..personal_data import mask_state
+from ..personal_data import exclude_hidden_matches, mask_state
 from ..secrets import UndecryptableSecret
 from ..voiceflow import VoiceflowError
 from ..workspace import current_environment, remember_environment
@@ -34,11 +34,15 @@ def _render(
     search_form = ActivitySearchForm(request.GET)
     results = None
     if environment is not None and search_form.is_valid():
-        found = search_by_activity(
-            environment,
-            user_id_prefix=search_form.cleaned_data["user"],
-            variable_value=search_form.cleaned_data["value"],
-            active_within=search_form.active_within(),
+        found = exclude_hidden_matches(
+            search_by_activity(
+                environment,
+                user_id_prefix=search_form.cleaned_data["user"],
+                variable_value=search_form.cleaned_data["value"],
+                active_within=search_form.active_within(),
+            ),
+            search_form.cleaned_data["value"],
+            request.user,
         )
         results = Paginator(found, RESULTS_PER_PAGE).get_page(request.GET.get("page"))
         for known in results:

@@ -9,7 +9,7 @@ from ..access import can, environment_for
 from ..inspector.display import key_variables
 from ..inspector.forms import FindSessionForm, KnownSessionSearchForm
 from ..known_sessions import search_known_sessions
-from ..personal_data import mask_state
+from ..personal_data import exclude_hidden_matches, mask_state
 from ..workspace import current_environment, remember_environment
 from .sessions import inspector_url
 
@@ -38,10 +38,15 @@ def home(request: HttpRequest) -> HttpResponse:
     search_form.is_valid()
     known_page = None
     if environment is not None:
-        known = search_known_sessions(
-            environment,
-            user_id_prefix=search_form.cleaned_data.get("prefix", ""),
-            variable_value=search_form.cleaned_data.get("value", ""),
+        value = search_form.cleaned_data.get("value", "")
+        known = exclude_hidden_matches(
+            search_known_sessions(
+                environment,
+                user_id_prefix=search_form.cleaned_data.get("prefix", ""),
+                variable_value=value,
+            ),
+            value,
+            request.user,
         )
         known_page = Paginator(known, SESSIONS_PER_PAGE).get_page(request.GET.get("page"))
         for known_session in known_page:

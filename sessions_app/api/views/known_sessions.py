@@ -6,6 +6,7 @@ from rest_framework import generics, serializers
 
 from ...known_sessions import search_known_sessions
 from ...models import USER_ID_MAX_LENGTH, Environment
+from ...personal_data import exclude_hidden_matches
 from ..errors import AUTH_ERRORS, error_responses
 from ..permissions import RolePermission
 from ..serializers import KnownSessionSerializer
@@ -46,8 +47,12 @@ class KnownSessionListView(generics.ListAPIView):
         environment = get_object_or_404(Environment, pk=self.kwargs["environment_id"])
         search = KnownSessionSearchSerializer(data=self.request.query_params)
         search.is_valid(raise_exception=True)
-        return search_known_sessions(
+        value = search.validated_data.get("variable", "")
+        found = search_known_sessions(
             environment,
             user_id_prefix=search.validated_data.get("user_prefix", ""),
-            variable_value=search.validated_data.get("variable", ""),
-        ).order_by("-last_seen_at", "-pk")
+            variable_value=value,
+        )
+        return exclude_hidden_matches(found, value, self.request.user).order_by(
+            "-last_seen_at", "-pk"
+        )
