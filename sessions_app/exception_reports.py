@@ -14,7 +14,21 @@ from django.views.debug import SafeExceptionReporterFilter
 CREDENTIAL_PATTERN = re.compile(r"VF\.DM\.|vfp_|Bearer\s|authorization", re.IGNORECASE)
 
 
+# Form fields that carry a secret, whatever their value looks like.
+SECRET_FIELD_PATTERN = re.compile(r"key|token|password|secret", re.IGNORECASE)
+
+
 class CredentialHidingFilter(SafeExceptionReporterFilter):
+    def get_post_parameters(self, request):
+        parameters = super().get_post_parameters(request)
+        if request is None or not parameters:
+            return parameters
+        cleansed = parameters.copy()
+        for name, value in parameters.items():
+            if SECRET_FIELD_PATTERN.search(name) or _holds_credential(value):
+                cleansed[name] = self.cleansed_substitute
+        return cleansed
+
     def get_traceback_frame_variables(self, request, tb_frame):
         variables = super().get_traceback_frame_variables(request, tb_frame)
         return [

@@ -10,6 +10,7 @@ this file sweeps every surface at once.
 import json
 import logging
 import secrets
+import sys
 
 import httpx
 import pytest
@@ -213,3 +214,19 @@ def test_an_unexpected_error_report_carries_no_key(
         assert "broken_send" in text
         assert_clean(text, secrets_, "the e-mailed error report (text)")
         assert_clean(html, secrets_, "the e-mailed error report (HTML)")
+
+
+def test_a_report_of_a_failed_form_post_hides_the_key_typed_into_it(rf):
+    request = rf.post(
+        "/projects/new",
+        {"name": "Pizzeria", "api_key": f"VF.DM.x.{KEY_PART}", "access_token": TOKEN_PART},
+    )
+    try:
+        raise ValueError("saving the project failed")
+    except ValueError:
+        reporter = ExceptionReporter(request, *sys.exc_info(), is_email=True)
+        text, html = reporter.get_traceback_text(), reporter.get_traceback_html()
+
+    assert "Pizzeria" in text  # the report still shows the rest of the form
+    for report in (text, html):
+        assert_clean(report, [KEY_PART, TOKEN_PART], "the report of a failed form")
