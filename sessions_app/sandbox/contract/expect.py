@@ -66,11 +66,13 @@ class IsoTime(Pattern):
     description = "<ISO 8601 time>"
 
     def matches(self, value: Any) -> bool:
+        if not isinstance(value, str):
+            return False
         try:
-            datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return False
-        return isinstance(value, str)
+        return True
 
 
 class Digits(Pattern):

@@ -93,10 +93,10 @@ class Probe:
             sent["Content-Type"] = content_type
         return self.send(method, self.target.url + path, label, headers=sent, content=raw_body)
 
-    def unknown_route(self, method: str, path_after_prefix: str) -> Answer:
-        """A path no runtime route matches, inside this run's own name space."""
-        path = f"/{self.prefix}{path_after_prefix}"
-        return self.send(method, self.target.url + path, f"{method} {path}", self.legacy_headers())
+    def unknown_route(self) -> Answer:
+        """GET of a path no runtime route matches, inside this run's own name space."""
+        path = f"/{self.prefix}no-such-route"
+        return self.send("GET", self.target.url + path, f"GET {path}", self.legacy_headers())
 
     def wrong_method(self, user_id: str) -> Answer:
         """GET on the interact route, which only takes POST: no turn can run."""

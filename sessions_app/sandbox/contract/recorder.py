@@ -8,9 +8,7 @@ class Recorder:
     def __init__(self) -> None:
         self.outcomes: list[Outcome] = []
 
-    def check(
-        self, check_id: str, title: str, claim: Claim, *steps: tuple[Answer, Expect]
-    ) -> Outcome:
+    def check(self, check_id: str, title: str, claim: Claim, *steps: tuple[Answer, Expect]) -> None:
         """One named fact, judged on one answer or on a sequence of them (all must hold)."""
         passed = all(expect.holds_for(answer) for answer, expect in steps)
         if len(steps) == 1:
@@ -23,6 +21,4 @@ class Recorder:
             observed = "; ".join(
                 f"{answer.request} → {expect.observe(answer)}" for answer, expect in steps
             )
-        outcome = Outcome(check_id, title, claim, passed, expected, observed)
-        self.outcomes.append(outcome)
-        return outcome
+        self.outcomes.append(Outcome(check_id, title, claim, passed, expected, observed))
