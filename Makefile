@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PG_URL ?= postgres://postgres@127.0.0.1:5432/voiceflow_admin
 REDIS_URL ?= redis://127.0.0.1:6379/14
 
-.PHONY: start test test-embedded test-production-path install install-dev lint format bench
+.PHONY: start test test-embedded test-production-path install install-dev lint format bench screenshots
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,3 +50,7 @@ format: install-dev
 bench: install-dev
 	bash scripts/ensure-test-tools
 	$(PY) bench/run.py
+
+## Refresh the pictures in docs/screenshots/ from the browser tests.
+screenshots: install-dev
+	UPDATE_SCREENSHOTS=1 $(PY) -m pytest -m browser

@@ -4,17 +4,15 @@ watch its text grow. The `page` fixture fails a test on any Content Security Pol
 or JavaScript error."""
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from sessions_app.known_sessions import note_session
-from tests.conftest import sign_in
+from tests.conftest import save_screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 USER = "table-hunter-7"
 RETURNING = {"stack": [], "storage": {}, "variables": {"loyalty_code": "GOLD-7781", "visits": 3}}
 
@@ -76,8 +74,7 @@ def test_an_operator_finds_a_user_launches_and_clicks_choices_that_change_the_st
         == "large"
     )
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.locator("#console").screenshot(path=str(SCREENSHOTS / "console.png"))
+    save_screenshot(page.locator("#console"), "console")
 
 
 def test_stream_mode_shows_the_answer_growing_as_it_arrives(

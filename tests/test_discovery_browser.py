@@ -4,18 +4,15 @@ from the result. The `page` fixture fails the test on any Content Security Polic
 JavaScript error."""
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from sessions_app.discovery import read_pending_states
-from tests.conftest import sign_in
+from tests.conftest import save_screenshot, sign_in
 
 pytestmark = pytest.mark.browser
-
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 
 def plant(sandbox, environment, user_id: str, minutes_ago: int) -> None:
@@ -68,8 +65,7 @@ def test_an_operator_imports_recent_users_finds_one_by_a_variable_and_opens_it(
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("maria.rossi@example.com")
     expect(rows.first).to_contain_text("pizza_size")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "find-by-activity.png"), full_page=True)
+    save_screenshot(page, "find-by-activity")
 
     rows.first.locator("a").click()
     expect(page.locator("body")).to_contain_text("maria.rossi@example.com")

@@ -5,18 +5,16 @@ Content Security Policy violation or JavaScript error."""
 
 import copy
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from sessions_app.known_sessions import note_session
-from tests.conftest import sign_in
+from tests.conftest import save_screenshot, sign_in
 from tests.inspector_support import ordering_state
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 USER = "customer-42"
 
 
@@ -25,11 +23,6 @@ def _address_is_not_masked_here(settings):
     # These tests show how values of each type are displayed, with the example state's `address`
     # object; masking personal data has its own tests (test_personal_data.py).
     settings.PERSONAL_DATA_VARIABLES = ["email", "phone", "phone_number"]
-
-
-def screenshot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def stored(sandbox, environment, user_id=USER):
@@ -64,7 +57,7 @@ def test_an_operator_finds_a_user_inspects_and_edits_a_variable(
 ):
     sign_in(page, ops)
     page.goto("/")
-    screenshot(page, "home")
+    save_screenshot(page, "home")
 
     open_inspector(page)
 
@@ -72,7 +65,7 @@ def test_an_operator_finds_a_user_inspects_and_edits_a_variable(
     expect(page.locator("li.frame.current .frame-title")).to_contain_text("Order pizza")
     expect(page.locator("tr[data-name='quantity'] .type")).to_have_text("number")
     expect(page.locator("tr[data-name='quantity_text'] .type")).to_have_text("string")
-    screenshot(page, "inspector")
+    save_screenshot(page, "inspector")
 
     page.click("tr[data-name='pizza_size'] button:has-text('Edit')")
     expect(page.locator("#id_name")).to_have_value("pizza_size")
@@ -128,7 +121,7 @@ def test_an_edit_on_a_moved_conversation_shows_the_conflict_and_can_be_re_applie
 
     expect(page.locator("h1")).to_have_text("The conversation moved; nothing was sent")
     expect(page.locator("table.state-diff")).to_contain_text("variables.pizza_size")
-    screenshot(page, "conflict")
+    save_screenshot(page, "conflict")
     assert stored(sandbox, environment) == moved
 
     page.click("button:has-text('Re-apply my change on the current state')")
@@ -167,7 +160,7 @@ def test_a_reset_needs_the_user_id_typed_and_the_history_brings_the_session_back
 
     page.click("a:has-text('Audit')")
     expect(page.locator("table.audit-table tbody tr")).to_have_count(2)
-    screenshot(page, "audit-list")
+    save_screenshot(page, "audit-list")
 
 
 def test_production_resets_say_so_plainly(page, ops, sandbox, production_environment):
