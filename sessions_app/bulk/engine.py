@@ -146,33 +146,63 @@ class Runner:
     def _thread_main(self, holder: str) -> None:
         try:
             while True:
-                status = self.status.current()
-                if status not in (Status.RUNNING, Status.CANCELLED):
-                    return
-                items = claim(
-                    self.job.pk, holder, CLAIM_SIZE, settle_only=status == Status.CANCELLED
-                )
-                if not items:
-                    return
-                for position, item in enumerate(items):
-                    status = self.status.current()
-                    if status == Status.RUNNING or (
-                        status == Status.CANCELLED and item.attempts > 0
-                    ):
-                        self.process(item, holder, settle_only=status == Status.CANCELLED)
-                    else:
-                        release(
-                            [i.pk for i in items[position:]],
-                            holder,
-                            cancelled=status == Status.CANCELLED,
-                        )
-                        break
+                try:
+                    if not self._claim_and_process(holder):
+                        return
+                except DatabaseError:
+                    if not self._wait_for_the_database(holder):
+                        return
         except Exception:
-            # A database or programming error in one thread must not leave its items claimed
-            # for good: the lease expires and the sweep hands them on.
+            # A programming error in one thread must not leave its items claimed for good:
+            # the lease expires and the sweep hands them on.
             logger.exception("Bulk job %s: worker thread %s stopped", self.job.pk, holder)
         finally:
             connections.close_all()
+
+    def _claim_and_process(self, holder: str) -> bool:
+        """Claim a few items and work on them; False once there is nothing more to do."""
+        status = self.status.current()
+        if status not in (Status.RUNNING, Status.CANCELLED):
+            return False
+        items = claim(self.job.pk, holder, CLAIM_SIZE, settle_only=status == Status.CANCELLED)
+        if not items:
+            return False
+        for position, item in enumerate(items):
+            status = self.status.current()
+            if status == Status.RUNNING or (status == Status.CANCELLED and item.attempts > 0):
+                self.process(item, holder, settle_only=status == Status.CANCELLED)
+            else:
+                release(
+                    [i.pk for i in items[position:]], holder, cancelled=status == Status.CANCELLED
+                )
+                break
+        return True
+
+    def _wait_for_the_database(self, holder: str) -> bool:
+        """The database went away mid-item (a restart, a fail-over). Once it answers again, put
+        back what this thread held, to be resumed from its audit row by whoever claims it, and
+        go on; False if it stays away past two leases (the sweep takes over then)."""
+        logger.warning(
+            "Bulk job %s: worker thread %s lost the database; waiting for it",
+            self.job.pk,
+            holder,
+            extra={"job_id": self.job.pk},
+        )
+        deadline = time.monotonic() + 2 * lease_s()
+        attempt = 0
+        while time.monotonic() < deadline:
+            attempt += 1
+            time.sleep(backoff_s(min(attempt, 4)))
+            close_old_connections()
+            try:
+                BulkItem.objects.filter(
+                    job_id=self.job.pk, status=ItemStatus.CLAIMED, claimed_by=holder
+                ).update(status=ItemStatus.PENDING, claimed_by="", lease_until=None)
+            except DatabaseError:
+                continue
+            self.status.forget()
+            return True
+        return False
 
     # ---- one item ----
 
