@@ -434,6 +434,8 @@ LOG_LEVEL = _log_level("LOG_LEVEL", "INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain").strip().lower() or "plain"
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json; got {LOG_FORMAT!r}.")
+# Python's warnings (a deprecation, a missing static folder) become log lines in that format too.
+logging.captureWarnings(True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
