@@ -435,6 +435,18 @@ def _database_url_of(settings_dict: dict) -> str:
     return f"postgres://{credentials}@{host}:{port}/{settings_dict['NAME']}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_task_queue() -> None:
+    """A queue of this test process's own, for it and every process it starts: parallel test
+    processes (pytest -n) share one Redis, and a worker must never take another process's job,
+    whose database it cannot see."""
+    from voiceflow_admin.celery import app
+
+    queue = f"test-{os.getpid()}"
+    os.environ["CELERY_TASK_DEFAULT_QUEUE"] = queue
+    app.conf.task_default_queue = queue
+
+
 @pytest.fixture(scope="session")
 def test_broker(tmp_path_factory):
     """The broker the tests and their workers share: Redis when CELERY_BROKER_URL says so,

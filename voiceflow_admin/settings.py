@@ -379,6 +379,8 @@ else:
     }
 # Job progress lives in the database (BulkJob/BulkItem); task results are never read.
 CELERY_TASK_IGNORE_RESULT = True
+# Deployments that share one Redis keep their work apart by queue name.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
