@@ -55,16 +55,30 @@
     scrollToEnd();
   }
 
+  // Numbers the state panel refreshes: when turns follow each other quickly, the answers to
+  // their refreshes can arrive out of order, and only the latest turn's may fill the panel.
+  var latestRefresh = 0;
+
   // The turn is over: refresh the inspector's state panel with what the turn changed.
   function finishTurn(turn) {
     turn.classList.remove("streaming");
     var end = turn.querySelector("[data-refresh]");
-    if (end && window.htmx && document.getElementById("live-state")) {
-      window.htmx.ajax("GET", end.getAttribute("data-refresh"), {
-        target: "#live-state",
-        swap: "outerHTML",
+    if (!end || !document.getElementById("live-state")) return;
+    var refresh = ++latestRefresh;
+    fetch(end.getAttribute("data-refresh"), {
+      credentials: "same-origin",
+      headers: { "HX-Request": "true" },
+    })
+      .then(function (response) {
+        return response.text();
+      })
+      .then(function (html) {
+        var panel = document.getElementById("live-state");
+        if (refresh !== latestRefresh || !panel) return;
+        panel.outerHTML = html;
+        var fresh = document.getElementById("live-state");
+        if (fresh && window.htmx) window.htmx.process(fresh);
       });
-    }
   }
 
   function completionIn(turn, messageId) {
