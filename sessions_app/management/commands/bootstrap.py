@@ -16,7 +16,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--no-demo", action="store_true", help="Do not register the sandbox demo project.")
+        parser.add_argument(
+            "--no-demo", action="store_true", help="Do not register the sandbox demo project."
+        )
         parser.add_argument("--admin-username", default="admin")
 
     def handle(self, *args, no_demo: bool, admin_username: str, **options) -> None:
