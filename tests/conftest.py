@@ -7,12 +7,12 @@ from the sandbox's control API (`sandbox.state(...)`), never from the dashboard.
 import os
 import secrets
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import sandbox_process
 from django.contrib.auth import get_user_model
 from django.test import Client
 
@@ -68,26 +68,7 @@ class Sandbox:
 
 
 def start_sandbox(*extra_args: str) -> Sandbox:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sessions_app.sandbox",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            *extra_args,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    line = process.stdout.readline().strip()
-    if not line.startswith("sandbox listening on "):
-        process.kill()
-        raise RuntimeError(f"The sandbox did not start: {line!r}")
-    url = line.removeprefix("sandbox listening on ")
+    url, process = sandbox_process.start_sandbox(extra_args)
     ALLOWED_PRIVATE_URLS.append(url)
     os.environ["VOICEFLOW_ALLOW_PRIVATE_URLS"] = ",".join(ALLOWED_PRIVATE_URLS)  # for workers
     return Sandbox(url, process)
@@ -108,11 +89,7 @@ def _sandboxes_allowed(settings):
 
 def stop_sandbox(sandbox: Sandbox) -> None:
     sandbox.control.close()
-    sandbox.process.terminate()
-    try:
-        sandbox.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        sandbox.process.kill()
+    sandbox_process.stop_sandbox(sandbox.process)
 
 
 @pytest.fixture(scope="session")
