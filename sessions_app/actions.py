@@ -161,8 +161,15 @@ def _write(
         state_now = client.get_state(user_id)
     except VoiceflowError as error:
         entry = resume or _open_entry(
-            environment=environment, user_id=user_id, action=action, actor=actor, source=source,
-            job=job, state_before=None, request_sent=request_sent, restored_from=restored_from,
+            environment=environment,
+            user_id=user_id,
+            action=action,
+            actor=actor,
+            source=source,
+            job=job,
+            state_before=None,
+            request_sent=request_sent,
+            restored_from=restored_from,
         )
         _finish(
             entry,
@@ -184,8 +191,14 @@ def _write(
         state_before = state_now
         if based_on is not None and fingerprint(state_now) != based_on:
             entry = _open_entry(
-                environment=environment, user_id=user_id, action=action, actor=actor,
-                source=source, job=job, state_before=state_now, request_sent=request_sent,
+                environment=environment,
+                user_id=user_id,
+                action=action,
+                actor=actor,
+                source=source,
+                job=job,
+                state_before=state_now,
+                request_sent=request_sent,
                 restored_from=restored_from,
             )
             _finish(
@@ -195,8 +208,14 @@ def _write(
             )
             raise Conflict(state_now, entry)
         entry = _open_entry(
-            environment=environment, user_id=user_id, action=action, actor=actor, source=source,
-            job=job, state_before=state_before, request_sent=request_sent,
+            environment=environment,
+            user_id=user_id,
+            action=action,
+            actor=actor,
+            source=source,
+            job=job,
+            state_before=state_before,
+            request_sent=request_sent,
             restored_from=restored_from,
         )
 
@@ -240,8 +259,15 @@ def do_set_variables(
         return merged
 
     return _write(
-        environment=environment, user_id=user_id, action=AuditEntry.Action.SET_VARIABLES,
-        actor=actor, source=source, based_on=based_on, job=job, client=client, resume=resume,
+        environment=environment,
+        user_id=user_id,
+        action=AuditEntry.Action.SET_VARIABLES,
+        actor=actor,
+        source=source,
+        based_on=based_on,
+        job=job,
+        client=client,
+        resume=resume,
         request_sent={"method": "PATCH", "path": "variables", "body": variables},
         send=lambda c, _before: c.update_variables(user_id, variables),
         expected_after=expected_after,
@@ -274,10 +300,16 @@ def do_remove_variables(
         return client.replace_state(user_id, expected_after(state_before))
 
     return _write(
-        environment=environment, user_id=user_id, action=AuditEntry.Action.REMOVE_VARIABLES,
-        actor=actor, source=source, based_on=based_on, job=job,
+        environment=environment,
+        user_id=user_id,
+        action=AuditEntry.Action.REMOVE_VARIABLES,
+        actor=actor,
+        source=source,
+        based_on=based_on,
+        job=job,
         request_sent={"method": "PUT", "path": "state", "remove_variables": names},
-        send=send, expected_after=expected_after,
+        send=send,
+        expected_after=expected_after,
     )
 
 
@@ -294,8 +326,13 @@ def do_replace_state(
     """Replace the whole state (PUT) after checking it has the shape Voiceflow requires."""
     check_state_shape(state)
     return _write(
-        environment=environment, user_id=user_id, action=AuditEntry.Action.REPLACE_STATE,
-        actor=actor, source=source, based_on=based_on, job=job,
+        environment=environment,
+        user_id=user_id,
+        action=AuditEntry.Action.REPLACE_STATE,
+        actor=actor,
+        source=source,
+        based_on=based_on,
+        job=job,
         request_sent={"method": "PUT", "path": "state", "body": state},
         send=lambda c, _before: c.replace_state(user_id, state),
         expected_after=lambda _before: state,
@@ -320,10 +357,18 @@ def do_reset_session(
         return {}
 
     return _write(
-        environment=environment, user_id=user_id, action=AuditEntry.Action.RESET,
-        actor=actor, source=source, based_on=based_on, job=job, client=client, resume=resume,
+        environment=environment,
+        user_id=user_id,
+        action=AuditEntry.Action.RESET,
+        actor=actor,
+        source=source,
+        based_on=based_on,
+        job=job,
+        client=client,
+        resume=resume,
         request_sent={"method": "DELETE", "path": "state"},
-        send=send, expected_after=lambda _before: {},
+        send=send,
+        expected_after=lambda _before: {},
     )
 
 
@@ -358,15 +403,23 @@ def do_put_back(
         return writable_state(target) if target else {}
 
     return _write(
-        environment=environment, user_id=user_id, action=AuditEntry.Action.RESTORE,
-        actor=actor, source=source, based_on=based_on, job=job, client=client, resume=resume,
+        environment=environment,
+        user_id=user_id,
+        action=AuditEntry.Action.RESTORE,
+        actor=actor,
+        source=source,
+        based_on=based_on,
+        job=job,
+        client=client,
+        resume=resume,
         restored_from=restored_from,
         request_sent={
             "method": "PUT" if target else "DELETE",
             "path": "state",
             "restored_from": restored_from.pk if restored_from else None,
         },
-        send=send, expected_after=expected_after,
+        send=send,
+        expected_after=expected_after,
     )
 
 
@@ -383,8 +436,13 @@ def do_restore(
     if entry.state_before is None:
         raise StateShapeError("This record has no state before the write to put back.")
     return do_put_back(
-        entry.environment, entry.user_id, entry.state_before,
-        actor=actor, source=source, based_on=based_on, restored_from=entry,
+        entry.environment,
+        entry.user_id,
+        entry.state_before,
+        actor=actor,
+        source=source,
+        based_on=based_on,
+        restored_from=entry,
     )
 
 
@@ -418,8 +476,13 @@ def do_interact(
         return c.get_state(user_id)
 
     entry = _write(
-        environment=environment, user_id=user_id, action=AuditEntry.Action.INTERACT,
-        actor=actor, source=source, based_on=based_on, job=None,
+        environment=environment,
+        user_id=user_id,
+        action=AuditEntry.Action.INTERACT,
+        actor=actor,
+        source=source,
+        based_on=based_on,
+        job=None,
         request_sent={"method": "POST", "path": "interact", "action": action, "config": config},
         send=send,
         # Only consulted when resuming an interrupted write, which a turn never is.
@@ -429,7 +492,11 @@ def do_interact(
 
 
 def _check_turn(action: Any, config: Any) -> None:
-    if not isinstance(action, dict) or not isinstance(action.get("type"), str) or not action["type"]:
+    if (
+        not isinstance(action, dict)
+        or not isinstance(action.get("type"), str)
+        or not action["type"]
+    ):
         raise StateShapeError('The action must be an object with a type, e.g. {"type": "launch"}.')
     if config is not None and not isinstance(config, dict):
         raise StateShapeError("config must be an object.")
@@ -470,13 +537,20 @@ def do_stream_turn(
 
     def open_entry(state_before: dict | None) -> AuditEntry:
         return _open_entry(
-            environment=environment, user_id=user_id, action=AuditEntry.Action.INTERACT,
-            actor=actor, source=source, job=None, state_before=state_before,
+            environment=environment,
+            user_id=user_id,
+            action=AuditEntry.Action.INTERACT,
+            actor=actor,
+            source=source,
+            job=None,
+            state_before=state_before,
             request_sent=request_sent,
         )
 
     def failed(entry: AuditEntry, error: VoiceflowError) -> None:
-        _finish(entry, outcome=AuditEntry.Outcome.FAILED, upstream_status=error.status, error=str(error))
+        _finish(
+            entry, outcome=AuditEntry.Outcome.FAILED, upstream_status=error.status, error=str(error)
+        )
 
     try:
         state_before = client.get_state(user_id)
@@ -553,8 +627,13 @@ def do_emit_event(
     """
     _check_turn(event_action, None)
     return _write(
-        environment=environment, user_id=user_id, action=AuditEntry.Action.INTERACT,
-        actor=actor, source=source, based_on=None, job=None,
+        environment=environment,
+        user_id=user_id,
+        action=AuditEntry.Action.INTERACT,
+        actor=actor,
+        source=source,
+        based_on=None,
+        job=None,
         request_sent={"method": "POST", "path": "session event", "action": event_action},
         send=lambda c, before: (c.emit_event(user_id, event_action), before)[1],
         expected_after=lambda before: before,
