@@ -133,6 +133,16 @@ def _finish(entry: AuditEntry, *, outcome: str, **fields: Any) -> AuditEntry:
     return entry
 
 
+def _finish_unread(entry: AuditEntry, error: VoiceflowError) -> AuditEntry:
+    """Record a write abandoned because the state before it could not be read."""
+    return _finish(
+        entry,
+        outcome=AuditEntry.Outcome.FAILED,
+        upstream_status=error.status,
+        error=f"Could not read the current state, nothing was sent: {error.message}",
+    )
+
+
 def _write(
     *,
     environment: Environment,
@@ -171,12 +181,7 @@ def _write(
             request_sent=request_sent,
             restored_from=restored_from,
         )
-        _finish(
-            entry,
-            outcome=AuditEntry.Outcome.FAILED,
-            upstream_status=error.status,
-            error=f"Could not read the current state, nothing was sent: {error.message}",
-        )
+        _finish_unread(entry, error)
         raise
 
     if resume is not None:
@@ -555,13 +560,7 @@ def do_stream_turn(
     try:
         state_before = client.get_state(user_id)
     except VoiceflowError as error:
-        entry = open_entry(None)
-        _finish(
-            entry,
-            outcome=AuditEntry.Outcome.FAILED,
-            upstream_status=error.status,
-            error=f"Could not read the current state, nothing was sent: {error.message}",
-        )
+        _finish_unread(open_entry(None), error)
         raise
     entry = open_entry(state_before)
 
