@@ -83,9 +83,9 @@ def publishing_to(broker_url: str) -> Iterator[None]:
     from voiceflow_admin.celery import app
 
     def forget_connections() -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
-            app._pool = None
+        # Forgotten, not closed: kombu keeps one pool per broker address for the whole process,
+        # and the test run's own broker needs its pool again afterwards.
+        app._pool = None
         app.amqp._producer_pool = None
 
     saved = (os.environ.get("CELERY_BROKER_URL"), app.conf.broker_url)

@@ -11,7 +11,9 @@ from sessions_app import bulk
 from sessions_app.models import AuditEntry, BulkItem, BulkJob
 from tests.inspector_support import ordering_state
 
-pytestmark = [pytest.mark.worker, pytest.mark.production_path]
+# Once, on the default path: the engine's handling of faults is the same on any database
+# (tests/test_bulk_faults.py also runs on PostgreSQL and Redis).
+pytestmark = pytest.mark.worker
 
 Item = BulkItem.Status
 

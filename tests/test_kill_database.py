@@ -10,7 +10,14 @@ from bulk_support import preload_for_users, wait_until_finished
 from conftest import _database_url_of
 from django.conf import settings
 from django.db import connection
-from reliability_support import CeleryProcess, TcpProxy, process_env, wait_for
+from reliability_support import (
+    CeleryProcess,
+    RedisServer,
+    TcpProxy,
+    process_env,
+    publishing_to,
+    wait_for,
+)
 
 from sessions_app import bulk
 from sessions_app.models import AuditEntry, BulkItem
@@ -38,13 +45,19 @@ def database_proxy(transactional_db):
 
 
 @pytest.fixture
-def workers_behind_the_proxy(database_proxy, test_broker, tmp_path):
-    from voiceflow_admin.celery import app
+def redis_server(tmp_path):
+    """A Redis of the test's own, so that no other test run's workers take its messages."""
+    server = RedisServer(tmp_path).start()
+    with publishing_to(server.url):
+        yield server
+    server.kill()
 
-    app.control.purge()  # messages a previous test left for jobs that no longer exist
+
+@pytest.fixture
+def workers_behind_the_proxy(database_proxy, redis_server, tmp_path):
     through_proxy = {**connection.settings_dict, "HOST": "127.0.0.1", "PORT": database_proxy.port}
     env = process_env(
-        test_broker,
+        {"CELERY_BROKER_URL": redis_server.url},
         DATABASE_URL=_database_url_of(through_proxy),
         BULK_LEASE_SECONDS=str(LEASE_S),
         BEAT_SCHEDULE_FILE=str(tmp_path / "beat-schedule"),

@@ -12,7 +12,8 @@ from reliability_support import CeleryProcess, RedisServer, process_env, publish
 from sessions_app import bulk
 from sessions_app.models import AuditEntry, BulkItem
 
-pytestmark = [pytest.mark.worker, pytest.mark.production_path]
+# Once, on the default path: it brings its own Redis, and the database plays no part.
+pytestmark = pytest.mark.worker
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from reliability_support import WebServer, wait_for
 
 from sessions_app.models import AuditEntry, BulkItem, BulkJob
 
-pytestmark = [pytest.mark.worker, pytest.mark.production_path]
+# Once, on the default path: gunicorn on PostgreSQL and Redis runs in tests/test_scale_out_e2e.py.
+pytestmark = pytest.mark.worker
 
 
 @pytest.fixture

@@ -9,7 +9,14 @@ import httpx
 import pytest
 from bulk_support import preload_for_users, wait_until_finished
 from django.test import Client
-from reliability_support import CeleryProcess, WebServer, process_env, run_django
+from reliability_support import (
+    CeleryProcess,
+    RedisServer,
+    WebServer,
+    process_env,
+    publishing_to,
+    run_django,
+)
 
 from sessions_app import bulk
 
@@ -78,27 +85,28 @@ def test_every_web_server_line_is_json_and_a_request_s_lines_carry_its_id(
 
 
 def test_the_bulk_engine_logs_each_item_outcome_without_user_ids_or_values(
-    transactional_db, test_broker, tmp_path, clean_knobs, sandbox_project, environment, ops
+    transactional_db, tmp_path, clean_knobs, sandbox_project, environment, ops
 ):
-    from voiceflow_admin.celery import app
-
     sandbox = clean_knobs
     sandbox.knobs(
         api_key=sandbox_project["api_key"],
         failures={"mode": "5xx", "status": 422, "user_ids": ["logged-person-2"]},
     )
-    app.control.purge()
     log_path = tmp_path / "worker.log"
-    worker = CeleryProcess("worker", process_env(test_broker, LOG_FORMAT="json"), log_path)
-    worker.start()
+    redis = RedisServer(tmp_path).start()  # its own, so no other test run's worker takes the job
+    env = process_env({"CELERY_BROKER_URL": redis.url}, LOG_FORMAT="json")
+    worker = CeleryProcess("worker", env, log_path)
     try:
-        job = preload_for_users(
-            environment, ops, ["logged-person-1", "logged-person-2"], {"plan": "platinum-9931"}
-        )
-        bulk.start_job(job, ops)
-        wait_until_finished(job, timeout_s=60)
+        worker.start()
+        with publishing_to(redis.url):
+            job = preload_for_users(
+                environment, ops, ["logged-person-1", "logged-person-2"], {"plan": "platinum-9931"}
+            )
+            bulk.start_job(job, ops)
+            wait_until_finished(job, timeout_s=60)
     finally:
         worker.kill()
+        redis.kill()
 
     text = log_path.read_text()
     lines = json_lines(text)
