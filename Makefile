@@ -31,6 +31,8 @@ start: install
 ## Run the whole test suite: on the embedded defaults, then the production path on PostgreSQL + Redis.
 test: install-dev
 	bash scripts/ensure-test-tools
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
 	$(MAKE) --no-print-directory test-embedded test-production-path
 
 test-embedded:
