@@ -46,7 +46,8 @@ def test_a_preload_through_changing_faults_then_cancelled_accounts_for_every_ite
 ):
     sandbox, api_key = clean_knobs, sandbox_project["api_key"]
     doomed = ["doomed-1", "doomed-2", "doomed-3"]
-    user_ids = doomed + [f"weather-{n:02d}" for n in range(57)]
+    # Far more users than are done before the cancel, so the cancel always finds some left.
+    user_ids = doomed + [f"weather-{n:03d}" for n in range(197)]
     variables = {"offer": "storm", "tier": 2}
     sandbox.knobs(
         api_key=api_key,
