@@ -337,8 +337,6 @@ class OperatorPreference(models.Model):
     environment = models.ForeignKey(
         Environment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    # When the operator last re-entered their password, for step-up confirmation of risky work.
-    confirmed_password_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"Preferences of user {self.user_id}"

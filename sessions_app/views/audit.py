@@ -118,7 +118,7 @@ def audit_restore(request: HttpRequest, entry_id: int) -> HttpResponse:
             description=description,
         )
     except (VoiceflowError, StateShapeError) as error:
-        message = error.message if isinstance(error, VoiceflowError) else str(error)
+        message = str(error)
         messages.error(request, f"Nothing was restored: {message}")
         return redirect(inspector_url(environment, user_id))
     messages.success(request, f"Restored the state recorded before entry #{entry.pk}.")

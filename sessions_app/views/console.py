@@ -126,7 +126,7 @@ def send(request: HttpRequest, environment_id: int) -> HttpResponse:
             config=form.config(),
         )
     except (VoiceflowError, StateShapeError) as error:
-        return _render_turn(request, context | {"problem": _message_of(error)})
+        return _render_turn(request, context | {"problem": str(error)})
     context |= {"traces": [trace_view(trace) for trace in traces]}
     context |= _end_context(
         environment, user_id, entry, len(traces), watching=request.POST.get("watch") == "1"
@@ -158,7 +158,7 @@ def stream(request: HttpRequest, environment_id: int) -> HttpResponse:
         _, session_key = next(events)
     except (VoiceflowError, StateShapeError) as error:
         context = _turn_context(environment, user_id, description, "stream")
-        return _render_turn(request, context | {"problem": _message_of(error)})
+        return _render_turn(request, context | {"problem": str(error)})
     # The session is saved with this response's headers, before the stream starts.
     _keep_stream_session(request, environment, user_id, session_key)
     relay = _relay(
@@ -200,9 +200,7 @@ def _relay(
                 trace_count += 1
                 yield from _relay_trace(request, environment, data, started)
     except VoiceflowError as error:
-        html = render_to_string(
-            "sessions/console/problem.html", {"problem": _message_of(error)}, request
-        )
+        html = render_to_string("sessions/console/problem.html", {"problem": str(error)}, request)
         yield _event("problem", html=html)
     finally:
         # Closing the turn now (not when it is collected) records an interrupted stream at once.
@@ -248,7 +246,7 @@ def emit(request: HttpRequest, environment_id: int) -> HttpResponse:
             environment, user_id, form.action, actor=request.user, source=AuditEntry.Source.PAGE
         )
     except (VoiceflowError, StateShapeError) as error:
-        return _render_emit(request, {"problem": _message_of(error), "upstream": True})
+        return _render_emit(request, {"problem": str(error), "upstream": True})
     context = {
         "entry": entry,
         "event_name": form.cleaned_data["event_name"],
@@ -297,7 +295,3 @@ def state_after(request: HttpRequest, environment_id: int) -> HttpResponse:
     )
     context["refresh_based_on"] = True
     return render(request, "sessions/includes/live_state.html", context)
-
-
-def _message_of(error: Exception) -> str:
-    return error.message if isinstance(error, VoiceflowError) else str(error)

@@ -64,7 +64,7 @@ def edit_state(request: HttpRequest, environment_id: int) -> HttpResponse:
             ],
         )
     except (VoiceflowError, StateShapeError) as error:
-        message = error.message if isinstance(error, VoiceflowError) else str(error)
+        message = str(error)
         return _render_preview(
             request, environment, user_id, form, proposed, based_on, error=message
         )

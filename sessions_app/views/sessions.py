@@ -229,9 +229,7 @@ def set_variable(request: HttpRequest, environment_id: int) -> HttpResponse:
             description=description,
         )
     except (VoiceflowError, StateShapeError) as error:
-        return render_inspector(
-            request, environment, user_id, set_form=form, error=_message_of(error)
-        )
+        return render_inspector(request, environment, user_id, set_form=form, error=str(error))
     messages.success(request, f"{description}.")
     return redirect(inspector_url(environment, user_id))
 
@@ -268,10 +266,6 @@ def remove_variable(request: HttpRequest, environment_id: int) -> HttpResponse:
             description=description,
         )
     except (VoiceflowError, StateShapeError) as error:
-        return render_inspector(request, environment, user_id, error=_message_of(error))
+        return render_inspector(request, environment, user_id, error=str(error))
     messages.success(request, f"Removed the variable {name}.")
     return redirect(inspector_url(environment, user_id))
-
-
-def _message_of(error: Exception) -> str:
-    return error.message if isinstance(error, VoiceflowError) else str(error)
