@@ -225,8 +225,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if failure is not None:
             server.stats.injected_failure(api_key)
             if failure.mode == "5xx":
-                self._write(coded_error(failure.status, status_phrase(failure.status)))
                 server.stats.response(api_key, route_name, failure.status, user_id)
+                self._write(coded_error(failure.status, status_phrase(failure.status)))
             else:
                 if failure.mode == "timeout":
                     server.stopping.wait(failure.hold_seconds)
@@ -249,16 +249,16 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 answer = html_not_found(self.command, raw_path)
             except Refused as refusal:
                 answer = refusal.response
-        try:
-            status = self._write(answer)
-        except OSError:
-            # The client went away before the answer (a killed worker): what the runtime did,
-            # a write included, happened all the same and is counted.
-            status = answer.status if isinstance(answer, Response) else 200
-            server.stats.response(api_key, route_name, status, user_id)
-            self.close_connection = True
-            return
+        # Counted before the answer is written: a client that reads its answer and then asks
+        # the control API for the counters must find this request there. A client that goes away
+        # mid-answer (a killed worker) changes nothing: what the runtime did, a write included,
+        # happened all the same.
+        status = answer.status if isinstance(answer, Response) else 200
         server.stats.response(api_key, route_name, status, user_id)
+        try:
+            self._write(answer)
+        except OSError:
+            self.close_connection = True
 
     def _api_key(self) -> str | None:
         """The project key a request is accounted to: its Authorization, or the key of the
@@ -337,9 +337,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
             "Vary": "Origin",
         }
 
-    def _write(self, answer: Response | EventStream) -> int:
+    def _write(self, answer: Response | EventStream) -> None:
         if isinstance(answer, EventStream):
-            return self._write_stream(answer)
+            self._write_stream(answer)
+            return
         self.send_response(answer.status)
         for name, value in {**self._cors_headers(), **answer.headers}.items():
             self.send_header(name, value)
@@ -351,9 +352,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD" and answer.body:
             self.wfile.write(answer.body)
-        return answer.status
 
-    def _write_stream(self, stream: EventStream) -> int:
+    def _write_stream(self, stream: EventStream) -> None:
         """Server-sent events, each flushed as it is produced; the end of the body is the end
         of the connection (no Content-Length)."""
         self.close_connection = True
@@ -371,7 +371,6 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             pass
-        return 200
 
 
 def serve(
