@@ -259,13 +259,23 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture(autouse=True)
-def _plain_static_files(settings):
-    # The manifest storage needs `collectstatic`; tests serve the files straight from static/.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+@pytest.fixture(autouse=True, scope="session")
+def _plain_static_files() -> Iterator[None]:
+    """The manifest storage and STATIC_ROOT need `collectstatic`; tests serve the files straight
+    from static/ through the finders. For the whole session, because the live server builds its
+    middleware once."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    with override_settings(
+        STORAGES={
+            **settings.STORAGES,
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        },
+        STATIC_ROOT=None,
+        WHITENOISE_USE_FINDERS=True,
+    ):
+        yield
 
 
 @pytest.fixture(scope="session")

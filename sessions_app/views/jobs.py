@@ -42,7 +42,8 @@ def job_list(request: HttpRequest) -> HttpResponse:
         done=Count("items", filter=Q(items__status=BulkItem.Status.SUCCEEDED)),
         failed=Count("items", filter=Q(items__status=BulkItem.Status.FAILED)),
     )
-    page = Paginator(jobs, 50).get_page(request.GET.get("page"))
+    # An aggregate drops Meta.ordering, and pages of an unordered list may repeat or skip jobs.
+    page = Paginator(jobs.order_by("-created_at", "-pk"), 50).get_page(request.GET.get("page"))
     return render(request, "jobs/list.html", {"page": page, "can_control": can(request, CONTROL)})
 
 
