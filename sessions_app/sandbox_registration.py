@@ -23,6 +23,8 @@ def register_demo_project(sandbox_url: str) -> list[Environment]:
             realtime_url=sandbox_url,
             analytics_url=sandbox_url,
             is_sandbox=True,
+            # The demo users' conversations are imported into the index every few minutes.
+            discovery_enabled=True,
         )
         do_save_project(project, actor=None, source=AuditEntry.Source.CLI)
     elif project.runtime_url != sandbox_url:

@@ -1,15 +1,20 @@
-"""`manage.py bootstrap`: roles and the first admin once, the sandbox's demo project idempotently."""
+"""`manage.py bootstrap`: roles and the first admin once, the sandbox's demo project idempotently,
+and the demo users indexed by the worker as soon as the sandbox answers."""
 
 import io
+import logging
 
 import pytest
+from bulk_support import wait_for
+from conftest import start_sandbox, stop_sandbox
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 
-from sessions_app.models import Environment, Project
+from sessions_app.discovery.tasks import SANDBOX_WAIT_RETRIES, index_sandbox_sessions
+from sessions_app.models import Environment, KnownSession, Project
 from sessions_app.roles import ROLE_NAMES
-from sessions_app.sandbox.demo import DEMO_API_KEY, DEMO_PROJECT_ID
+from sessions_app.sandbox.demo import DEMO_API_KEY, DEMO_PROJECT_ID, OLDEST_ACTIVITY_AGE_S
 from sessions_app.sandbox_registration import DEMO_PROJECT_NAME
 from sessions_app.voiceflow import client_for
 
@@ -109,3 +114,97 @@ def test_a_moved_sandbox_is_followed_on_the_next_run(var_dir, settings):
     ) * 3
     assert project.api_key == DEMO_API_KEY
     assert project.environments.count() == 2
+
+
+# ---- the demo users in the index from the first screen on ----
+
+# Every demo user who talked to the agent (tests/test_sandbox_demo_times.py), all in Production.
+DEMO_USERS_WITH_CONVERSATIONS = 34
+
+
+@pytest.fixture
+def own_sandbox():
+    """A sandbox of the test's own with fresh demo data: the shared one's demo users may have
+    been edited by other tests. Started before the worker, which learns the origins it may
+    send requests to when it starts."""
+    running = start_sandbox()
+    yield running
+    stop_sandbox(running)
+
+
+@pytest.mark.worker
+def test_the_worker_indexes_every_demo_user_even_when_the_sandbox_is_not_answering_yet(
+    own_sandbox, celery_worker, settings, var_dir
+):
+    settings.SANDBOX_URL = own_sandbox.url
+    # The first two searches find no sandbox, as when the worker is up before it.
+    own_sandbox.knobs(
+        api_key=DEMO_API_KEY,
+        failures={"mode": "drop", "routes": ["realtime.transcripts.search"], "count": 2},
+    )
+
+    printed = bootstrap("--no-demo") and bootstrap()
+
+    production = Environment.objects.get(label="Production")
+    wait_for(
+        lambda: (
+            KnownSession.objects.filter(environment=production, state_pending=False).count()
+            == DEMO_USERS_WITH_CONVERSATIONS
+        ),
+        timeout_s=60,
+        what="every demo user to be indexed with their state read",
+    )
+    maria = KnownSession.objects.get(environment=production, user_id="maria.rossi@example.com")
+    assert maria.variables_snapshot["customer_name"] == "Maria Rossi"
+    assert own_sandbox.stats(DEMO_API_KEY)["injected_failures"] == 2
+    assert not KnownSession.objects.filter(environment__label="Development").exists()
+    assert "its users are being indexed" in printed
+    assert Project.objects.get().discovery_enabled, "the periodic refresh keeps the demo current"
+
+
+@pytest.mark.django_db
+def test_an_unreachable_sandbox_is_retried_then_given_up_on_with_a_warning(
+    var_dir, settings, caplog
+):
+    silent_sandbox(settings)
+    environments = register_demo_project_through_bootstrap()
+
+    with caplog.at_level(logging.INFO):
+        # Run here, where Celery runs each retry at once instead of after its delay.
+        result = index_sandbox_sessions.apply(args=[environments, OLDEST_ACTIVITY_AGE_S // 3600])
+
+    retries = [r for r in caplog.records if "retry: Retry in" in r.getMessage()]
+    assert len(retries) == SANDBOX_WAIT_RETRIES
+    assert (result.state, result.result) == ("SUCCESS", {})
+    assert "the sandbox never answered" in caplog.text
+    assert not KnownSession.objects.exists()
+
+
+def silent_sandbox(settings) -> None:
+    """The demo project points at a port nobody listens on (the discard port)."""
+    settings.SANDBOX_URL = "http://127.0.0.1:9"
+    settings.VOICEFLOW_ALLOW_PRIVATE_URLS = [
+        *settings.VOICEFLOW_ALLOW_PRIVATE_URLS,
+        "http://127.0.0.1:9",
+    ]
+
+
+def register_demo_project_through_bootstrap() -> list[int]:
+    bootstrap()
+    return list(Environment.objects.values_list("pk", flat=True))
+
+
+@pytest.mark.django_db
+def test_a_sandbox_address_the_dashboard_may_not_reach_is_reported_without_retries(
+    var_dir, settings, caplog
+):
+    settings.SANDBOX_URL = "http://127.0.0.1:9"  # not in VOICEFLOW_ALLOW_PRIVATE_URLS
+    environments = register_demo_project_through_bootstrap()
+
+    with caplog.at_level(logging.INFO):
+        result = index_sandbox_sessions.apply(args=[environments, OLDEST_ACTIVITY_AGE_S // 3600])
+
+    assert (result.state, result.result) == ("SUCCESS", {})
+    assert not [r for r in caplog.records if "retry: Retry in" in r.getMessage()]
+    assert caplog.text.count("indexing Demo Pizzeria") == 2
+    assert "VOICEFLOW_ALLOW_PRIVATE_URLS" in caplog.text

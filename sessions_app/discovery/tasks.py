@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from ..models import Environment
 from ..secrets import UndecryptableSecret
-from ..voiceflow import VoiceflowError
+from ..voiceflow import UpstreamFailure, UpstreamTimeout, VoiceflowError
 from .importing import import_from_transcripts, read_pending_states
 
 logger = logging.getLogger(__name__)
@@ -18,6 +18,9 @@ logger = logging.getLogger(__name__)
 # Background work waits this long at most for a budget slot; a project whose budget is taken by
 # a bulk job is left for the next run rather than holding a worker.
 BACKGROUND_MAX_WAIT_S = 60.0
+# How long the first index of the demo project waits for the sandbox to listen: 20 × 3 s.
+SANDBOX_WAIT_RETRIES = 20
+SANDBOX_WAIT_RETRY_S = 3
 
 
 @shared_task(name="sessions_app.discovery.tasks.read_imported_states")
@@ -40,33 +43,63 @@ def read_imported_states(environment_id: int) -> int:
     return report.read
 
 
+def _refresh(environment: Environment, lookback_hours: int) -> int:
+    """Import the users of `environment` active in the last `lookback_hours`, then read the
+    states that changed; returns the number of userIDs found."""
+    end = timezone.now()
+    start = end - timedelta(hours=lookback_hours)
+    report = import_from_transcripts(
+        environment,
+        start=start,
+        end=end,
+        this_environment_only=True,
+        max_wait_s=BACKGROUND_MAX_WAIT_S,
+    )
+    read = read_pending_states(environment, max_wait_s=BACKGROUND_MAX_WAIT_S)
+    if read.stopped_by:
+        logger.warning("Discovery: reading states in %s stopped: %s", environment, read.stopped_by)
+    return report.user_ids
+
+
 @shared_task(name="sessions_app.discovery.tasks.refresh_known_sessions")
 def refresh_known_sessions() -> dict[int, int]:
-    """For every environment of every project with discovery enabled: import the users active
-    in the last DISCOVERY_LOOKBACK_HOURS, then read the states that changed. Returns the number
-    of userIDs found per environment id; one environment's failure does not stop the others."""
-    end = timezone.now()
-    start = end - timedelta(hours=settings.DISCOVERY_LOOKBACK_HOURS)
+    """Refresh every environment of every project with discovery enabled over the last
+    DISCOVERY_LOOKBACK_HOURS. Returns the number of userIDs found per environment id; one
+    environment's failure does not stop the others."""
     found: dict[int, int] = {}
     environments = Environment.objects.select_related("project").filter(
         project__discovery_enabled=True
     )
     for environment in environments:
         try:
-            report = import_from_transcripts(
-                environment,
-                start=start,
-                end=end,
-                this_environment_only=True,
-                max_wait_s=BACKGROUND_MAX_WAIT_S,
-            )
-            found[environment.pk] = report.user_ids
-            read = read_pending_states(environment, max_wait_s=BACKGROUND_MAX_WAIT_S)
+            found[environment.pk] = _refresh(environment, settings.DISCOVERY_LOOKBACK_HOURS)
         except (VoiceflowError, UndecryptableSecret) as error:
             logger.warning("Discovery: refreshing %s failed: %s", environment, error)
-            continue
-        if read.stopped_by:
-            logger.warning(
-                "Discovery: reading states in %s stopped: %s", environment, read.stopped_by
-            )
+    return found
+
+
+@shared_task(
+    name="sessions_app.discovery.tasks.index_sandbox_sessions",
+    bind=True,
+    max_retries=SANDBOX_WAIT_RETRIES,
+    default_retry_delay=SANDBOX_WAIT_RETRY_S,
+)
+def index_sandbox_sessions(self, environment_ids: list[int], lookback_hours: int) -> dict[int, int]:
+    """The first refresh of the sandbox's demo project, queued by `manage.py bootstrap` so a
+    newcomer's first screen already lists the demo users. The sandbox starts beside the worker
+    and may not listen yet: an unreachable sandbox is retried rather than reported."""
+    found: dict[int, int] = {}
+    environments = Environment.objects.select_related("project").filter(pk__in=environment_ids)
+    for environment in environments:
+        try:
+            found[environment.pk] = _refresh(environment, lookback_hours)
+        except (UpstreamFailure, UpstreamTimeout) as error:
+            if self.request.retries >= self.max_retries:
+                logger.warning(
+                    "Discovery: the sandbox never answered for %s: %s", environment, error
+                )
+                return found
+            raise self.retry(exc=error) from error
+        except (VoiceflowError, UndecryptableSecret) as error:
+            logger.warning("Discovery: indexing %s failed: %s", environment, error)
     return found

@@ -4,9 +4,15 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from django.db import transaction
 
+from sessions_app.discovery.tasks import index_sandbox_sessions
 from sessions_app.roles import ensure_roles
+from sessions_app.sandbox.demo import OLDEST_ACTIVITY_AGE_S
 from sessions_app.sandbox_registration import register_demo_project
+
+# Far enough back to find every demo conversation, the oldest two weeks old.
+DEMO_HISTORY_HOURS = OLDEST_ACTIVITY_AGE_S // 3600 + 24
 
 
 class Command(BaseCommand):
@@ -40,7 +46,13 @@ class Command(BaseCommand):
             )
         if not no_demo:
             environments = register_demo_project(settings.SANDBOX_URL)
+            # The worker indexes the demo users once the sandbox answers, so the first screen
+            # already lists them rather than waiting for the periodic refresh.
+            environment_ids = [environment.pk for environment in environments]
+            transaction.on_commit(
+                lambda: index_sandbox_sessions.delay(environment_ids, DEMO_HISTORY_HOURS)
+            )
             self.stdout.write(
                 f"Demo project registered against the sandbox at {settings.SANDBOX_URL} "
-                f"({', '.join(env.label for env in environments)})."
+                f"({', '.join(env.label for env in environments)}); its users are being indexed."
             )
