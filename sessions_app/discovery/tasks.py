@@ -43,16 +43,17 @@ def read_imported_states(environment_id: int) -> int:
     return report.read
 
 
-def _refresh(environment: Environment, lookback_hours: int) -> int:
-    """Import the users of `environment` active in the last `lookback_hours`, then read the
-    states that changed; returns the number of userIDs found."""
+def _refresh(environment: Environment, lookback_hours: int, *, this_environment_only: bool) -> int:
+    """Import the users active in the last `lookback_hours` (in `environment`'s conversations
+    only, or in any) into `environment`'s index, then read the states that changed; returns the
+    number of userIDs found."""
     end = timezone.now()
     start = end - timedelta(hours=lookback_hours)
     report = import_from_transcripts(
         environment,
         start=start,
         end=end,
-        this_environment_only=True,
+        this_environment_only=this_environment_only,
         max_wait_s=BACKGROUND_MAX_WAIT_S,
     )
     read = read_pending_states(environment, max_wait_s=BACKGROUND_MAX_WAIT_S)
@@ -72,7 +73,9 @@ def refresh_known_sessions() -> dict[int, int]:
     )
     for environment in environments:
         try:
-            found[environment.pk] = _refresh(environment, settings.DISCOVERY_LOOKBACK_HOURS)
+            found[environment.pk] = _refresh(
+                environment, settings.DISCOVERY_LOOKBACK_HOURS, this_environment_only=True
+            )
         except (VoiceflowError, UndecryptableSecret) as error:
             logger.warning("Discovery: refreshing %s failed: %s", environment, error)
     return found
@@ -92,7 +95,11 @@ def index_sandbox_sessions(self, environment_ids: list[int], lookback_hours: int
     environments = Environment.objects.select_related("project").filter(pk__in=environment_ids)
     for environment in environments:
         try:
-            found[environment.pk] = _refresh(environment, lookback_hours)
+            # A state belongs to the project and user, not to a version: every demo user, whose
+            # conversations were all in Production, is a session of Development too.
+            found[environment.pk] = _refresh(
+                environment, lookback_hours, this_environment_only=False
+            )
         except (UpstreamFailure, UpstreamTimeout) as error:
             if self.request.retries >= self.max_retries:
                 logger.warning(
