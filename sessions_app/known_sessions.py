@@ -66,7 +66,10 @@ def search_known_sessions(
 ) -> QuerySet[KnownSession]:
     sessions = KnownSession.objects.filter(environment=environment)
     if user_id_prefix:
-        sessions = sessions.filter(user_id__startswith=user_id_prefix)
+        # Ignoring case finds what support staff type from a ticket on SQLite and PostgreSQL
+        # alike (SQLite's LIKE ignores ASCII case whatever the lookup); the results show the
+        # exact userIDs.
+        sessions = sessions.filter(user_id__istartswith=user_id_prefix)
     if variable_value:
         needle = variable_value.lower()
         sessions = sessions.filter(Q(search_text__contains=needle))

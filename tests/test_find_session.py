@@ -132,6 +132,28 @@ def test_the_index_is_searchable_by_prefix_and_by_variable_value(
     assert {known.user_id for known in response.context["known_page"]} == expected
 
 
+@pytest.mark.production_path
+def test_the_prefix_search_ignores_case_on_every_database(viewer_client, index):
+    response = viewer_client.get(reverse("home"), {"prefix": "ORDER-100"})
+
+    assert {known.user_id for known in response.context["known_page"]} == {
+        "order-1001",
+        "order-1002",
+    }
+
+
+def test_an_imported_session_says_when_its_user_was_last_active(viewer_client, viewer, environment):
+    OperatorPreference.objects.create(user=viewer, environment=environment)
+    note_session(environment, "talked-earlier", {"variables": {"plan": "gold"}})
+    KnownSession.objects.filter(user_id="talked-earlier").update(
+        last_activity_at=timezone.now() - timedelta(days=3, minutes=5)
+    )
+
+    text = text_of(viewer_client.get(reverse("home")))
+
+    assert "last active 3 days ago" in text
+
+
 def test_the_index_is_per_environment(viewer_client, index):
     response = viewer_client.get(reverse("home"), {"value": "pepperoni"})
 
