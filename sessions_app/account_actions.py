@@ -1,17 +1,22 @@
-"""Changes to who may do what, audited in one place: API tokens created and revoked, roles and
-administrative flags granted and taken away.
+"""Changes to who may do what, audited in one place: API tokens created and revoked, accounts
+created, roles and administrative flags granted and taken away.
 
-A token's row names its prefix (the id it is listed and revoked by), never the token itself.
+A token's row names its prefix (the id it is listed and revoked by), never the token itself; an
+account's row never names its password.
 """
 
+import secrets
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from knox.models import AuthToken
 
 from .models import AuditEntry
+from .roles import ROLE_NAMES
 
 # The flags of Django's user model that grant power by themselves.
 PRIVILEGE_FLAGS = ("is_superuser", "is_staff", "is_active")
@@ -120,3 +125,115 @@ def record_role_permissions_change(
     if revoked:
         change["permissions_revoked"] = revoked
     return _record(AuditEntry.Action.ROLE_CHANGED, change, actor=actor, source=source)
+
+
+# ---- the Team page: accounts created, given a role, deactivated and reactivated ----
+
+ADMIN_ROLE = ROLE_NAMES[-1]
+
+
+class AccountChangeRefused(Exception):
+    """A change to an account that was refused before anything was written; says why."""
+
+
+def _role_groups() -> dict[str, Group]:
+    return {group.name: group for group in Group.objects.filter(name__in=ROLE_NAMES)}
+
+
+def _group_of(role: str | None, role_groups: dict[str, Group]) -> Group | None:
+    if role is None:
+        return None
+    if role not in role_groups:
+        raise AccountChangeRefused(
+            f"The {role} role does not exist yet: run manage.py setup_roles."
+        )
+    return role_groups[role]
+
+
+def _lock_admin_role() -> None:
+    # Every change that can take the Admin role away locks its group row first, so two admins
+    # demoting or deactivating each other at the same moment cannot both pass the last-admin
+    # check (PostgreSQL; SQLite runs one writing transaction at a time anyway).
+    list(Group.objects.select_for_update().filter(name=ADMIN_ROLE))
+
+
+def _refuse_own_or_superuser(
+    account: AbstractBaseUser, *, actor: AbstractBaseUser, own_change: str
+) -> None:
+    if account.pk == actor.pk:
+        raise AccountChangeRefused(f"You cannot {own_change}; another admin can.")
+    if account.is_superuser:
+        raise AccountChangeRefused(
+            f"{account.get_username()} is a superuser: superusers are changed in Django admin only."
+        )
+
+
+def _refuse_last_admin(account: AbstractBaseUser, verb: str) -> None:
+    """Someone must be left who can manage the team (and projects) from the dashboard."""
+    other_admins = (
+        get_user_model()
+        .objects.filter(Q(groups__name=ADMIN_ROLE) | Q(is_superuser=True), is_active=True)
+        .exclude(pk=account.pk)
+    )
+    if not other_admins.exists():
+        raise AccountChangeRefused(
+            f"{account.get_username()} is the last active account with the Admin role and cannot "
+            f"be {verb}; give another account the Admin role first."
+        )
+
+
+def _is_active_admin(account: AbstractBaseUser) -> bool:
+    return account.is_active and account.groups.filter(name=ADMIN_ROLE).exists()
+
+
+@transaction.atomic
+def do_create_account(
+    username: str, *, email: str, role: str | None, actor: AbstractBaseUser, source: str
+) -> tuple[AbstractBaseUser, str]:
+    """A new active account holding `role` (or none); its generated password is returned this
+    once and never stored in plain."""
+    role_group = _group_of(role, _role_groups())
+    password = secrets.token_urlsafe(12)
+    before = access_of(get_user_model()())
+    account = get_user_model().objects.create_user(username, email=email, password=password)
+    if role_group is not None:
+        account.groups.add(role_group)
+    record_access_change(account, before, actor=actor, source=source, created=True)
+    return account, password
+
+
+@transaction.atomic
+def do_change_role(
+    account: AbstractBaseUser, role: str | None, *, actor: AbstractBaseUser, source: str
+) -> AuditEntry | None:
+    """The account holds exactly `role` of the four afterwards (or none); its other groups stay.
+    None when it held that role already."""
+    _lock_admin_role()
+    account.refresh_from_db()
+    _refuse_own_or_superuser(account, actor=actor, own_change="change your own role")
+    if role != ADMIN_ROLE and _is_active_admin(account):
+        _refuse_last_admin(account, "demoted")
+    role_groups = _role_groups()
+    role_group = _group_of(role, role_groups)
+    before = access_of(account)
+    account.groups.remove(*(group for group in role_groups.values() if group != role_group))
+    if role_group is not None:
+        account.groups.add(role_group)
+    return record_access_change(account, before, actor=actor, source=source)
+
+
+@transaction.atomic
+def do_set_active(
+    account: AbstractBaseUser, active: bool, *, actor: AbstractBaseUser, source: str
+) -> AuditEntry | None:
+    """Deactivate (it can no longer sign in, nor use its API tokens) or reactivate an account.
+    Accounts are never deleted here: audit rows name them. None when nothing changed."""
+    _lock_admin_role()
+    account.refresh_from_db()
+    _refuse_own_or_superuser(account, actor=actor, own_change="deactivate your own account")
+    if not active and _is_active_admin(account):
+        _refuse_last_admin(account, "deactivated")
+    before = access_of(account)
+    account.is_active = active
+    account.save(update_fields=["is_active"])
+    return record_access_change(account, before, actor=actor, source=source)

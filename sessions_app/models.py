@@ -56,6 +56,7 @@ class Project(models.Model):
             ("view_audit", "Read the audit trail"),
             ("manage_projects", "Manage projects and credentials"),
             ("see_personal_data", "See masked personal-data variables"),
+            ("manage_team", "Manage accounts and their roles"),
         ]
 
     def __str__(self) -> str:

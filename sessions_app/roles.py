@@ -1,12 +1,14 @@
 """The four roles and what each may do. Each role includes everything of the ones before it."""
 
+from collections.abc import Iterable
+
 from django.contrib.auth.models import Group, Permission
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     "Viewer": ["inspect_session", "view_audit"],
     "Support": ["edit_variables", "interact_session"],
     "Ops": ["replace_state", "reset_session", "run_bulk_jobs", "see_personal_data"],
-    "Admin": ["manage_projects"],
+    "Admin": ["manage_projects", "manage_team"],
 }
 ROLE_NAMES = list(ROLE_PERMISSIONS)
 
@@ -19,6 +21,12 @@ def permissions_of(role: str) -> list[str]:
         if name == role:
             return granted
     raise ValueError(f"Unknown role {role!r}; roles are {', '.join(ROLE_NAMES)}.")
+
+
+def highest_role(group_names: Iterable[str]) -> str | None:
+    """The highest of the four roles among these groups; None when none of them is a role."""
+    held = set(group_names)
+    return next((role for role in reversed(ROLE_NAMES) if role in held), None)
 
 
 def ensure_roles() -> dict[str, Group]:

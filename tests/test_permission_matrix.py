@@ -65,6 +65,12 @@ ACCESS: dict[tuple[str, str], str] = {
     ("project_delete", "GET"): "manage_projects",
     ("project_delete", "POST"): "manage_projects",
     ("environment_test_connection", "POST"): "manage_projects",
+    ("team", "GET"): "manage_team",
+    ("team_new", "GET"): "manage_team",
+    ("team_new", "POST"): "manage_team",
+    ("team_role", "POST"): "manage_team",
+    ("team_deactivate", "POST"): "manage_team",
+    ("team_reactivate", "POST"): "manage_team",
     ("job_list", "GET"): "inspect_session",
     ("job_new", "GET"): "run_bulk_jobs",
     ("job_new", "POST"): "run_bulk_jobs",
@@ -159,7 +165,13 @@ def objects(environment, ops, admin_user):
         state_after={"stack": [], "storage": {}, "variables": {"a": 1}},
     )
     token, _ = AuthToken.objects.create(admin_user, expiry=None)
-    return {"environment": environment, "job": job, "entry": entry, "token": token}
+    return {
+        "environment": environment,
+        "job": job,
+        "entry": entry,
+        "token": token,
+        "account": ops,
+    }
 
 
 def kwargs_for(name: str, route: str, objects: dict) -> dict:
@@ -170,6 +182,8 @@ def kwargs_for(name: str, route: str, objects: dict) -> dict:
         kwargs["entry_id"] = objects["entry"].pk
     if "prefix>" in route:
         kwargs["prefix"] = objects["token"].token_key
+    if "account_id>" in route:
+        kwargs["account_id"] = objects["account"].pk
     if ":pk>" in route:
         owner = route.split("/<")[0].rsplit("/", 1)[-1]
         kwargs["pk"] = {

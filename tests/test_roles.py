@@ -11,7 +11,7 @@ pytestmark = pytest.mark.production_path
 VIEWER = {"inspect_session", "view_audit"}
 SUPPORT = VIEWER | {"edit_variables", "interact_session"}
 OPS = SUPPORT | {"replace_state", "reset_session", "run_bulk_jobs", "see_personal_data"}
-ADMIN = OPS | {"manage_projects"}
+ADMIN = OPS | {"manage_projects", "manage_team"}
 EXPECTED = {"Viewer": VIEWER, "Support": SUPPORT, "Ops": OPS, "Admin": ADMIN}
 
 
