@@ -279,9 +279,12 @@ def _plain_static_files() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(django_db_setup):
+    """Chromium for the session. It needs the test database first, so it is closed before the
+    database is dropped."""
     import shutil
 
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop in this thread; the Django ORM calls that tests
@@ -292,6 +295,10 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+        # While Playwright's loop runs in this thread, Django's connections belong to a context
+        # of their own, which nothing else closes: an open one would keep the test database
+        # from being dropped at the end of the run.
+        connections.close_all()
 
 
 @pytest.fixture
