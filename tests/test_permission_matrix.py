@@ -37,6 +37,8 @@ ACCESS: dict[tuple[str, str], str] = {
     ("api_tokens", "GET"): SIGNED_IN,  # each person's own tokens
     ("api_tokens", "POST"): SIGNED_IN,
     ("api_token_revoke", "POST"): SIGNED_IN,
+    ("password_change", "GET"): SIGNED_IN,  # each person's own password
+    ("password_change", "POST"): SIGNED_IN,
     ("switch_environment", "POST"): "inspect_session",
     ("session_inspect", "GET"): "inspect_session",
     ("session_watch", "GET"): "inspect_session",
@@ -314,6 +316,7 @@ OPEN_BY_DESIGN = {
     "no_such_endpoint": "the API's 404 for unknown paths",
     "LoginView": "signing in",
     "LogoutView": "signing out",
+    "PasswordChange": "each person changes their own password, the current one asked",
     "RedirectView": "the favicon",
 }
 

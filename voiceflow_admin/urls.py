@@ -7,10 +7,12 @@ from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
 from sessions_app.views import health
+from sessions_app.views.password import PasswordChange
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password/", PasswordChange.as_view(), name="password_change"),
     path("healthz", health.healthz, name="healthz"),
     # Pages link the icon; this answers browsers that ask for /favicon.ico anyway (Django admin).
     path(
