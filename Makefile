@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PG_URL ?= postgres://postgres@127.0.0.1:5432/voiceflow_admin
 REDIS_URL ?= redis://127.0.0.1:6379/14
+# Test processes side by side (pytest-xdist): each has its own database, sandbox and task queue.
+TEST_PROCESSES ?= 2
 
 .PHONY: start test test-embedded test-production-path install install-dev lint format bench screenshots
 
@@ -36,10 +38,10 @@ test: install-dev
 	$(MAKE) --no-print-directory test-embedded test-production-path
 
 test-embedded:
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_PROCESSES)
 
 test-production-path:
-	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) -m pytest -m production_path
+	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) -m pytest -n $(TEST_PROCESSES) -m production_path
 
 lint: install-dev
 	$(VENV)/bin/ruff format --check .
