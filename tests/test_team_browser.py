@@ -2,7 +2,7 @@
 shown once, then makes the account Ops."""
 
 import pytest
-from conftest import sign_in
+from conftest import save_screenshot, sign_in
 from django.contrib.auth import get_user_model
 
 from sessions_app.models import AuditEntry
@@ -37,6 +37,7 @@ def test_an_admin_adds_an_account_sees_its_password_once_and_changes_its_role(pa
 
     assert "nina-new now holds the Ops role." in page.locator(".messages").inner_text()
     assert row.locator("[data-role]").inner_text() == "Ops"
+    save_screenshot(page, "team")
     assert set(account.groups.values_list("name", flat=True)) == {"Ops"}
     assert [
         entry.request_sent
