@@ -1,12 +1,13 @@
-"""Reading bulk input row by row: CSV with typed headers, JSON Lines, and plain userID lists.
+"""Reading bulk input row by row: typed CSV, JSON Lines, and plain userID lists.
 
 Every reader takes a binary file and yields `Row`s and `Problem`s as it goes, so a file of any
 size is checked with constant memory. A `Problem` names the line, the column and the value; a
-fatal one (empty file, binary content, no userID column, bad header) ends the reading.
+fatal one (empty file, binary content, no userID column, bad header or type row) ends the reading.
 Duplicates across rows are the job builder's concern (`jobs.py`), not the readers'.
 """
 
 import csv
+import itertools
 import json
 import math
 import re
@@ -17,6 +18,7 @@ from typing import IO, Any
 from ..models import USER_ID_MAX_LENGTH
 
 USER_ID_COLUMN = "userID"
+TYPE_ROW_MARK = "#types"
 TYPES = ("string", "number", "integer", "boolean", "null", "json")
 VALUE_SHOWN_CHARS = 80
 # A cell this large cannot be a variable Voiceflow accepts (its request body limit is 1 MB).
@@ -111,7 +113,7 @@ class _Lines:
                 yield raw.decode("utf-8", errors="replace")
 
 
-# ---- CSV: a userID column and one `name:type` column per variable ----
+# ---- CSV: a userID column and one column per variable, typed `name:type` or by a type row ----
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,9 @@ def parse_header(cells: list[str]) -> tuple[int, list[Column | None], list[Probl
                 Problem(
                     1,
                     f"Column {position} has no type. Write it as name:type, with type one of "
-                    f"{', '.join(TYPES)} (e.g. {cell or 'plan'}:string).",
+                    f"{', '.join(TYPES)} (e.g. {cell or 'plan'}:string), or give the types in a "
+                    f"type row: a second line with {TYPE_ROW_MARK} in the userID column and each "
+                    "column's type below its name.",
                     column=label,
                     value=shown(cell),
                     fatal=True,
@@ -248,36 +252,137 @@ def read_csv(binary: IO[bytes]) -> Iterator[Row | Problem]:
     if 1 in lines.undecodable:
         yield Problem(1, lines.undecodable[1], fatal=True)
         return
+    records = _records(lines, reader, header_end=lines.number)
+    names = [cell.strip() for cell in header]
+    # The line after the header is read before the header is judged: only it can say whether the
+    # header's plain names are typed below; when it is not a type row it is the first data row.
+    second = next(records, None) if USER_ID_COLUMN in names else None
+    if isinstance(second, _Record) and _is_type_row(second, names.index(USER_ID_COLUMN)):
+        header, problems = _header_with_types(header, second)
+        if problems:
+            yield from problems
+            return
+        second = None
     user_id_at, columns, problems = parse_header(header)
     if problems:
         yield from problems
         return
+    if second is not None:
+        records = itertools.chain([second], records)
     rows_seen = 0
-    last_line = reader.line_num
+    for record in records:
+        if isinstance(record, Problem):
+            yield record
+            return
+        if record.not_utf8:
+            yield Problem(record.line, record.not_utf8)
+            continue
+        if not any(cell.strip() for cell in record.cells):
+            continue
+        rows_seen += 1
+        yield from _csv_row(record.line, record.cells, user_id_at, columns)
+    if rows_seen == 0:
+        yield Problem(None, "The file has a header but no rows.", fatal=True)
+
+
+@dataclass(frozen=True)
+class _Record:
+    line: int  # where it starts: a quoted cell can hold line breaks
+    cells: list[str]
+    not_utf8: str = ""  # why, when one of its lines is not UTF-8 text
+
+
+def _records(
+    lines: _Lines, reader: Iterator[list[str]], header_end: int
+) -> Iterator[_Record | Problem]:
+    """The records after the header; a line that is not CSV or not text ends them, fatally."""
+    last_line = header_end
     while True:
         try:
             cells = next(reader, None)
         except csv.Error as error:
-            yield Problem(reader.line_num, f"This line is not valid CSV ({error}).", fatal=True)
+            yield Problem(lines.number, f"This line is not valid CSV ({error}).", fatal=True)
             return
         if lines.fatal is not None:
             yield lines.fatal
             return
         if cells is None:
-            break
-        first_line, last_line = last_line + 1, reader.line_num
-        bad_encoding = [
+            return
+        first_line, last_line = last_line + 1, lines.number
+        not_utf8 = [
             lines.undecodable[n] for n in range(first_line, last_line + 1) if n in lines.undecodable
         ]
-        if bad_encoding:
-            yield Problem(first_line, bad_encoding[0])
+        yield _Record(first_line, cells, not_utf8[0] if not_utf8 else "")
+
+
+def _is_type_row(record: _Record, user_id_at: int) -> bool:
+    return len(record.cells) > user_id_at and record.cells[user_id_at].strip() == TYPE_ROW_MARK
+
+
+def _header_with_types(header: list[str], type_row: _Record) -> tuple[list[str], list[Problem]]:
+    """The header written `name:type` from its plain names and the type row below, or problems.
+
+    A header cell that already ends in `:type` is refused: which of the two types was meant is not
+    for us to guess. Any other colon belongs to the name (`ratio:x` over `number`).
+    """
+    line = type_row.line
+    if type_row.not_utf8:
+        return header, [Problem(line, type_row.not_utf8, fatal=True)]
+    if len(type_row.cells) != len(header):
+        return header, [
+            Problem(
+                line,
+                f"The type row has {len(type_row.cells)} cells; the header has {len(header)}. "
+                f"Give one type below each variable column ({TYPE_ROW_MARK} below userID).",
+                value=shown(",".join(type_row.cells)),
+                fatal=True,
+            )
+        ]
+    typed: list[str] = []
+    problems: list[Problem] = []
+    for position, (raw_name, raw_type) in enumerate(
+        zip(header, type_row.cells, strict=True), start=1
+    ):
+        name, type_name = raw_name.strip(), raw_type.strip().lower()
+        if name == USER_ID_COLUMN:
+            typed.append(name)
             continue
-        if not cells or not any(cell.strip() for cell in cells):
-            continue
-        rows_seen += 1
-        yield from _csv_row(first_line, cells, user_id_at, columns)
-    if rows_seen == 0:
-        yield Problem(None, "The file has a header but no rows.", fatal=True)
+        label = name or f"column {position}"
+        _, colon, written_type = name.rpartition(":")
+        if colon and written_type.strip().lower() in TYPES:
+            problems.append(
+                Problem(
+                    1,
+                    f"Column {position} is written name:type and the file also has a type row. "
+                    "Give the types one way: either name:type in the header or a type row.",
+                    column=label,
+                    value=shown(name),
+                    fatal=True,
+                )
+            )
+        elif not type_name:
+            problems.append(
+                Problem(
+                    line,
+                    f"Column {position} has no type in the type row; the types are "
+                    f"{', '.join(TYPES)}.",
+                    column=label,
+                    fatal=True,
+                )
+            )
+        elif type_name not in TYPES:
+            problems.append(
+                Problem(
+                    line,
+                    f"Unknown type {type_name!r} in column {position} of the type row; the types "
+                    f"are {', '.join(TYPES)}.",
+                    column=label,
+                    value=shown(raw_type),
+                    fatal=True,
+                )
+            )
+        typed.append(f"{name}:{type_name}")
+    return typed, problems
 
 
 def _csv_row(

@@ -99,9 +99,10 @@ class JobCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=[BulkJob.Kind.PRELOAD, BulkJob.Kind.RESET])
     file = serializers.FileField(
         required=False,
-        help_text="Multipart only: a CSV (userID column + one column per variable, "
-        '`name:type` headers), JSON Lines ({"userID": …, "variables": {…}} a line), or a list '
-        "of userIDs one a line.",
+        help_text="Multipart only: a CSV (userID column + one column per variable, typed by "
+        "`name:type` headers or by a type row of types under plain names, `#types` in its userID "
+        'cell), JSON Lines ({"userID": …, "variables": {…}} a line), or a list of userIDs one a '
+        "line.",
     )
     format = serializers.ChoiceField(
         choices=list(FORMATS),
