@@ -287,7 +287,6 @@ def do_remove_variables(
     actor: AbstractBaseUser | None,
     source: str,
     based_on: str | None = None,
-    job: BulkJob | None = None,
 ) -> AuditEntry:
     """Remove variables. The API has no delete for a variable, so this is a full-state PUT."""
     if not names:
@@ -311,7 +310,7 @@ def do_remove_variables(
         actor=actor,
         source=source,
         based_on=based_on,
-        job=job,
+        job=None,
         request_sent={"method": "PUT", "path": "state", "remove_variables": names},
         send=send,
         expected_after=expected_after,
@@ -326,7 +325,6 @@ def do_replace_state(
     actor: AbstractBaseUser | None,
     source: str,
     based_on: str | None = None,
-    job: BulkJob | None = None,
 ) -> AuditEntry:
     """Replace the whole state (PUT) after checking it has the shape Voiceflow requires."""
     check_state_shape(state)
@@ -337,7 +335,7 @@ def do_replace_state(
         actor=actor,
         source=source,
         based_on=based_on,
-        job=job,
+        job=None,
         request_sent={"method": "PUT", "path": "state", "body": state},
         send=lambda c, _before: c.replace_state(user_id, state),
         expected_after=lambda _before: state,

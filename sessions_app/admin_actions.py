@@ -12,7 +12,7 @@ from django.db import transaction
 from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 
-from .models import AuditEntry, Environment, Project
+from .models import SECRET_FIELDS, AuditEntry, Environment, Project
 from .secrets import UndecryptableSecret
 from .voiceflow import (
     RateLimited,
@@ -23,7 +23,6 @@ from .voiceflow import (
     client_for,
 )
 
-SECRET_FIELDS = ("api_key", "access_token")
 # What an operator edits on a project; hints, timestamps and the sandbox flag follow from these.
 PROJECT_FIELDS = (
     "name",

@@ -1,7 +1,6 @@
 from django.http import HttpRequest
 
-from .models import Environment
-from .workspace import current_environment
+from .workspace import current_environment, environments_without_secrets
 
 
 def workspace(request: HttpRequest) -> dict:
@@ -12,7 +11,5 @@ def workspace(request: HttpRequest) -> dict:
         "current_environment": current_environment(request),
         # Without the secrets: the switcher never needs them, and a key that no longer
         # decrypts must not take every page down with it.
-        "all_environments": Environment.objects.select_related("project").defer(
-            "project__api_key", "project__access_token"
-        ),
+        "all_environments": environments_without_secrets(),
     }

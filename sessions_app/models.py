@@ -5,6 +5,8 @@ from django.utils import timezone
 from .secrets import EncryptedTextField, hint
 
 USER_ID_MAX_LENGTH = 128  # Voiceflow's documented limit for the userID path segment.
+# Project's encrypted fields: loaded only where a request to Voiceflow needs them.
+SECRET_FIELDS = ("api_key", "access_token")
 
 
 class Project(models.Model):

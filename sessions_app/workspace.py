@@ -1,8 +1,17 @@
 """Which project and environment an operator is working in, remembered per user."""
 
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from .models import Environment, OperatorPreference
+from .models import SECRET_FIELDS, Environment, OperatorPreference
+
+
+def environments_without_secrets() -> QuerySet[Environment]:
+    """Environments with their project, its secrets left unloaded: what lists and choices need,
+    and a key that no longer decrypts cannot break them."""
+    return Environment.objects.select_related("project").defer(
+        *(f"project__{name}" for name in SECRET_FIELDS)
+    )
 
 
 def current_environment(request: HttpRequest) -> Environment | None:
@@ -12,16 +21,12 @@ def current_environment(request: HttpRequest) -> Environment | None:
     preference = (
         OperatorPreference.objects.filter(user=request.user)
         .select_related("environment__project")
-        .defer("environment__project__api_key", "environment__project__access_token")
+        .defer(*(f"environment__project__{name}" for name in SECRET_FIELDS))
         .first()
     )
     environment = preference.environment if preference else None
     if environment is None:
-        environment = (
-            Environment.objects.select_related("project")
-            .defer("project__api_key", "project__access_token")
-            .first()
-        )
+        environment = environments_without_secrets().first()
     request._current_environment = environment
     return environment
 

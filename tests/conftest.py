@@ -10,7 +10,6 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import sandbox_process
 from django.contrib.auth import get_user_model
@@ -19,13 +18,8 @@ from django.test import Client
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class Sandbox:
+class Sandbox(sandbox_process.Sandbox):
     """A running sandbox process and its control API (docs/sandbox.md)."""
-
-    def __init__(self, url: str, process: subprocess.Popen) -> None:
-        self.url = url
-        self.process = process
-        self.control = httpx.Client(base_url=url, timeout=10)
 
     def register_project(self, *, production_published: bool = True) -> dict:
         """A project only this test uses: its own key, so budgets and stats are its own."""
@@ -43,28 +37,8 @@ class Sandbox:
         self.control.post("/_sandbox/projects", json=registration).raise_for_status()
         return registration
 
-    def state(self, project_id: str, user_id: str) -> dict | None:
-        response = self.control.get(
-            "/_sandbox/state", params={"project_id": project_id, "user_id": user_id}
-        )
-        response.raise_for_status()
-        return response.json()
-
-    def set_state(self, project_id: str, user_id: str, state: dict) -> None:
-        self.control.put(
-            "/_sandbox/state", json={"project_id": project_id, "user_id": user_id, "state": state}
-        ).raise_for_status()
-
-    def knobs(self, **knobs) -> None:
-        self.control.post("/_sandbox/knobs", json=knobs).raise_for_status()
-
     def reset_knobs(self) -> None:
         self.control.post("/_sandbox/knobs/reset").raise_for_status()
-
-    def stats(self, api_key: str) -> dict:
-        response = self.control.get("/_sandbox/stats", params={"api_key": api_key})
-        response.raise_for_status()
-        return response.json()
 
 
 def start_sandbox(*extra_args: str) -> Sandbox:
@@ -88,8 +62,7 @@ def _sandboxes_allowed(settings):
 
 
 def stop_sandbox(sandbox: Sandbox) -> None:
-    sandbox.control.close()
-    sandbox_process.stop_sandbox(sandbox.process)
+    sandbox.close()
 
 
 @pytest.fixture(scope="session")
@@ -367,11 +340,13 @@ class CeleryWorker:
     def start(self, **settings: str) -> "CeleryWorker":
         import time
 
+        from reliability_support import VENV_BIN
+
         self.starts += 1
         log = self.log_path.open("w")
         self.process = subprocess.Popen(
             [
-                str(ROOT / ".venv" / "bin" / "celery"),
+                str(VENV_BIN / "celery"),
                 "-A",
                 "voiceflow_admin",
                 "worker",
@@ -407,12 +382,9 @@ class CeleryWorker:
         return self
 
     def kill(self) -> None:
-        import signal
+        from reliability_support import kill_process_group
 
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        if self.process is not None:
-            self.process.wait(timeout=30)
+        kill_process_group(self.process)
         self.process = None
 
 
@@ -468,22 +440,12 @@ def test_broker(tmp_path_factory):
 @pytest.fixture
 def celery_worker(transactional_db, test_broker, tmp_path) -> Iterator[CeleryWorker]:
     """A started worker; its settings make leases and the sweep fast enough for tests."""
-    from django.db import connection
+    from reliability_support import process_env
 
     from voiceflow_admin.celery import app
 
     app.control.purge()  # messages a previous test left for jobs that no longer exist
-    env = {
-        **os.environ,
-        **test_broker,
-        "DATABASE_URL": _database_url_of(connection.settings_dict),
-        "BULK_LEASE_SECONDS": "5",
-        "BULK_SWEEP_INTERVAL_S": "1",
-        "BULK_CONCURRENCY": "4",
-        "VOICEFLOW_TIMEOUT_S": "3",
-        "DATABASE_CONN_MAX_AGE": "0",
-    }
-    worker = CeleryWorker(env, tmp_path)
+    worker = CeleryWorker(process_env(test_broker), tmp_path)
     worker.start()
     yield worker
     # The test's outcome is already in the database: a warm shutdown (which waits for the beat

@@ -14,6 +14,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
+from bulk_support import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -48,14 +49,13 @@ def run_django(code: str, **variables: str) -> tuple[subprocess.CompletedProcess
     return result, time.monotonic() - started
 
 
-def wait_for(condition, *, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"Timed out after {timeout_s} s waiting for {what}.")
+def kill_process_group(process: subprocess.Popen | None) -> None:
+    """SIGKILL to the whole process group of `process` (started with start_new_session=True),
+    then reap it: a crash, nothing gets to clean up."""
+    if process is not None and process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    if process is not None:
+        process.wait(timeout=30)
 
 
 def process_env(broker_env: dict[str, str], **overrides: str) -> dict[str, str]:
@@ -138,10 +138,7 @@ class ProcfileProcess:
 
     def kill(self) -> None:
         """SIGKILL to the whole group: a crash, nothing gets to clean up."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        if self.process is not None:
-            self.process.wait(timeout=30)
+        kill_process_group(self.process)
         self.process = None
 
 

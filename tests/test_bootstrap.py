@@ -143,7 +143,7 @@ def test_the_worker_indexes_every_demo_user_even_when_the_sandbox_is_not_answeri
         failures={"mode": "drop", "routes": ["realtime.transcripts.search"], "count": 2},
     )
 
-    printed = bootstrap("--no-demo") and bootstrap()
+    printed = bootstrap()
 
     # A state belongs to the project and user, not a version: every demo user, although their
     # conversations were in Production, is a session of both environments.

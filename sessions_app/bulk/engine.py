@@ -24,7 +24,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
-from django.db.models import Count
 from django.utils import timezone
 
 from .. import actions
@@ -38,6 +37,8 @@ from ..voiceflow import (
     budget,
     client_for,
 )
+from .jobs import CANCELLED_REASON
+from .progress import item_counts
 
 logger = logging.getLogger(__name__)
 
@@ -220,7 +221,7 @@ class Runner:
                 record(item, holder, ItemStatus.SUCCEEDED, entry=resume)
                 return
             if settle_only and resume is None:
-                record(item, holder, ItemStatus.SKIPPED, reason="Not run: the job was cancelled.")
+                record(item, holder, ItemStatus.SKIPPED, reason=CANCELLED_REASON)
                 return
             item.attempts += 1
             BulkItem.objects.filter(pk=item.pk).update(attempts=item.attempts)
@@ -341,7 +342,7 @@ def release(item_ids: list[int], holder: str, *, cancelled: bool = False) -> Non
             status=ItemStatus.SKIPPED,
             claimed_by="",
             lease_until=None,
-            reason="Not run: the job was cancelled.",
+            reason=CANCELLED_REASON,
             finished_at=timezone.now(),
         )
     claimed.update(status=ItemStatus.PENDING, claimed_by="", lease_until=None)
@@ -402,18 +403,10 @@ def finish_if_done(job_id: int) -> None:
     if BulkJob.objects.filter(pk=job_id, status__in=[Status.QUEUED, Status.RUNNING]).update(
         status=Status.COMPLETED, finished_at=now
     ):
-        counts = {
-            row["status"]: row["count"]
-            for row in BulkItem.objects.filter(job_id=job_id)
-            .order_by()
-            .values("status")
-            .annotate(count=Count("pk"))
-        }
         logger.info(
             "Bulk job %s completed",
             job_id,
-            extra={"job_id": job_id, "outcome": "completed"}
-            | {status: counts.get(status, 0) for status in ItemStatus.values},
+            extra={"job_id": job_id, "outcome": "completed"} | item_counts(job_id),
         )
     BulkJob.objects.filter(pk=job_id, status=Status.CANCELLED, finished_at__isnull=True).update(
         finished_at=now

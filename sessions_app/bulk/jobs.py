@@ -29,10 +29,25 @@ class JobStateError(Exception):
     """The job cannot do that in its current state; the message says why, for a person."""
 
 
+# Why the items a cancelled job never ran are skipped.
+CANCELLED_REASON = "Not run: the job was cancelled."
+
+
 class Format:
     CSV = "csv"
     JSONL = "jsonl"
     USER_LIST = "list"
+
+
+def format_for(filename: str, kind: str) -> str:
+    """The format an upload is read in when none is named: a reset reads userIDs, otherwise
+    the file's extension decides (CSV by default)."""
+    lowered = filename.lower()
+    if kind == BulkJob.Kind.RESET or lowered.endswith(".txt"):
+        return Format.USER_LIST
+    if lowered.endswith((".jsonl", ".ndjson")):
+        return Format.JSONL
+    return Format.CSV
 
 
 def create_job_from_upload(
@@ -297,7 +312,7 @@ def cancel_job(job: BulkJob, actor: AbstractBaseUser | None = None) -> BulkJob:
             raise JobStateError("Only a queued, running or paused job can be cancelled.")
         job.items.filter(status=ItemStatus.PENDING, attempts=0).update(
             status=ItemStatus.SKIPPED,
-            reason="Not run: the job was cancelled.",
+            reason=CANCELLED_REASON,
             finished_at=timezone.now(),
         )
         if job.items.filter(status=ItemStatus.PENDING).exists():

@@ -14,9 +14,13 @@ RATE_WINDOW_S = 60
 REQUESTS_PER_ITEM = 2
 
 
-def item_counts(job: BulkJob) -> dict[str, int]:
+def item_counts(job_id: int) -> dict[str, int]:
+    """How many of the job's items are in each status, every status named."""
     counts = dict(
-        job.items.values_list("status").annotate(n=Count("pk")).values_list("status", "n")
+        BulkItem.objects.filter(job_id=job_id)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
     )
     return {status: counts.get(status, 0) for status in BulkItem.Status.values}
 
@@ -27,7 +31,7 @@ def job_progress(job: BulkJob) -> dict:
     The rate counts the items finished in the last minute (or since the job started, when that
     is shorter), so it follows the budget and any 429 pause as they happen.
     """
-    counts = item_counts(job)
+    counts = item_counts(job.pk)
     Status = BulkItem.Status
     done = counts[Status.SUCCEEDED]
     failed = counts[Status.FAILED]

@@ -34,7 +34,14 @@ def _json_object(text: str, *, subject: str, example: str) -> dict:
     return value
 
 
-class ConsoleActionForm(forms.Form):
+class FirstErrorMixin:
+    """The console answers a refused turn or event with one line: the form's first error."""
+
+    def first_error(self) -> str:
+        return next(message for messages in self.errors.values() for message in messages)
+
+
+class ConsoleActionForm(FirstErrorMixin, forms.Form):
     """One turn: which kind of action, its fields, and the console's trace options."""
 
     kind = forms.ChoiceField(choices=KIND_CHOICES)
@@ -124,11 +131,8 @@ class ConsoleActionForm(forms.Form):
             config["completionEvents"] = True
         return config or None
 
-    def first_error(self) -> str:
-        return next(message for messages in self.errors.values() for message in messages)
 
-
-class EmitEventForm(forms.Form):
+class EmitEventForm(FirstErrorMixin, forms.Form):
     """A session event for the user's live session: a name and an optional JSON payload."""
 
     event_name = forms.CharField(max_length=NAME_MAX, label="Event name", required=False)
@@ -158,6 +162,3 @@ class EmitEventForm(forms.Form):
             "event": {"name": self.cleaned_data["event_name"]},
         }
         return {"type": "event", "payload": payload}
-
-    def first_error(self) -> str:
-        return next(message for messages in self.errors.values() for message in messages)

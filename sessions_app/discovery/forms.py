@@ -6,6 +6,7 @@ from django import forms
 from django.utils import timezone
 
 from ..models import Environment
+from ..workspace import environments_without_secrets
 from .search import ACTIVITY_WINDOWS
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
@@ -20,9 +21,7 @@ class DateTimeLocalInput(forms.DateTimeInput):
 
 class ImportForm(forms.Form):
     environment = forms.ModelChoiceField(
-        queryset=Environment.objects.select_related("project").defer(
-            "project__api_key", "project__access_token"
-        ),
+        queryset=environments_without_secrets(),
         empty_label=None,
         label="Import into",
         error_messages={"invalid_choice": "Choose one of the listed environments."},

@@ -79,13 +79,16 @@ def state_diff(before: dict | None, after: dict | None) -> StateDiff:
     return StateDiff(changes, more=max(len(found) - MAX_CHANGES, 0))
 
 
+def entry_diff(entry) -> StateDiff | None:
+    """What an audited write changed (before → after), or None when either was not recorded."""
+    if entry.state_before is None or entry.state_after is None:
+        return None
+    return state_diff(entry.state_before, entry.state_after)
+
+
 def with_diffs(entries) -> list:
-    """Audit entries, each given `.diff` (before → after), or None when either was not recorded."""
+    """Audit entries, each given `.diff` (see `entry_diff`)."""
     entries = list(entries)
     for entry in entries:
-        entry.diff = (
-            state_diff(entry.state_before, entry.state_after)
-            if entry.state_before is not None and entry.state_after is not None
-            else None
-        )
+        entry.diff = entry_diff(entry)
     return entries

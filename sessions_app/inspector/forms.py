@@ -8,8 +8,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from ..actions import StateShapeError, check_state_shape
-from ..models import AuditEntry, Environment
+from ..models import AuditEntry
 from ..voiceflow import InvalidUserID, validate_user_id
+from ..workspace import environments_without_secrets
 from .values import TYPE_CHOICES, TypedValueError, json_error_message, parse_typed_value
 
 VARIABLE_NAME_MAX = 200
@@ -39,8 +40,6 @@ class UserIDField(forms.CharField):
 def _check_variable_name(name: str) -> str:
     if not name.strip():
         raise forms.ValidationError("A variable needs a name.")
-    if len(name) > VARIABLE_NAME_MAX:
-        raise forms.ValidationError(f"A variable name has at most {VARIABLE_NAME_MAX} characters.")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
         raise forms.ValidationError("A variable name cannot contain control characters.")
     return name
@@ -59,9 +58,7 @@ class BasedOnForm(forms.Form):
 
 class FindSessionForm(forms.Form):
     environment = forms.ModelChoiceField(
-        queryset=Environment.objects.select_related("project").defer(
-            "project__api_key", "project__access_token"
-        ),
+        queryset=environments_without_secrets(),
         empty_label=None,
         error_messages={"invalid_choice": "Choose one of the listed environments."},
     )
@@ -155,9 +152,7 @@ class AuditFilterForm(forms.Form):
     )
     environment = forms.ModelChoiceField(
         required=False,
-        queryset=Environment.objects.select_related("project").defer(
-            "project__api_key", "project__access_token"
-        ),
+        queryset=environments_without_secrets(),
         empty_label="Any environment",
     )
     outcome = forms.ChoiceField(

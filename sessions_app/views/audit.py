@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from ..access import environment_for, require
 from ..actions import Conflict, StateShapeError, do_restore, writable_state
-from ..inspector.diff import state_diff
+from ..inspector.diff import entry_diff, state_diff
 from ..inspector.display import pretty_json
 from ..inspector.forms import AuditFilterForm, BasedOnForm
 from ..inspector.reading import fetch_state
@@ -17,7 +17,7 @@ from ..models import AuditEntry
 from ..personal_data import mask_entry
 from ..voiceflow import VoiceflowError
 from .conflict import render_conflict
-from .sessions import inspector_url
+from .sessions import inspector_url, render_problem
 
 ENTRIES_PER_PAGE = 50
 
@@ -48,9 +48,7 @@ def audit_detail(request: HttpRequest, entry_id: int) -> HttpResponse:
     entry = mask_entry(entry, request.user)
     context = {
         "entry": entry,
-        "diff": state_diff(entry.state_before, entry.state_after)
-        if entry.state_before is not None and entry.state_after is not None
-        else None,
+        "diff": entry_diff(entry),
         "state_before_json": pretty_json(entry.state_before)
         if entry.state_before is not None
         else "",
@@ -75,12 +73,7 @@ def audit_restore(request: HttpRequest, entry_id: int) -> HttpResponse:
     require(request, "replace_state")
     entry = get_object_or_404(AuditEntry, pk=entry_id)
     if not restorable(entry):
-        return render(
-            request,
-            "sessions/problem.html",
-            {"message": "This record holds no conversation state to put back."},
-            status=400,
-        )
+        return render_problem(request, "This record holds no conversation state to put back.")
     environment = environment_for(request, entry.environment_id, "replace_state")
     user_id = entry.user_id
     description = (

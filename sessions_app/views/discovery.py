@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from ..access import environment_for, require
+from ..access import require
 from ..discovery import REALTIME, import_from_transcripts, search_by_activity, source_for
 from ..discovery.forms import ActivitySearchForm, ImportForm
 from ..discovery.tasks import read_imported_states
@@ -82,7 +82,7 @@ def import_transcripts(request: HttpRequest) -> HttpResponse:
     form = ImportForm(request.POST)
     if not form.is_valid():
         return _render(request, current_environment(request), import_form=form, status=400)
-    environment = environment_for(request, form.cleaned_data["environment"].pk, "inspect_session")
+    environment = form.cleaned_data["environment"]
     try:
         report = import_from_transcripts(
             environment,

@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from ..access import can, environment_for
+from ..access import can
 from ..inspector.display import key_variables
 from ..inspector.forms import FindSessionForm, KnownSessionSearchForm
 from ..known_sessions import search_known_sessions
@@ -25,9 +25,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if "user" in request.GET:
         find_form = FindSessionForm(request.GET)
         if find_form.is_valid():
-            chosen = environment_for(
-                request, find_form.cleaned_data["environment"].pk, "inspect_session"
-            )
+            chosen = find_form.cleaned_data["environment"]
             remember_environment(request, chosen)
             return redirect(inspector_url(chosen, find_form.cleaned_data["user"]))
         status = 400

@@ -182,8 +182,7 @@ def job_results(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     return response
 
 
-def _control(request: HttpRequest, pk: int, act, done: str) -> HttpResponse:
-    job = _job(request, pk, CONTROL)
+def _control(request: HttpRequest, job: BulkJob, act, done: str) -> HttpResponse:
     try:
         outcome = act(job)
     except bulk.JobStateError as error:
@@ -203,7 +202,7 @@ def job_start(request: HttpRequest, pk: int) -> HttpResponse:
         return step_up.redirect_to_confirm(request, reverse("job_detail", args=[job.pk]))
     return _control(
         request,
-        pk,
+        job,
         lambda job: bulk.start_job(
             job,
             request.user,
@@ -218,7 +217,7 @@ def job_start(request: HttpRequest, pk: int) -> HttpResponse:
 def job_pause(request: HttpRequest, pk: int) -> HttpResponse:
     return _control(
         request,
-        pk,
+        _job(request, pk, CONTROL),
         lambda job: bulk.pause_job(job, request.user),
         "Paused: items in hand finish, no other starts.",
     )
@@ -226,14 +225,19 @@ def job_pause(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def job_resume(request: HttpRequest, pk: int) -> HttpResponse:
-    return _control(request, pk, lambda job: bulk.resume_job(job, request.user), "Resumed.")
+    return _control(
+        request,
+        _job(request, pk, CONTROL),
+        lambda job: bulk.resume_job(job, request.user),
+        "Resumed.",
+    )
 
 
 @require_POST
 def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return _control(
         request,
-        pk,
+        _job(request, pk, CONTROL),
         lambda job: bulk.cancel_job(job, request.user),
         "Cancelled: items not started are skipped.",
     )
@@ -243,7 +247,7 @@ def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
     return _control(
         request,
-        pk,
+        _job(request, pk, CONTROL),
         lambda job: bulk.retry_failed(job, request.user),
         "Retrying {count} failed items.",
     )
@@ -253,7 +257,7 @@ def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
 def job_undo(request: HttpRequest, pk: int) -> HttpResponse:
     return _control(
         request,
-        pk,
+        _job(request, pk, CONTROL),
         lambda job: bulk.create_undo_job(job, request.user),
         "Undo job drafted: check the dry run, then start it.",
     )

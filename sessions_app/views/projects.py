@@ -8,10 +8,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from ..access import require
-from ..admin_actions import SECRET_FIELDS, check_connection, do_delete_project, do_save_project
-from ..models import AuditEntry, Environment, Project
+from ..admin_actions import check_connection, do_delete_project, do_save_project
+from ..models import SECRET_FIELDS, AuditEntry, Environment, Project
 from ..project_forms import EnvironmentFormSet, ProjectForm
 from ..step_up import step_up_required
+from ..workspace import environments_without_secrets
 
 MANAGE = "manage_projects"
 
@@ -99,12 +100,7 @@ def project_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def environment_test_connection(request: HttpRequest, pk: int) -> HttpResponseRedirect:
     require(request, MANAGE)
     # Loaded without the secrets: a key that no longer decrypts is reported by check_connection.
-    environment = get_object_or_404(
-        Environment.objects.select_related("project").defer(
-            *(f"project__{name}" for name in SECRET_FIELDS)
-        ),
-        pk=pk,
-    )
+    environment = get_object_or_404(environments_without_secrets(), pk=pk)
     connected, message = check_connection(environment)
     label = f"{environment.project.name} · {environment.label}: "
     (messages.success if connected else messages.error)(request, label + message)

@@ -14,11 +14,10 @@ from .errors import (
     ValidationFailed,
     VoiceflowError,
 )
-from .userids import USER_ID_MAX_LENGTH, validate_user_id
+from .userids import validate_user_id
 
 __all__ = [
     "TRANSCRIPT_PAGE_MAX",
-    "USER_ID_MAX_LENGTH",
     "InvalidUserID",
     "RateLimited",
     "SessionClient",

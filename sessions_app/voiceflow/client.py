@@ -508,17 +508,21 @@ def _retry_after_s(response: httpx.Response) -> float:
         return 1.0
 
 
+def _event_data(data_lines: list[str]) -> Any:
+    """An event's data: JSON when it parses, else its text."""
+    raw = "\n".join(data_lines)
+    try:
+        return _parse_json(raw)
+    except ValueError:
+        return raw
+
+
 def _server_sent_events(lines: Iterator[str]) -> Iterator[tuple[str, Any]]:
     event, data_lines = "message", []
     for line in lines:
         if line == "":
             if data_lines:
-                raw = "\n".join(data_lines)
-                try:
-                    data: Any = _parse_json(raw)
-                except ValueError:
-                    data = raw
-                yield event, data
+                yield event, _event_data(data_lines)
             event, data_lines = "message", []
         elif line.startswith(":"):
             continue
@@ -527,4 +531,4 @@ def _server_sent_events(lines: Iterator[str]) -> Iterator[tuple[str, Any]]:
         elif line.startswith("data:"):
             data_lines.append(line[5:].lstrip(" "))
     if data_lines:
-        yield event, _parse_json("\n".join(data_lines))
+        yield event, _event_data(data_lines)

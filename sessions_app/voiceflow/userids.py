@@ -2,9 +2,8 @@
 
 from urllib.parse import quote
 
+from ..models import USER_ID_MAX_LENGTH
 from .errors import InvalidUserID
-
-USER_ID_MAX_LENGTH = 128
 
 
 def validate_user_id(user_id: object) -> str:

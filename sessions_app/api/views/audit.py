@@ -12,7 +12,7 @@ from ...models import AuditEntry
 from ..errors import AUTH_ERRORS, UPSTREAM_ERRORS, error_responses
 from ..permissions import RolePermission
 from ..serializers import AuditEntrySerializer, SessionWriteSerializer
-from .sessions import ETAG_HEADER, IF_MATCH_OPTIONAL, based_on
+from .sessions import ETAG_HEADER, IF_MATCH_OPTIONAL, based_on, state_response
 
 
 class AuditFilterSerializer(serializers.Serializer):
@@ -94,15 +94,6 @@ class AuditRestoreView(APIView):
         restored = actions.do_restore(
             entry, actor=request.user, source="api", based_on=based_on(request, required=False)
         )
-        state = restored.state_after or {}
-        etag = actions.fingerprint(state)
-        return Response(
-            {
-                "environment": restored.environment_id,
-                "user_id": restored.user_id,
-                "etag": etag,
-                "state": state,
-                "audit_entry": restored.pk,
-            },
-            headers={"ETag": f'"{etag}"'},
+        return state_response(
+            request, entry.environment, restored.user_id, restored.state_after or {}, entry=restored
         )

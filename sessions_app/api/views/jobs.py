@@ -35,7 +35,6 @@ from ..serializers import no_nul_characters
 
 VIEW = "inspect_session"
 CONTROL = "run_bulk_jobs"
-FORMATS = {"csv": bulk.Format.CSV, "jsonl": bulk.Format.JSONL, "list": bulk.Format.USER_LIST}
 
 
 class ProgressSerializer(serializers.Serializer):
@@ -105,7 +104,7 @@ class JobCreateSerializer(serializers.Serializer):
         "line.",
     )
     format = serializers.ChoiceField(
-        choices=list(FORMATS),
+        choices=[bulk.Format.CSV, bulk.Format.JSONL, bulk.Format.USER_LIST],
         required=False,
         help_text="Of the file: csv, jsonl or list. Default: from the file name, else csv.",
     )
@@ -257,7 +256,7 @@ class JobListView(generics.ListCreateAPIView):
             with transaction.atomic():
                 if "file" in options:
                     upload = options["file"]
-                    source_format = FORMATS[options.get("format") or _format_of(upload.name, kind)]
+                    source_format = options.get("format") or bulk.format_for(upload.name, kind)
                     job = bulk.create_job_from_upload(
                         options["environment"],
                         request.user,
@@ -282,17 +281,6 @@ class JobListView(generics.ListCreateAPIView):
             _start(job, request, options)
         job.refresh_from_db()
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
-
-
-def _format_of(filename: str, kind: str) -> str:
-    lowered = filename.lower()
-    if kind == BulkJob.Kind.RESET:
-        return "list"
-    if lowered.endswith((".jsonl", ".ndjson")):
-        return "jsonl"
-    if lowered.endswith(".txt"):
-        return "list"
-    return "csv"
 
 
 @extend_schema_view(

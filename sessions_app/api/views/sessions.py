@@ -92,7 +92,7 @@ def _user_id(request: Request) -> str:
     return validate_user_id(request.query_params["user"])
 
 
-def _state_response(
+def state_response(
     request: Request, environment: Environment, user_id: str, state: dict, *, entry=None
 ) -> Response:
     etag = actions.fingerprint(state)
@@ -139,7 +139,7 @@ class SessionStateView(SessionView):
         user_id = _user_id(request)
         state = client_for(environment).get_state(user_id)
         note_session(environment, user_id, state)
-        return _state_response(request, environment, user_id, state)
+        return state_response(request, environment, user_id, state)
 
     @extend_schema(
         operation_id="session_state_replace",
@@ -178,7 +178,7 @@ class SessionStateView(SessionView):
         entry = actions.do_replace_state(
             environment, user_id, state, actor=request.user, source="api", based_on=fingerprint
         )
-        return _state_response(request, environment, user_id, entry.state_after or {}, entry=entry)
+        return state_response(request, environment, user_id, entry.state_after or {}, entry=entry)
 
     @extend_schema(
         operation_id="session_state_reset",
@@ -199,7 +199,7 @@ class SessionStateView(SessionView):
             source="api",
             based_on=based_on(request, required=False),
         )
-        return _state_response(request, environment, user_id, {}, entry=entry)
+        return state_response(request, environment, user_id, {}, entry=entry)
 
 
 class SessionVariablesView(SessionView):
@@ -232,7 +232,7 @@ class SessionVariablesView(SessionView):
             source="api",
             based_on=based_on(request, required=False),
         )
-        return _state_response(request, environment, user_id, entry.state_after or {}, entry=entry)
+        return state_response(request, environment, user_id, entry.state_after or {}, entry=entry)
 
 
 class SessionInteractView(SessionView):

@@ -60,7 +60,7 @@ class Command(OpsCommand):
     ):
         actor = self.actor(as_user)
         target = self.environment(environment)
-        source_format = format or _format_of(file, kind)
+        source_format = format or bulk.format_for(file, kind)
         merge = parse_json_object(variables, "--variables") if variables else None
         job = self._create(target, actor, kind, source_format, file, merge)
         report = job.validation_report
@@ -149,15 +149,6 @@ class Command(OpsCommand):
             if progress["is_finished"]:
                 return progress
             time.sleep(interval)
-
-
-def _format_of(file: str, kind: str) -> str:
-    lowered = file.lower()
-    if kind == "reset" or lowered.endswith(".txt"):
-        return "list"
-    if lowered.endswith((".jsonl", ".ndjson")):
-        return "jsonl"
-    return "csv"
 
 
 def _report_text(report: dict) -> str:
