@@ -25,10 +25,8 @@ PRIVILEGE_FLAGS = ("is_superuser", "is_staff", "is_active")
 def _record(
     action: str, request_sent: dict, *, actor: AbstractBaseUser | None, source: str
 ) -> AuditEntry:
-    signed_in = actor is not None and actor.is_authenticated
     return AuditEntry.objects.create(
-        actor=actor if signed_in else None,
-        actor_name=actor.get_username() if signed_in else "",
+        **AuditEntry.actor_fields(actor),
         source=source,
         action=action,
         outcome=AuditEntry.Outcome.SUCCEEDED,

@@ -108,8 +108,7 @@ def _open_entry(
     restored_from: AuditEntry | None = None,
 ) -> AuditEntry:
     return AuditEntry.objects.create(
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        actor_name=actor.get_username() if actor is not None and actor.is_authenticated else "",
+        **AuditEntry.actor_fields(actor),
         source=source,
         job=job,
         project=environment.project,
@@ -143,6 +142,16 @@ def _finish_unread(entry: AuditEntry, error: VoiceflowError) -> AuditEntry:
     )
 
 
+def _finish_failed(entry: AuditEntry, error: VoiceflowError | StateShapeError) -> AuditEntry:
+    """Record a write Voiceflow refused or that failed on the way, with its upstream status."""
+    return _finish(
+        entry,
+        outcome=AuditEntry.Outcome.FAILED,
+        upstream_status=getattr(error, "status", None),
+        error=str(error),
+    )
+
+
 def _write(
     *,
     environment: Environment,
@@ -167,52 +176,9 @@ def _write(
     """
     validate_user_id(user_id)
     client = client or client_for(environment)
-    try:
-        state_now = client.get_state(user_id)
-    except VoiceflowError as error:
-        entry = resume or _open_entry(
-            environment=environment,
-            user_id=user_id,
-            action=action,
-            actor=actor,
-            source=source,
-            job=job,
-            state_before=None,
-            request_sent=request_sent,
-            restored_from=restored_from,
-        )
-        _finish_unread(entry, error)
-        raise
 
-    if resume is not None:
-        # An earlier attempt recorded its "before" and may or may not have reached Voiceflow.
-        # If the state already shows the write, complete the record instead of writing again.
-        entry = resume
-        state_before = entry.state_before if entry.state_before is not None else state_now
-        if entry.state_before is not None and _applied(state_now, expected_after(state_before)):
-            note_session(environment, user_id, state_now, origin="written")
-            return _finish(entry, outcome=AuditEntry.Outcome.SUCCEEDED, state_after=state_now)
-    else:
-        state_before = state_now
-        if based_on is not None and fingerprint(state_now) != based_on:
-            entry = _open_entry(
-                environment=environment,
-                user_id=user_id,
-                action=action,
-                actor=actor,
-                source=source,
-                job=job,
-                state_before=state_now,
-                request_sent=request_sent,
-                restored_from=restored_from,
-            )
-            _finish(
-                entry,
-                outcome=AuditEntry.Outcome.CONFLICT,
-                error="The conversation changed after it was loaded; nothing was sent.",
-            )
-            raise Conflict(state_now, entry)
-        entry = _open_entry(
+    def open_entry(state_before: dict | None) -> AuditEntry:
+        return _open_entry(
             environment=environment,
             user_id=user_id,
             action=action,
@@ -225,14 +191,34 @@ def _write(
         )
 
     try:
+        state_now = client.get_state(user_id)
+    except VoiceflowError as error:
+        _finish_unread(resume or open_entry(None), error)
+        raise
+
+    if resume is not None:
+        # An earlier attempt recorded its "before" and may or may not have reached Voiceflow.
+        # If the state already shows the write, complete the record instead of writing again.
+        entry = resume
+        state_before = entry.state_before if entry.state_before is not None else state_now
+        if entry.state_before is not None and _applied(state_now, expected_after(state_before)):
+            note_session(environment, user_id, state_now, origin="written")
+            return _finish(entry, outcome=AuditEntry.Outcome.SUCCEEDED, state_after=state_now)
+    else:
+        state_before = state_now
+        entry = open_entry(state_before)
+        if based_on is not None and fingerprint(state_now) != based_on:
+            _finish(
+                entry,
+                outcome=AuditEntry.Outcome.CONFLICT,
+                error="The conversation changed after it was loaded; nothing was sent.",
+            )
+            raise Conflict(state_now, entry)
+
+    try:
         state_after = send(client, state_before)
     except (VoiceflowError, StateShapeError) as error:
-        _finish(
-            entry,
-            outcome=AuditEntry.Outcome.FAILED,
-            upstream_status=getattr(error, "status", None),
-            error=str(error),
-        )
+        _finish_failed(entry, error)
         raise
     note_session(environment, user_id, state_after, origin="written")
     return _finish(entry, outcome=AuditEntry.Outcome.SUCCEEDED, state_after=state_after)
@@ -550,11 +536,6 @@ def do_stream_turn(
             request_sent=request_sent,
         )
 
-    def failed(entry: AuditEntry, error: VoiceflowError) -> None:
-        _finish(
-            entry, outcome=AuditEntry.Outcome.FAILED, upstream_status=error.status, error=str(error)
-        )
-
     try:
         state_before = client.get_state(user_id)
     except VoiceflowError as error:
@@ -576,7 +557,7 @@ def do_stream_turn(
             key = client.start_session(user_id, environment.alias)
             events, first = start(key)
     except VoiceflowError as error:
-        failed(entry, error)
+        _finish_failed(entry, error)
         raise
 
     try:
@@ -587,7 +568,7 @@ def do_stream_turn(
                 break  # the turn is over, even if the server kept the connection open
         state_after = client.get_state(user_id)
     except VoiceflowError as error:
-        failed(entry, error)
+        _finish_failed(entry, error)
         raise
     except GeneratorExit:
         # The reader went away mid-stream: Voiceflow may still have run the whole turn.

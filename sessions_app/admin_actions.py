@@ -47,10 +47,8 @@ def _record(
     source: str,
     environment: Environment | None = None,
 ) -> AuditEntry:
-    signed_in = actor is not None and actor.is_authenticated
     return AuditEntry.objects.create(
-        actor=actor if signed_in else None,
-        actor_name=actor.get_username() if signed_in else "",
+        **AuditEntry.actor_fields(actor),
         source=source,
         project=project if project.pk else None,
         project_name=project.name,

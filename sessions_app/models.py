@@ -315,6 +315,16 @@ class AuditEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.user_id} ({self.get_outcome_display()})"
 
+    @staticmethod
+    def actor_fields(actor) -> dict:
+        """Who acted: the account while it exists, and its name for as long as the row lives.
+        Nobody (a command, a worker) when there is no signed-in account."""
+        signed_in = actor is not None and actor.is_authenticated
+        return {
+            "actor": actor if signed_in else None,
+            "actor_name": actor.get_username() if signed_in else "",
+        }
+
 
 class RequestBudget(models.Model):
     """The shared request pacing state of one project, for every worker and web process.

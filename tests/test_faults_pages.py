@@ -116,7 +116,7 @@ def assert_nothing_changed(sandbox, environment, state_before, writes_before):
     assert writes(sandbox, environment.project.api_key) == writes_before
 
 
-def assert_failure_recorded(action, environment, status):
+def assert_failure_recorded(action, status):
     if action.writes:
         entry = AuditEntry.objects.latest("pk")
         assert entry.outcome == AuditEntry.Outcome.FAILED
@@ -139,7 +139,7 @@ def test_a_failing_call_is_explained_within_the_time_out_and_changes_nothing(
     assert action.success_words not in text_of(page)
     assert elapsed_s < BOUND_S
     assert_nothing_changed(sandbox, environment, conversation, writes_before)
-    assert_failure_recorded(action, environment, 503 if fault == "5xx" else None)
+    assert_failure_recorded(action, 503 if fault == "5xx" else None)
 
 
 @pytest.mark.parametrize("action", ACTIONS, ids=str)

@@ -2,9 +2,9 @@ from rest_framework.pagination import LimitOffsetPagination
 
 
 class Pagination(LimitOffsetPagination):
-    """`?limit=&offset=` on every list; both bounded so a wild value is not sent to the database."""
+    """`?limit=&offset=` on every list; both bounded so a wild value is not sent to the database.
+    The default limit is REST_FRAMEWORK's PAGE_SIZE."""
 
-    default_limit = 50
     max_limit = 500
     max_offset = 10**9
 
