@@ -163,3 +163,14 @@ def test_every_variable_settings_reads_is_documented_in_the_readme():
 
     assert read >= {"DJANGO_SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL"}
     assert not undocumented, f"Add these to README.md, Configuration: {undocumented}"
+
+
+def test_audit_retention_of_zero_keeps_entries_forever_and_starts():
+    code = "import django; django.setup(); from django.conf import settings; print(settings.AUDIT_RETENTION_DAYS)"
+    result = run_django(code, AUDIT_RETENTION_DAYS="0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0"
+
+
+def test_a_negative_audit_retention_is_refused_naming_the_variable():
+    assert "AUDIT_RETENTION_DAYS" in refusal(AUDIT_RETENTION_DAYS="-1")

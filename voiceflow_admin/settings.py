@@ -424,7 +424,8 @@ PERSONAL_DATA_VARIABLES = [
     ).split(",")
     if name.strip()
 ]
-AUDIT_RETENTION_DAYS = _int("AUDIT_RETENTION_DAYS", 365, minimum=1)
+# 0 keeps audit entries forever.
+AUDIT_RETENTION_DAYS = _int("AUDIT_RETENTION_DAYS", 365, minimum=0)
 # How many userIDs the bulk engine works on at once in one worker process.
 BULK_CONCURRENCY = _int("BULK_CONCURRENCY", 8, minimum=1)
 # How many tasks a started job is queued as, so that as many worker processes can share it.

@@ -4,7 +4,6 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
-from django.db import transaction
 
 from sessions_app.discovery.tasks import index_sandbox_sessions
 from sessions_app.roles import ensure_roles
@@ -49,9 +48,7 @@ class Command(BaseCommand):
             # The worker indexes the demo users once the sandbox answers, so the first screen
             # already lists them rather than waiting for the periodic refresh.
             environment_ids = [environment.pk for environment in environments]
-            transaction.on_commit(
-                lambda: index_sandbox_sessions.delay(environment_ids, DEMO_HISTORY_HOURS)
-            )
+            index_sandbox_sessions.delay_on_commit(environment_ids, DEMO_HISTORY_HOURS)
             self.stdout.write(
                 f"Demo project registered against the sandbox at {settings.SANDBOX_URL} "
                 f"({', '.join(env.label for env in environments)}); its users are being indexed."
