@@ -12,8 +12,8 @@ from django.db import transaction
 from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 
+from .encryption import UndecryptableSecret
 from .models import SECRET_FIELDS, AuditEntry, Environment, Project
-from .secrets import UndecryptableSecret
 from .voiceflow import (
     RateLimited,
     Unauthorized,

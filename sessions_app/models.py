@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from .secrets import EncryptedTextField, hint
+from .encryption import EncryptedTextField, hint
 
 USER_ID_MAX_LENGTH = 128  # Voiceflow's documented limit for the userID path segment.
 # Project's encrypted fields: loaded only where a request to Voiceflow needs them.

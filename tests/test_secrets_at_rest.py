@@ -5,8 +5,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from sessions_app.encryption import UndecryptableSecret, hint
 from sessions_app.models import AuditEntry, Project
-from sessions_app.secrets import UndecryptableSecret, hint
 
 pytestmark = pytest.mark.production_path
 

@@ -19,7 +19,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
 from ..actions import Conflict, StateShapeError
-from ..secrets import UndecryptableSecret
+from ..encryption import UndecryptableSecret
 from ..voiceflow import VoiceflowError
 
 logger = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from ..encryption import UndecryptableSecret
 from ..models import Environment
-from ..secrets import UndecryptableSecret
 from ..voiceflow import UpstreamFailure, UpstreamTimeout, VoiceflowError
 from .importing import import_from_transcripts, read_pending_states
 

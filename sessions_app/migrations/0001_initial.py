@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import sessions_app.secrets
+import sessions_app.encryption
 from django.conf import settings
 from django.db import migrations, models
 
@@ -41,9 +41,9 @@ class Migration(migrations.Migration):
                 ('realtime_url', models.URLField(default='https://realtime-api.voiceflow.com', max_length=300, verbose_name='Realtime API base URL')),
                 ('analytics_url', models.URLField(default='https://analytics-api.voiceflow.com', max_length=300, verbose_name='Analytics API base URL')),
                 ('state_api', models.CharField(choices=[('legacy', 'Dialog Manager state API (/state/user/…, project key)'), ('realtime', 'Realtime state API (/v1/stable/conversation-state/…, access token)')], default='legacy', max_length=16)),
-                ('api_key', sessions_app.secrets.EncryptedTextField(verbose_name='Dialog Manager API key')),
+                ('api_key', sessions_app.encryption.EncryptedTextField(verbose_name='Dialog Manager API key')),
                 ('api_key_hint', models.CharField(default='', editable=False, max_length=32)),
-                ('access_token', sessions_app.secrets.EncryptedTextField(blank=True, default='', verbose_name='personal access token')),
+                ('access_token', sessions_app.encryption.EncryptedTextField(blank=True, default='', verbose_name='personal access token')),
                 ('access_token_hint', models.CharField(default='', editable=False, max_length=32)),
                 ('budget_per_minute', models.PositiveIntegerField(default=500, help_text="Requests per minute this dashboard may send for the project, shared by every page, API call and worker. 500 is the open-source runtime's limit per key.", verbose_name='request budget per minute')),
                 ('is_sandbox', models.BooleanField(default=False, editable=False)),

@@ -13,10 +13,10 @@ from ..access import require
 from ..discovery import REALTIME, import_from_transcripts, search_by_activity, source_for
 from ..discovery.forms import ActivitySearchForm, ImportForm
 from ..discovery.tasks import read_imported_states
+from ..encryption import UndecryptableSecret
 from ..inspector.display import key_variables
 from ..models import Environment
 from ..personal_data import exclude_hidden_matches, mask_state
-from ..secrets import UndecryptableSecret
 from ..voiceflow import VoiceflowError
 from ..workspace import current_environment, remember_environment
 

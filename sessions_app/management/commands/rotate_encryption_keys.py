@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from sessions_app.encryption import UndecryptableSecret
 from sessions_app.models import AuditEntry, Project
-from sessions_app.secrets import UndecryptableSecret
 
 
 class Command(BaseCommand):
