@@ -104,6 +104,22 @@ def variable_rows(variables: dict | None, previous: dict | None = None) -> list[
     return rows
 
 
+def is_base_frame(frame: Any) -> bool:
+    """The runtime's own base frame: the first frame of every stack it builds, its diagramID the
+    version, `nodeID: null` and `storage.isBase` (general-runtime, observed §9). It is where the
+    runtime returns when every flow has ended, not a flow the user is in."""
+    return (
+        isinstance(frame, dict)
+        and isinstance(frame.get("storage"), dict)
+        and frame["storage"].get("isBase") is True
+    )
+
+
+def flow_frames(stack: Any) -> list:
+    """The frames of the flows the user is in, root first: the stack without the base frame."""
+    return [frame for frame in stack if not is_base_frame(frame)] if isinstance(stack, list) else []
+
+
 @dataclass
 class FrameView:
     position: int
@@ -118,6 +134,8 @@ class FrameView:
     other_keys: str
     is_current: bool
     change: str = ""  # "added", "changed" or "" compared with an earlier read
+    is_base: bool = False
+    flow_number: int = 0  # 1 for the root flow; 0 for the runtime's base frame
 
     @property
     def key(self) -> str:
@@ -129,7 +147,13 @@ FRAME_KEYS = {"diagramID", "nodeID", "name", "storage", "variables", "commands",
 
 
 def _frame_view(
-    position: int, frame: Any, *, is_current: bool, previous: Any = None, compare: bool = False
+    position: int,
+    frame: Any,
+    *,
+    is_current: bool,
+    flow_number: int = 0,
+    previous: Any = None,
+    compare: bool = False,
 ) -> FrameView:
     frame = frame if isinstance(frame, dict) else {"diagramID": "", "value": frame}
     diagram_id = str(frame.get("diagramID") or frame.get("programID") or "")
@@ -160,6 +184,8 @@ def _frame_view(
         other_keys=pretty_json(other) if other else "",
         is_current=is_current,
         change=change,
+        is_base=is_base_frame(frame),
+        flow_number=flow_number,
     )
 
 
@@ -176,31 +202,45 @@ class StackView:
     removed_frames: int = 0
     was_at: str = field(default="")
 
+    @property
+    def flows(self) -> list[FrameView]:
+        """The flows the user is in (the base frame left out), root first."""
+        return [frame for frame in self.frames if not frame.is_base]
+
+    @property
+    def current(self) -> FrameView | None:
+        return self.flows[-1] if self.flows else None
+
 
 def stack_view(stack: Any, previous_stack: Any = None, *, compare: bool = False) -> StackView:
     """The stack root first, the current frame last; with `compare`, what moved since `previous_stack`."""
     frames = stack if isinstance(stack, list) else []
     before = previous_stack if isinstance(previous_stack, list) else []
-    views = [
-        _frame_view(
-            position,
-            frame,
-            is_current=position == len(frames) - 1,
-            previous=before[position] if position < len(before) else None,
-            compare=compare,
+    views, flow_number = [], 0
+    for position, frame in enumerate(frames):
+        base = is_base_frame(frame)
+        flow_number += 0 if base else 1
+        views.append(
+            _frame_view(
+                position,
+                frame,
+                is_current=not base and position == len(frames) - 1,
+                flow_number=0 if base else flow_number,
+                previous=before[position] if position < len(before) else None,
+                compare=compare,
+            )
         )
-        for position, frame in enumerate(frames)
-    ]
     if not compare:
         return StackView(views)
     moved = [_position_of(f) for f in frames] != [_position_of(f) for f in before]
     was_at = ""
-    if moved and before:
-        last = before[-1] if isinstance(before[-1], dict) else {}
+    flows_before = flow_frames(before)
+    if moved and flows_before:
+        last = flows_before[-1] if isinstance(flows_before[-1], dict) else {}
         title = last.get("name") or last.get("diagramID") or "?"
-        was_at = f"{title} at node {last.get('nodeID') or 'start'} (depth {len(before)})"
+        was_at = f"{title} at node {last.get('nodeID') or 'start'} (depth {len(flows_before)})"
     elif moved:
-        was_at = "no stack"
+        was_at = "no flow"
     return StackView(
         views, moved=moved, removed_frames=max(len(before) - len(frames), 0), was_at=was_at
     )
