@@ -139,6 +139,39 @@ def test_an_intent_with_entities_and_typed_text_reach_the_agent(
     assert stored(sandbox, environment)["variables"]["pizza_type"] == "pepperoni"
 
 
+def test_an_intent_is_sent_in_the_documented_request_shape(support_client, environment):
+    """@voiceflow/base-types' IntentRequest: query and entities are required in the payload."""
+    turn(support_client, environment, kind="launch")
+    turn(support_client, environment, kind="intent", intent_name="order_pizza")
+    turn(
+        support_client,
+        environment,
+        kind="intent",
+        intent_name="choose_size",
+        query="a large one",
+        entities='{"size": "large"}',
+    )
+
+    sent = [
+        entry.request_sent["action"]
+        for entry in AuditEntry.objects.filter(action=AuditEntry.Action.INTERACT).order_by("pk")
+    ][1:]
+    assert sent == [
+        {
+            "type": "intent",
+            "payload": {"query": "", "intent": {"name": "order_pizza"}, "entities": []},
+        },
+        {
+            "type": "intent",
+            "payload": {
+                "query": "a large one",
+                "intent": {"name": "choose_size"},
+                "entities": [{"name": "size", "value": "large"}],
+            },
+        },
+    ]
+
+
 def test_pizza_traces_render_carousel_card_visual_path_and_end(
     support_client, sandbox, environment
 ):
