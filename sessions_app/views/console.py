@@ -21,7 +21,7 @@ from ..console.traces import completion_view, trace_view
 from ..inspector.reading import fetch_state
 from ..inspector.seen import remember_seen
 from ..models import AuditEntry, Environment
-from ..voiceflow import InvalidUserID, VoiceflowError
+from ..voiceflow import InvalidUserID, NoSessionApi, VoiceflowError
 from .sessions import live_state_context, requested_user_id
 
 # The v4 session keys this operator's console holds, per conversation, so that events emitted to
@@ -158,6 +158,8 @@ def stream(request: HttpRequest, environment_id: int) -> HttpResponse:
         _, session_key = next(events)
     except (VoiceflowError, StateShapeError) as error:
         context = _turn_context(environment, user_id, description, "stream")
+        if isinstance(error, NoSessionApi):
+            context["legacy_offer"] = _legacy_offer(request)
         return _render_turn(request, context | {"problem": str(error)})
     # The session is saved with this response's headers, before the stream starts.
     _keep_stream_session(request, environment, user_id, session_key)
@@ -168,6 +170,23 @@ def stream(request: HttpRequest, environment_id: int) -> HttpResponse:
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # proxies such as nginx would hold the events back
     return response
+
+
+# The fields of a console turn, sent again as a legacy turn when the runtime has no v4 routes.
+TURN_FIELDS = (
+    "kind",
+    "text",
+    "intent_name",
+    "query",
+    "entities",
+    "event_name",
+    "request",
+    "label",
+)
+
+
+def _legacy_offer(request: HttpRequest) -> list[tuple[str, str]]:
+    return [(name, request.POST[name]) for name in TURN_FIELDS if name in request.POST]
 
 
 def _event(name: str, **fields: str) -> str:

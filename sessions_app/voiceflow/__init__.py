@@ -6,6 +6,7 @@ from . import budget
 from .client import TRANSCRIPT_PAGE_MAX, SessionClient, Target
 from .errors import (
     InvalidUserID,
+    NoSessionApi,
     RateLimited,
     Unauthorized,
     UnknownEnvironment,
@@ -19,6 +20,7 @@ from .userids import validate_user_id
 __all__ = [
     "TRANSCRIPT_PAGE_MAX",
     "InvalidUserID",
+    "NoSessionApi",
     "RateLimited",
     "SessionClient",
     "Target",

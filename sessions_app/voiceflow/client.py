@@ -26,6 +26,7 @@ import httpx
 from .address_guard import GuardedTransport
 from .errors import (
     InvalidUserID,
+    NoSessionApi,
     ProjectMisconfigured,
     RateLimited,
     Unauthorized,
@@ -202,7 +203,10 @@ class SessionClient:
             path = f"/v4/project/{project}/environment/{quote(environment_alias, safe='')}/session"
         else:
             path = f"/v4/project/{project}/session"
-        answer = self._send("POST", path, json_body={"userID": user_id})
+        try:
+            answer = self._send("POST", path, json_body={"userID": user_id})
+        except UpstreamFailure as error:
+            raise self._without_v4(error) from error
         if not isinstance(answer, dict) or not answer.get("sessionKey"):
             raise UpstreamFailure("Voiceflow did not return a session key.")
         return answer["sessionKey"]
@@ -216,7 +220,10 @@ class SessionClient:
         config: dict | None = None,
     ) -> list[dict]:
         body = self._v4_body(action, variables, config)
-        answer = self._send("POST", "/v4/interact", json_body=body, authorization=session_key)
+        try:
+            answer = self._send("POST", "/v4/interact", json_body=body, authorization=session_key)
+        except UpstreamFailure as error:
+            raise self._without_v4(error) from error
         return answer.get("traces", []) if isinstance(answer, dict) else []
 
     def stream_v4(
@@ -237,12 +244,25 @@ class SessionClient:
             ) as response:
                 if response.status_code >= 400:
                     response.read()
-                    raise self._error_for(response, self.runtime)
+                    error = self._error_for(response, self.runtime)
+                    raise self._without_v4(error) if isinstance(error, UpstreamFailure) else error
                 yield from _server_sent_events(response.iter_lines())
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout(self._timeout_message()) from exc
         except httpx.TransportError as exc:
             raise UpstreamFailure(self._unreachable_message(exc)) from exc
+
+    def _without_v4(self, error: UpstreamFailure) -> VoiceflowError:
+        """A 404 from a v4 route that names no environment: the runtime has no such routes."""
+        if error.status != 404:
+            return error
+        return NoSessionApi(
+            f"This runtime has no v4 session API: {self.runtime.base_url} answered 404 on "
+            "/v4/… (older private clouds and the open-source runtime do not have it). Send the "
+            "turn with “Answer at once” (the legacy interact) instead.",
+            status=404,
+            upstream_message=error.upstream_message,
+        )
 
     def emit_event(self, session_id: str, action: dict) -> None:
         project = quote(self.target.project_id, safe="")

@@ -54,6 +54,14 @@ class UpstreamFailure(VoiceflowError):
     permanent = False
 
 
+class NoSessionApi(VoiceflowError):
+    """The runtime has no v4 session API (older private clouds, the open-source runtime answer
+    404 on `/v4/…`); the legacy interact still works there."""
+
+    code = "upstream_error"
+    permanent = True
+
+
 class UpstreamTimeout(VoiceflowError):
     code = "upstream_timeout"
     permanent = False
