@@ -285,9 +285,12 @@ def test_a_429_pauses_every_caller_of_the_project_until_retry_after(
         client_for(environment).get_state("u")
     sent = requests_seen(sandbox, environment.project)
 
-    # Another caller (a new client, as another request or worker would make) waits too.
-    with pytest.raises(RateLimited, match="request budget"):
+    # Another caller (a new client, as another request or worker would make) waits too, told
+    # that Voiceflow's own limit is the cause, not this product's budget.
+    with pytest.raises(RateLimited, match="Voiceflow's own rate limit") as raised:
         client_for(environment).get_state("u")
+    assert raised.value.limited_by == "voiceflow"
+    assert "budget" not in raised.value.message and "jobs" not in raised.value.message
 
     assert requests_seen(sandbox, environment.project) == sent
     assert RequestBudget.objects.get(project=environment.project).paused_until > time.time() + 1

@@ -22,7 +22,7 @@ from ..inspector.reading import fetch_state
 from ..inspector.seen import remember_seen
 from ..models import AuditEntry, Environment
 from ..voiceflow import InvalidUserID, NoSessionApi, VoiceflowError
-from .sessions import live_state_context, requested_user_id
+from .sessions import live_state_context, requested_user_id, wait_of
 
 # The v4 session keys this operator's console holds, per conversation, so that events emitted to
 # a session reach it at the next streamed turn. Kept server-side: a session key drives the
@@ -126,7 +126,9 @@ def send(request: HttpRequest, environment_id: int) -> HttpResponse:
             config=form.config(),
         )
     except (VoiceflowError, StateShapeError) as error:
-        return _render_turn(request, context | {"problem": str(error)})
+        return _render_turn(
+            request, context | {"problem": str(error), "problem_wait": wait_of(error)}
+        )
     context |= {"traces": [trace_view(trace) for trace in traces]}
     context |= _end_context(
         environment, user_id, entry, len(traces), watching=request.POST.get("watch") == "1"
@@ -160,7 +162,9 @@ def stream(request: HttpRequest, environment_id: int) -> HttpResponse:
         context = _turn_context(environment, user_id, description, "stream")
         if isinstance(error, NoSessionApi):
             context["legacy_offer"] = _legacy_offer(request)
-        return _render_turn(request, context | {"problem": str(error)})
+        return _render_turn(
+            request, context | {"problem": str(error), "problem_wait": wait_of(error)}
+        )
     # The session is saved with this response's headers, before the stream starts.
     _keep_stream_session(request, environment, user_id, session_key)
     relay = _relay(

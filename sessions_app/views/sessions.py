@@ -22,7 +22,7 @@ from ..inspector.seen import remember_seen, seen_state
 from ..inspector.values import describe_value
 from ..models import AuditEntry, Environment
 from ..personal_data import is_mask, mask_entry, mask_state
-from ..voiceflow import InvalidUserID, VoiceflowError, validate_user_id
+from ..voiceflow import InvalidUserID, RateLimited, VoiceflowError, validate_user_id
 from ..workspace import remember_environment
 from .conflict import render_conflict
 
@@ -40,6 +40,13 @@ def render_problem(request: HttpRequest, message: str, *, status: int = 400) -> 
     return render(request, "sessions/problem.html", {"message": message}, status=status)
 
 
+def wait_of(error: Exception | None) -> dict | None:
+    """A rate limit's reason and wait in whole seconds, for a page to count down; else None."""
+    if not isinstance(error, RateLimited):
+        return None
+    return {"reason": error.reason, "seconds": int(error.retry_after_s or 1)}
+
+
 def requested_user_id(data) -> str:
     """The `user` parameter, validated; raises InvalidUserID with a message for the page."""
     return validate_user_id(data.get("user", ""))
@@ -55,6 +62,8 @@ def live_state_context(
     watching: bool = False,
     since: str = "",
     error: str = "",
+    error_wait: dict | None = None,
+    error_note: str = "",
 ) -> dict:
     """What the live part of the inspector shows; `previous` marks what changed since then."""
     shown = remember_seen(request, environment, user_id, state) if state is not None else ""
@@ -65,6 +74,8 @@ def live_state_context(
         "user_id": user_id,
         "state": state,
         "error": error,
+        "error_wait": error_wait,
+        "error_note": error_note,
         "based_on": shown,
         "fetched_at": None if error else timezone.now(),
         "watching": watching,
@@ -105,19 +116,27 @@ def render_inspector(
     *,
     set_form: SetVariableForm | None = None,
     error: str = "",
+    write_failure: Exception | None = None,
     status: int = 200,
 ) -> HttpResponse:
     watching = request.GET.get("watch") == "1"
     try:
         state = fetch_state(environment, user_id)
-        read_error = ""
+        read_error, read_wait = "", None
     except VoiceflowError as failure:
-        state, read_error = None, failure.message
+        state, read_error, read_wait = None, failure.message, wait_of(failure)
     context = live_state_context(
-        request, environment, user_id, state, watching=watching, error=read_error
+        request,
+        environment,
+        user_id,
+        state,
+        watching=watching,
+        error=read_error,
+        error_wait=read_wait,
     )
     context |= {
         "write_error": error,
+        "write_wait": wait_of(write_failure),
         "set_form": set_form or SetVariableForm(initial={"kind": "string"}),
         "edge_spaces": user_id != user_id.strip(),
     }
@@ -161,7 +180,9 @@ def watch(request: HttpRequest, environment_id: int) -> HttpResponse:
             previous=previous,
             watching=True,
             since=since,
-            error=f"{failure.message} Showing the state from the last successful read.",
+            error=failure.message,
+            error_wait=wait_of(failure),
+            error_note="Showing the state from the last successful read.",
         )
         return render(request, "sessions/includes/live_state.html", context)
     if remember_seen(request, environment, user_id, state) != shown or not since:
@@ -229,7 +250,9 @@ def set_variable(request: HttpRequest, environment_id: int) -> HttpResponse:
             description=description,
         )
     except (VoiceflowError, StateShapeError) as error:
-        return render_inspector(request, environment, user_id, set_form=form, error=str(error))
+        return render_inspector(
+            request, environment, user_id, set_form=form, error=str(error), write_failure=error
+        )
     messages.success(request, f"{description}.")
     return redirect(inspector_url(environment, user_id))
 
@@ -266,6 +289,8 @@ def remove_variable(request: HttpRequest, environment_id: int) -> HttpResponse:
             description=description,
         )
     except (VoiceflowError, StateShapeError) as error:
-        return render_inspector(request, environment, user_id, error=str(error))
+        return render_inspector(
+            request, environment, user_id, error=str(error), write_failure=error
+        )
     messages.success(request, f"Removed the variable {name}.")
     return redirect(inspector_url(environment, user_id))

@@ -60,10 +60,19 @@ def client_for(environment, *, max_wait_s: float = INTERACTIVE_MAX_WAIT_S) -> Se
         try:
             budget.pace(project.pk, project.budget_per_minute, max_wait_s=max_wait_s)
         except budget.BudgetWaitTooLong as exc:
+            if exc.paused_by_voiceflow:
+                raise RateLimited(
+                    "Voiceflow's own rate limit for this project was reached (it answered 429 "
+                    "and asked to wait); nothing was sent",
+                    retry_after_s=exc.wait_s,
+                    limited_by="voiceflow",
+                ) from exc
             raise RateLimited(
-                f"This project's request budget ({project.budget_per_minute}/min) is in use by "
-                f"running jobs; retry in {exc.wait_s:.0f} s.",
+                f"This dashboard's request budget for the project "
+                f"({project.budget_per_minute}/min) is taken by other requests (bulk jobs, "
+                "imports, other operators); nothing was sent",
                 retry_after_s=exc.wait_s,
+                limited_by="budget",
             ) from exc
 
     def on_rate_limited(retry_after_s: float) -> None:

@@ -441,10 +441,11 @@ class SessionClient:
             if self.on_rate_limited is not None:
                 self.on_rate_limited(retry_after_s)
             return RateLimited(
-                f"Voiceflow's rate limit was reached; retry in {retry_after_s:g} s.",
+                "Voiceflow's rate limit was reached",
                 status=status,
                 upstream_message=upstream_message,
                 retry_after_s=retry_after_s,
+                limited_by="voiceflow",
             )
         lowered = upstream_message.lower()
         if status in (400, 404) and any(
@@ -521,11 +522,26 @@ def _upstream_message(response: httpx.Response) -> str:
     return ""
 
 
-def _retry_after_s(response: httpx.Response) -> float:
+def _retry_after_s(response: httpx.Response, now: datetime | None = None) -> float:
+    """How long Voiceflow really asks to wait after a 429.
+
+    Its Retry-After is whole seconds rounded down (backend-utils sends
+    `Math.floor(msBeforeNext / 1000)`), so it says 0 in the last second of the window;
+    `X-RateLimit-Reset` (an ISO time, voiceflow-api.md §9) gives the window's end exactly. The
+    later of the two is the wait.
+    """
     try:
-        return max(float(response.headers.get("Retry-After", "1")), 0.0)
+        wait_s = max(float(response.headers.get("Retry-After", "")), 0.0)
     except ValueError:
-        return 1.0
+        wait_s = 0.0
+    reset = response.headers.get("X-RateLimit-Reset", "")
+    try:
+        reset_at = datetime.fromisoformat(reset.replace("Z", "+00:00"))
+    except ValueError:
+        reset_at = None
+    if reset_at is not None and reset_at.tzinfo is not None:
+        wait_s = max(wait_s, (reset_at - (now or datetime.now(UTC))).total_seconds())
+    return wait_s if wait_s > 0 else 1.0
 
 
 def _event_data(data_lines: list[str]) -> Any:
