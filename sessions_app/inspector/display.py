@@ -10,22 +10,27 @@ from .values import editable_text, type_name
 SHORT_TEXT_MAX = 120
 FOLDED_SUMMARY_CHARS = 80
 COMPACT_JSON_MAX = 60
-# Variables the runtime keeps on every state; the known-sessions index shows the others first.
-BUILT_IN_VARIABLES = frozenset(
-    {
-        "sessions",
-        "user_id",
-        "timestamp",
-        "platform",
-        "locale",
-        "intent_confidence",
-        "last_utterance",
-        "last_response",
-        "last_event",
-        "_memory_",
-        "vf_memory",
-    }
-)
+# The runtime's own variables (voiceflow-api.md §2, §9; general-runtime's state service), each
+# with what it holds. The inspector marks them, asks before one is changed, and the
+# known-sessions index shows the agent's own variables first.
+RUNTIME_VARIABLES = {
+    "sessions": "How many sessions this user has had: the runtime counts it up each time it "
+    "starts a new session for them.",
+    "user_id": "The userID, set by the runtime on every turn.",
+    "timestamp": "Unix time (seconds) of the last turn, refreshed by the runtime every turn.",
+    "_memory_": "The conversation so far as a list of messages, kept by the runtime for AI "
+    "steps; it grows every turn.",
+    "vf_memory": "The conversation so far as text, kept by the runtime for AI prompts; it "
+    "grows every turn.",
+    "last_event": "The last request the runtime handled (a launch, or the intent a text was "
+    "matched to with its query and entities).",
+    "last_response": "The agent's last answer, set by the runtime.",
+    "platform": "The channel the agent runs on, set by the runtime.",
+    "locale": "The user's locale, set by the runtime.",
+    "intent_confidence": "How sure the runtime was (percent) of the intent it last matched.",
+    "last_utterance": "What the user last said or typed, set by the runtime.",
+}
+BUILT_IN_VARIABLES = frozenset(RUNTIME_VARIABLES)
 
 
 def pretty_json(value: Any) -> str:
@@ -77,6 +82,11 @@ class VariableRow:
     editable: str
     change: str = ""  # "added", "changed", "removed" or "" (compared with an earlier read)
     value_before: ValueView | None = None
+
+    @property
+    def runtime_note(self) -> str:
+        """What the runtime keeps in this variable, when it is one of the runtime's own."""
+        return RUNTIME_VARIABLES.get(self.name, "")
 
 
 def variable_rows(variables: dict | None, previous: dict | None = None) -> list[VariableRow]:

@@ -11,6 +11,7 @@ from ..actions import StateShapeError, check_state_shape
 from ..models import AuditEntry
 from ..voiceflow import InvalidUserID, validate_user_id
 from ..workspace import environments_without_secrets
+from .display import RUNTIME_VARIABLES
 from .values import TYPE_CHOICES, TypedValueError, json_error_message, parse_typed_value
 
 VARIABLE_NAME_MAX = 200
@@ -72,7 +73,19 @@ class KnownSessionSearchForm(forms.Form):
     value = forms.CharField(required=False, max_length=200, label="A variable value contains")
 
 
-class SetVariableForm(BasedOnForm):
+class RuntimeVariableConfirmation(forms.Form):
+    """Changing one of the runtime's own variables is asked about first (a page, not a script's
+    dialog): the runtime sets it itself, so a change may not do what it seems to."""
+
+    confirm_runtime = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def needs_confirmation(self) -> bool:
+        return self.cleaned_data["name"] in RUNTIME_VARIABLES and not self.cleaned_data.get(
+            "confirm_runtime"
+        )
+
+
+class SetVariableForm(RuntimeVariableConfirmation, BasedOnForm):
     name = forms.CharField(max_length=VARIABLE_NAME_MAX, label="Variable name")
     kind = forms.ChoiceField(choices=TYPE_CHOICES, initial="string", label="Type")
     value = forms.CharField(
@@ -92,7 +105,7 @@ class SetVariableForm(BasedOnForm):
         return cleaned
 
 
-class RemoveVariableForm(BasedOnForm):
+class RemoveVariableForm(RuntimeVariableConfirmation, BasedOnForm):
     name = forms.CharField(strip=False, max_length=VARIABLE_NAME_MAX)
 
     def clean_name(self) -> str:

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from ..access import environment_for
 from ..actions import Conflict, StateShapeError, do_remove_variables, do_set_variables
 from ..inspector.diff import state_diff, with_diffs
-from ..inspector.display import pretty_json, stack_view, variable_rows
+from ..inspector.display import RUNTIME_VARIABLES, pretty_json, stack_view, variable_rows
 from ..inspector.forms import RemoveVariableForm, SetVariableForm
 from ..inspector.reading import fetch_state
 from ..inspector.seen import remember_seen, seen_state
@@ -231,6 +231,8 @@ def set_variable(request: HttpRequest, environment_id: int) -> HttpResponse:
         )
         return render_inspector(request, environment, user_id, set_form=form, status=400)
     description = f"Set {name} to {describe_value(value)}"
+    if form.needs_confirmation():
+        return confirm_runtime_variable(request, environment, user_id, form, description)
     try:
         do_set_variables(
             environment,
@@ -270,6 +272,8 @@ def remove_variable(request: HttpRequest, environment_id: int) -> HttpResponse:
         return render_inspector(request, environment, user_id, error=errors, status=400)
     name = form.cleaned_data["name"]
     description = f"Remove the variable {name}"
+    if form.needs_confirmation():
+        return confirm_runtime_variable(request, environment, user_id, form, description)
     try:
         do_remove_variables(
             environment,
@@ -294,3 +298,31 @@ def remove_variable(request: HttpRequest, environment_id: int) -> HttpResponse:
         )
     messages.success(request, f"Removed the variable {name}.")
     return redirect(inspector_url(environment, user_id))
+
+
+def confirm_runtime_variable(
+    request: HttpRequest,
+    environment: Environment,
+    user_id: str,
+    form: SetVariableForm | RemoveVariableForm,
+    description: str,
+) -> HttpResponse:
+    """Ask before one of the runtime's own variables is changed; the answer posts the same
+    change again, confirmed. Nothing is sent until then."""
+    name = form.cleaned_data["name"]
+    fields = [
+        (key, value)
+        for key, value in request.POST.items()
+        if key not in ("csrfmiddlewaretoken", "confirm_runtime")
+    ]
+    context = {
+        "environment": environment,
+        "user_id": user_id,
+        "name": name,
+        "note": RUNTIME_VARIABLES[name],
+        "description": description,
+        "fields": fields,
+        "action_url": request.path,
+        "cancel_url": inspector_url(environment, user_id),
+    }
+    return render(request, "sessions/confirm_runtime_variable.html", context)
