@@ -191,7 +191,8 @@ def test_an_odd_user_id_round_trips_to_exactly_that_user(client, sandbox, sandbo
     ("user_id", "message"),
     [
         ("", "A userID is required."),
-        ("x" * 129, "at most 128 characters; this one has 129"),
+        ("x" * 14_337, "it takes 14,337 bytes"),
+        ("é" * 1_301, "it takes 2,602 bytes"),
         ("line\nbreak", "control characters"),
         ("tab\there", "control characters"),
         (None, "A userID is required."),

@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from ..actions import StateShapeError, check_state_shape
-from ..models import AuditEntry
+from ..models import USER_ID_MAX_LENGTH, AuditEntry
 from ..voiceflow import InvalidUserID, validate_user_id
 from ..workspace import environments_without_secrets
 from .display import RUNTIME_VARIABLES
@@ -18,14 +18,13 @@ VARIABLE_NAME_MAX = 200
 
 
 class UserIDField(forms.CharField):
-    """Any characters the API accepts, kept exactly as typed (spaces included), at most 128."""
+    """Any characters Voiceflow accepts, kept exactly as typed (spaces included), refused only
+    when it cannot be sent (voiceflow/userids.py)."""
 
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("strip", False)
         kwargs.setdefault("label", "userID")
-        kwargs.setdefault(
-            "error_messages", {"required": "Type or paste a userID (1 to 128 characters)."}
-        )
+        kwargs.setdefault("error_messages", {"required": "Type or paste a userID."})
         super().__init__(**kwargs)
 
     def validate(self, value: str) -> None:
@@ -68,7 +67,7 @@ class FindSessionForm(forms.Form):
 
 class KnownSessionSearchForm(forms.Form):
     prefix = forms.CharField(
-        required=False, strip=False, max_length=128, label="userID starts with"
+        required=False, strip=False, max_length=USER_ID_MAX_LENGTH, label="userID starts with"
     )
     value = forms.CharField(required=False, max_length=200, label="A variable value contains")
 
@@ -171,7 +170,9 @@ class AuditFilterForm(forms.Form):
     outcome = forms.ChoiceField(
         required=False, choices=[("", "Any outcome"), *AuditEntry.Outcome.choices]
     )
-    user = forms.CharField(required=False, strip=False, max_length=128, label="userID")
+    user = forms.CharField(
+        required=False, strip=False, max_length=USER_ID_MAX_LENGTH, label="userID"
+    )
     date_from = forms.DateField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
     )

@@ -22,7 +22,13 @@ from ..inspector.seen import remember_seen, seen_state
 from ..inspector.values import describe_value
 from ..models import AuditEntry, Environment
 from ..personal_data import is_mask, mask_entry, mask_state
-from ..voiceflow import InvalidUserID, RateLimited, VoiceflowError, validate_user_id
+from ..voiceflow import (
+    InvalidUserID,
+    RateLimited,
+    VoiceflowError,
+    user_id_warning,
+    validate_user_id,
+)
 from ..workspace import remember_environment
 from .conflict import render_conflict
 
@@ -139,6 +145,7 @@ def render_inspector(
         "write_wait": wait_of(write_failure),
         "set_form": set_form or SetVariableForm(initial={"kind": "string"}),
         "edge_spaces": user_id != user_id.strip(),
+        "user_id_warning": user_id_warning(user_id),
     }
     return render(request, "sessions/inspect.html", context, status=status)
 
