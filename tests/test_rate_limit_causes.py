@@ -12,6 +12,8 @@ from sessions_app.voiceflow import RateLimited, client_for
 from sessions_app.voiceflow.client import _retry_after_s
 from tests.inspector_support import inspect_url, ordering_state, text_of
 
+pytestmark = pytest.mark.production_path
+
 USER = "customer-42"
 
 
