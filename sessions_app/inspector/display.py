@@ -173,7 +173,7 @@ def _frame_view(
     if compare:
         if previous is None:
             change = "added"
-        elif compact_json(previous) != compact_json(frame):
+        elif compact_json(_positioned(previous)) != compact_json(_positioned(frame)):
             change = "changed"
     other = {key: value for key, value in frame.items() if key not in FRAME_KEYS}
     return FrameView(
@@ -197,6 +197,14 @@ def _frame_view(
         is_base=is_base_frame(frame),
         flow_number=flow_number,
     )
+
+
+def _positioned(frame: Any) -> Any:
+    """The frame without a null nodeID: a write leaves the base frame's null out and the
+    runtime's next turn puts it back, which is no change (inspector/diff.py likewise)."""
+    if not isinstance(frame, dict) or frame.get("nodeID", "") is not None:
+        return frame
+    return {key: value for key, value in frame.items() if key != "nodeID"}
 
 
 def _position_of(frame: Any) -> tuple[str, str]:
