@@ -19,7 +19,7 @@ VARIABLE_NAME_MAX = 200
 
 class UserIDField(forms.CharField):
     """Any characters Voiceflow accepts, kept exactly as typed (spaces included), refused only
-    when it cannot be sent (voiceflow/userids.py)."""
+    when it cannot be sent or recorded (voiceflow/userids.py)."""
 
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("strip", False)
