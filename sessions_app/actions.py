@@ -66,22 +66,32 @@ def check_state_shape(state: Any) -> dict:
             raise StateShapeError(f"stack[{position}] must be an object.")
         if not isinstance(frame.get("diagramID"), str) or not frame["diagramID"]:
             raise StateShapeError(f"stack[{position}] needs a diagramID (a string).")
-        if "nodeID" in frame and not isinstance(frame["nodeID"], str):
-            raise StateShapeError(
-                f"stack[{position}].nodeID must be a string or left out (Voiceflow refuses null)."
-            )
+        # null is what the runtime's base frame holds; writable_state leaves it out.
+        if frame.get("nodeID") is not None and not isinstance(frame["nodeID"], str):
+            raise StateShapeError(f"stack[{position}].nodeID must be a string, null or left out.")
     for key in ("storage", "variables"):
         if not isinstance(state[key], dict):
             raise StateShapeError(f"{key} must be an object.")
     return state
 
 
-def writable_state(state: dict) -> dict:
-    """The part of a read state that a PUT may send back.
+def state_parts(state: dict) -> dict:
+    """The parts of a read state a PUT carries, as read: reads may carry `turn`, which PUT
+    refuses, and a state made by a variables merge alone has no stack or storage."""
+    return {
+        "stack": state.get("stack", []),
+        "storage": state.get("storage", {}),
+        "variables": state.get("variables", {}),
+    }
 
-    Reads may carry `turn`, which PUT refuses, and frames with `nodeID: null` ("at the start of
-    the flow"), which PUT also refuses although GET returns them (voiceflow-api.md §2, §9); a
-    frame without nodeID means the same to the runtime, so the null is left out.
+
+def writable_state(state: dict) -> dict:
+    """A state as a PUT must send it; every write of a whole state goes through here.
+
+    Besides `state_parts`: the runtime's own base frame (the first frame of every stack it
+    builds, `storage.isBase`) reads as `nodeID: null`, and the runtime's PUT refuses that null
+    ("data.stack[0].nodeID should be string", voiceflow-api.md §2, §9). A frame without nodeID
+    means the same to the runtime, so the null is left out.
     """
     return {
         "stack": [
@@ -312,8 +322,12 @@ def do_replace_state(
     source: str,
     based_on: str | None = None,
 ) -> AuditEntry:
-    """Replace the whole state (PUT) after checking it has the shape Voiceflow requires."""
-    check_state_shape(state)
+    """Replace the whole state (PUT) after checking it has the shape Voiceflow requires.
+
+    A state exactly as read may be sent back: `writable_state` leaves out what the runtime
+    returns but refuses.
+    """
+    sent = writable_state(check_state_shape(state))
     return _write(
         environment=environment,
         user_id=user_id,
@@ -322,9 +336,9 @@ def do_replace_state(
         source=source,
         based_on=based_on,
         job=None,
-        request_sent={"method": "PUT", "path": "state", "body": state},
-        send=lambda c, _before: c.replace_state(user_id, state),
-        expected_after=lambda _before: state,
+        request_sent={"method": "PUT", "path": "state", "body": sent},
+        send=lambda c, _before: c.replace_state(user_id, sent),
+        expected_after=lambda _before: sent,
     )
 
 

@@ -5,6 +5,7 @@ import json
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from .inspector.display import flow_frames
 from .models import Environment, KnownSession
 
 SNAPSHOT_MAX_VARIABLES = 40
@@ -40,7 +41,7 @@ def note_session(
 ) -> KnownSession:
     """Record that a userID was seen with this state (called on every read and write)."""
     state = state or {}
-    stack = state.get("stack") or []
+    stack = flow_frames(state.get("stack"))  # the runtime's base frame is no flow
     snapshot = _snapshot(state.get("variables") or {})
     current = stack[-1] if stack and isinstance(stack[-1], dict) else {}
     defaults = {

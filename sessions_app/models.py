@@ -4,7 +4,11 @@ from django.utils import timezone
 
 from .encryption import EncryptedTextField, hint
 
-USER_ID_MAX_LENGTH = 128  # Voiceflow's documented limit for the userID path segment.
+# The longest userID the product handles, in UTF-8 bytes (so in characters too): every write is
+# audited, and PostgreSQL's btree indexes on (environment, user_id…) take at most 2,704 bytes a
+# row. The runtime itself keeps longer ones than the 128 characters its hosted docs name
+# (voiceflow/userids.py).
+USER_ID_MAX_LENGTH = 2_600
 # Project's encrypted fields: loaded only where a request to Voiceflow needs them.
 SECRET_FIELDS = ("api_key", "access_token")
 

@@ -46,7 +46,7 @@ def test_an_unknown_environment_exits_5(db):
 
 
 def test_a_userid_voiceflow_would_refuse_exits_2(environment):
-    status, body = run_json("session_state", "--environment", str(environment.pk), "x" * 129)
+    status, body = run_json("session_state", "--environment", str(environment.pk), "x" * 14_337)
 
     assert status == 2
     assert body["error"]["code"] == "validation"

@@ -105,3 +105,28 @@ def test_stream_mode_shows_the_answer_growing_as_it_arrives(
     turn.locator(".trace-choice button:has-text('Book a table')").click()
     expect(page.locator(".console-turn").last.locator(".console-turn-end")).to_be_visible()
     expect(page.locator("li.frame.current .frame-title")).to_contain_text("Book a table")
+
+
+def test_on_a_runtime_without_v4_the_stream_offers_the_legacy_turn(
+    page, support, sandbox, clean_knobs, environment, returning_customer
+):
+    clean_knobs.knobs(api_key=environment.project.api_key, v4_routes=False)
+    sign_in(page, support)
+    open_by_variable_value(page, "GOLD-7781")
+    page.check("#console-options input[value='stream']")
+
+    page.click("#console button:has-text('Launch')")
+
+    refused = page.locator(".console-turn").last
+    expect(refused.locator(".console-problem")).to_contain_text(
+        "This runtime has no v4 session API"
+    )
+    refused.locator("button:has-text('Send it as a legacy turn')").click()
+
+    answered = page.locator(".console-turn").last
+    expect(answered.locator(".console-sent")).to_contain_text("answered at once")
+    expect(answered.locator(".trace-text").last).to_have_text(
+        re.compile("What can I help you with?")
+    )
+    expect(page.locator("#console-options input[value='reply']")).to_be_checked()
+    expect(page.locator("li.frame.current .frame-title")).to_contain_text("ROOT")

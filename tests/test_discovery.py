@@ -146,7 +146,7 @@ def test_an_import_can_keep_to_the_conversations_of_its_environment(sandbox, env
 
 def test_userids_the_state_api_cannot_take_are_counted_and_left_out(sandbox, environment):
     plant(sandbox, environment, "fine", DAY)
-    plant(sandbox, environment, "x" * 200, DAY)
+    plant(sandbox, environment, "x" * 2_601, DAY)
 
     report = run_import(environment)
 

@@ -139,6 +139,39 @@ def test_an_intent_with_entities_and_typed_text_reach_the_agent(
     assert stored(sandbox, environment)["variables"]["pizza_type"] == "pepperoni"
 
 
+def test_an_intent_is_sent_in_the_documented_request_shape(support_client, environment):
+    """@voiceflow/base-types' IntentRequest: query and entities are required in the payload."""
+    turn(support_client, environment, kind="launch")
+    turn(support_client, environment, kind="intent", intent_name="order_pizza")
+    turn(
+        support_client,
+        environment,
+        kind="intent",
+        intent_name="choose_size",
+        query="a large one",
+        entities='{"size": "large"}',
+    )
+
+    sent = [
+        entry.request_sent["action"]
+        for entry in AuditEntry.objects.filter(action=AuditEntry.Action.INTERACT).order_by("pk")
+    ][1:]
+    assert sent == [
+        {
+            "type": "intent",
+            "payload": {"query": "", "intent": {"name": "order_pizza"}, "entities": []},
+        },
+        {
+            "type": "intent",
+            "payload": {
+                "query": "a large one",
+                "intent": {"name": "choose_size"},
+                "entities": [{"name": "size", "value": "large"}],
+            },
+        },
+    ]
+
+
 def test_pizza_traces_render_carousel_card_visual_path_and_end(
     support_client, sandbox, environment
 ):
@@ -493,6 +526,34 @@ def test_a_failure_while_streaming_ends_the_turn_with_a_message(
     assert "Voiceflow failed (502)." in text_of_fragment(data["html"])
     entry = AuditEntry.objects.get()
     assert entry.outcome == AuditEntry.Outcome.FAILED and entry.upstream_status == 502
+
+
+def test_a_runtime_without_v4_routes_is_named_and_the_legacy_turn_offered(
+    support_client, sandbox, clean_knobs, environment
+):
+    """Older private clouds and the open-source runtime answer 404 (Express's HTML page) on
+    /v4/…; the console says so and offers the same turn through the legacy interact."""
+    sandbox.knobs(api_key=environment.project.api_key, v4_routes=False)
+
+    response = support_client.post(
+        console_url("stream", environment),
+        {"user": USER, "kind": "intent", "intent_name": "order_pizza", "query": "pizza"},
+    )
+
+    page = response.content.decode()
+    words = text_of_fragment(page)
+    assert "This runtime has no v4 session API" in words
+    assert "Voiceflow has no such endpoint" not in words
+    offer = re.search(r'<form class="console-legacy-offer".*?</form>', page, re.S).group(0)
+    assert f'hx-post="{console_url("send", environment)}"' in offer
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', offer))
+    assert fields == {"kind": "intent", "intent_name": "order_pizza", "query": "pizza"}
+
+    turn(support_client, environment, kind="launch")
+    resent = turn(support_client, environment, **fields)
+    assert "Sent</span> the intent order_pizza" in resent
+    last = AuditEntry.objects.order_by("-pk").first()
+    assert (last.request_sent["path"], last.outcome) == ("interact", AuditEntry.Outcome.SUCCEEDED)
 
 
 def test_a_stream_on_an_alias_voiceflow_does_not_have_names_it(

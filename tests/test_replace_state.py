@@ -154,8 +154,8 @@ def test_the_preview_of_an_unchanged_state_offers_nothing_to_send(
             "stack[0] needs a diagramID (a string).",
         ),
         (
-            '{"stack": [{"diagramID": "d", "nodeID": null}], "storage": {}, "variables": {}}',
-            "stack[0].nodeID must be a string or left out",
+            '{"stack": [{"diagramID": "d", "nodeID": 5}], "storage": {}, "variables": {}}',
+            "stack[0].nodeID must be a string, null or left out.",
         ),
         ('{"stack": {}, "storage": {}, "variables": {}}', "stack must be a list of frames."),
         ('{"stack": [], "storage": [], "variables": {}}', "storage must be an object."),

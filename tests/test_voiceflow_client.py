@@ -191,7 +191,8 @@ def test_an_odd_user_id_round_trips_to_exactly_that_user(client, sandbox, sandbo
     ("user_id", "message"),
     [
         ("", "A userID is required."),
-        ("x" * 129, "at most 128 characters; this one has 129"),
+        ("x" * 14_337, "it takes 14,337 bytes"),
+        ("é" * 1_301, "it takes 2,602 bytes"),
         ("line\nbreak", "control characters"),
         ("tab\there", "control characters"),
         (None, "A userID is required."),
@@ -285,9 +286,12 @@ def test_a_429_pauses_every_caller_of_the_project_until_retry_after(
         client_for(environment).get_state("u")
     sent = requests_seen(sandbox, environment.project)
 
-    # Another caller (a new client, as another request or worker would make) waits too.
-    with pytest.raises(RateLimited, match="request budget"):
+    # Another caller (a new client, as another request or worker would make) waits too, told
+    # that Voiceflow's own limit is the cause, not this product's budget.
+    with pytest.raises(RateLimited, match="Voiceflow's own rate limit") as raised:
         client_for(environment).get_state("u")
+    assert raised.value.limited_by == "voiceflow"
+    assert "budget" not in raised.value.message and "jobs" not in raised.value.message
 
     assert requests_seen(sandbox, environment.project) == sent
     assert RequestBudget.objects.get(project=environment.project).paused_until > time.time() + 1

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from ..actions import Conflict, StateShapeError
 from ..encryption import UndecryptableSecret
-from ..voiceflow import VoiceflowError
+from ..voiceflow import RateLimited, VoiceflowError
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +169,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
             exc.code,
             exc.message,
             retry_after=exc.retry_after_s if exc.code == "upstream_rate_limited" else None,
+            # Voiceflow's own limit or this product's budget for the project (docs/api.md).
+            details={"limited_by": exc.limited_by} if isinstance(exc, RateLimited) else None,
         )
     if isinstance(exc, StateShapeError):
         return error_response(status.HTTP_400_BAD_REQUEST, "validation", str(exc))

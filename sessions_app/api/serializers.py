@@ -163,6 +163,12 @@ class SessionStateSerializer(serializers.Serializer):
         help_text="Voiceflow's state: stack, storage, variables (and turn on reads). "
         "`{}` when the user has no state."
     )
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Present when the userID is longer than the 128 characters hosted Voiceflow "
+        "documents: it was used as given, but hosted Voiceflow may refuse it.",
+    )
 
 
 class SessionWriteSerializer(SessionStateSerializer):

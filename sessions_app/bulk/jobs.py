@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import BulkItem, BulkJob, Environment
+from ..voiceflow import user_id_warning
 from .parsing import Problem, Row, read_csv, read_jsonl, read_user_ids, text_lines_as_binary
 
 BATCH_SIZE = 1000
@@ -121,6 +122,7 @@ def _fill(job: BulkJob, stream: Iterator[Row | Problem]) -> None:
     bad_lines = 0
     last_bad_line: int | None = None
     fatal = False
+    long_user_ids = 0  # longer than hosted Voiceflow documents: sent, with a warning
     batch: list[BulkItem] = []
 
     def note(problem: Problem) -> None:
@@ -151,6 +153,7 @@ def _fill(job: BulkJob, stream: Iterator[Row | Problem]) -> None:
             )
             continue
         first_line_of[entry.user_id] = entry.line
+        long_user_ids += bool(user_id_warning(entry.user_id))
         batch.append(
             BulkItem(
                 job=job, line_number=entry.line, user_id=entry.user_id, variables=entry.variables
@@ -185,6 +188,7 @@ def _fill(job: BulkJob, stream: Iterator[Row | Problem]) -> None:
         "problem_count": problem_count,
         "problems": problems,
         "fatal": fatal,
+        "long_user_ids": long_user_ids,
     }
     job.save(update_fields=["total_items", "validation_report"])
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-from ..models import USER_ID_MAX_LENGTH
+from ..voiceflow import InvalidUserID, validate_user_id
 
 USER_ID_COLUMN = "userID"
 TYPE_ROW_MARK = "#types"
@@ -63,10 +63,12 @@ def user_id_problem(user_id: Any) -> str | None:
         return "userID must be text."
     if user_id == "":
         return "userID is missing."
-    if len(user_id) > USER_ID_MAX_LENGTH:
-        return f"userID is too long ({len(user_id)} characters; at most {USER_ID_MAX_LENGTH})."
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in user_id):
         return "userID contains a control character (a line break, tab or similar)."
+    try:
+        validate_user_id(user_id)  # the one rule: refused only when it cannot be sent
+    except InvalidUserID as error:
+        return error.message
     if user_id != user_id.strip():
         return (
             "userID starts or ends with a space; userIDs are used exactly as written, so remove it."

@@ -47,6 +47,9 @@ class ConsoleActionForm(FirstErrorMixin, forms.Form):
     kind = forms.ChoiceField(choices=KIND_CHOICES)
     text = forms.CharField(required=False, max_length=TEXT_MAX, strip=False)
     intent_name = forms.CharField(required=False, max_length=NAME_MAX, label="Intent name")
+    query = forms.CharField(
+        required=False, max_length=TEXT_MAX, strip=False, label="What the user said (optional)"
+    )
     entities = forms.CharField(required=False, label="Entities (JSON object, optional)")
     event_name = forms.CharField(required=False, max_length=NAME_MAX, label="Event name")
     request = forms.CharField(required=False)
@@ -100,9 +103,14 @@ class ConsoleActionForm(FirstErrorMixin, forms.Form):
             if not intent:
                 self.add_error("intent_name", "Name the intent to send.")
             entities = cleaned.get("entities") or []
-            payload: dict[str, Any] = {"intent": {"name": intent}}
-            if entities:
-                payload["entities"] = entities
+            # The published request schema (@voiceflow/base-types IntentRequest,
+            # @voiceflow/dtos-interact) requires query and entities; without them the runtime
+            # does not take the request as an intent.
+            payload: dict[str, Any] = {
+                "query": cleaned.get("query", ""),
+                "intent": {"name": intent},
+                "entities": entities,
+            }
             shown = ", ".join(f"{entity['name']} = {entity['value']}" for entity in entities)
             cleaned["action"] = {"type": "intent", "payload": payload}
             cleaned["description"] = f"the intent {intent}" + (f" ({shown})" if shown else "")

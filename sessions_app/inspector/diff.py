@@ -63,10 +63,24 @@ def _walk(before: Any, after: Any, path: str, out: list[tuple[str, str, Any, Any
         out.append((path or "(whole state)", "changed", before, after))
 
 
+def _without_null_node_ids(state: Any) -> Any:
+    """A frame's `nodeID: null` and no nodeID mean the same to the runtime (a write leaves the
+    null of its base frame out, the runtime's next turn puts it back): not a change to show."""
+    if not isinstance(state, dict) or not isinstance(state.get("stack"), list):
+        return state
+    stack = [
+        {key: value for key, value in frame.items() if not (key == "nodeID" and value is None)}
+        if isinstance(frame, dict)
+        else frame
+        for frame in state["stack"]
+    ]
+    return {**state, "stack": stack}
+
+
 def state_diff(before: dict | None, after: dict | None) -> StateDiff:
     """Changes that turn `before` into `after`; a missing state counts as `{}`."""
     found: list[tuple[str, str, Any, Any]] = []
-    _walk(before or {}, after or {}, "", found)
+    _walk(_without_null_node_ids(before or {}), _without_null_node_ids(after or {}), "", found)
     changes = [
         Change(
             path,

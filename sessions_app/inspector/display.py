@@ -10,22 +10,27 @@ from .values import editable_text, type_name
 SHORT_TEXT_MAX = 120
 FOLDED_SUMMARY_CHARS = 80
 COMPACT_JSON_MAX = 60
-# Variables the runtime keeps on every state; the known-sessions index shows the others first.
-BUILT_IN_VARIABLES = frozenset(
-    {
-        "sessions",
-        "user_id",
-        "timestamp",
-        "platform",
-        "locale",
-        "intent_confidence",
-        "last_utterance",
-        "last_response",
-        "last_event",
-        "_memory_",
-        "vf_memory",
-    }
-)
+# The runtime's own variables (voiceflow-api.md §2, §9; general-runtime's state service), each
+# with what it holds. The inspector marks them, asks before one is changed, and the
+# known-sessions index shows the agent's own variables first.
+RUNTIME_VARIABLES = {
+    "sessions": "How many sessions this user has had: the runtime counts it up each time it "
+    "starts a new session for them.",
+    "user_id": "The userID, set by the runtime on every turn.",
+    "timestamp": "Unix time (seconds) of the last turn, refreshed by the runtime every turn.",
+    "_memory_": "The conversation so far as a list of messages, kept by the runtime for AI "
+    "steps; it grows every turn.",
+    "vf_memory": "The conversation so far as text, kept by the runtime for AI prompts; it "
+    "grows every turn.",
+    "last_event": "The last request the runtime handled (a launch, or the intent a text was "
+    "matched to with its query and entities).",
+    "last_response": "The agent's last answer, set by the runtime.",
+    "platform": "The channel the agent runs on, set by the runtime.",
+    "locale": "The user's locale, set by the runtime.",
+    "intent_confidence": "How sure the runtime was (percent) of the intent it last matched.",
+    "last_utterance": "What the user last said or typed, set by the runtime.",
+}
+BUILT_IN_VARIABLES = frozenset(RUNTIME_VARIABLES)
 
 
 def pretty_json(value: Any) -> str:
@@ -78,6 +83,11 @@ class VariableRow:
     change: str = ""  # "added", "changed", "removed" or "" (compared with an earlier read)
     value_before: ValueView | None = None
 
+    @property
+    def runtime_note(self) -> str:
+        """What the runtime keeps in this variable, when it is one of the runtime's own."""
+        return RUNTIME_VARIABLES.get(self.name, "")
+
 
 def variable_rows(variables: dict | None, previous: dict | None = None) -> list[VariableRow]:
     """Rows in the state's own order; with `previous`, marked added/changed and removed ones kept."""
@@ -104,6 +114,22 @@ def variable_rows(variables: dict | None, previous: dict | None = None) -> list[
     return rows
 
 
+def is_base_frame(frame: Any) -> bool:
+    """The runtime's own base frame: the first frame of every stack it builds, its diagramID the
+    version, `nodeID: null` and `storage.isBase` (general-runtime, observed §9). It is where the
+    runtime returns when every flow has ended, not a flow the user is in."""
+    return (
+        isinstance(frame, dict)
+        and isinstance(frame.get("storage"), dict)
+        and frame["storage"].get("isBase") is True
+    )
+
+
+def flow_frames(stack: Any) -> list:
+    """The frames of the flows the user is in, root first: the stack without the base frame."""
+    return [frame for frame in stack if not is_base_frame(frame)] if isinstance(stack, list) else []
+
+
 @dataclass
 class FrameView:
     position: int
@@ -118,6 +144,8 @@ class FrameView:
     other_keys: str
     is_current: bool
     change: str = ""  # "added", "changed" or "" compared with an earlier read
+    is_base: bool = False
+    flow_number: int = 0  # 1 for the root flow; 0 for the runtime's base frame
 
     @property
     def key(self) -> str:
@@ -129,7 +157,13 @@ FRAME_KEYS = {"diagramID", "nodeID", "name", "storage", "variables", "commands",
 
 
 def _frame_view(
-    position: int, frame: Any, *, is_current: bool, previous: Any = None, compare: bool = False
+    position: int,
+    frame: Any,
+    *,
+    is_current: bool,
+    flow_number: int = 0,
+    previous: Any = None,
+    compare: bool = False,
 ) -> FrameView:
     frame = frame if isinstance(frame, dict) else {"diagramID": "", "value": frame}
     diagram_id = str(frame.get("diagramID") or frame.get("programID") or "")
@@ -139,7 +173,7 @@ def _frame_view(
     if compare:
         if previous is None:
             change = "added"
-        elif compact_json(previous) != compact_json(frame):
+        elif compact_json(_positioned(previous)) != compact_json(_positioned(frame)):
             change = "changed"
     other = {key: value for key, value in frame.items() if key not in FRAME_KEYS}
     return FrameView(
@@ -160,7 +194,17 @@ def _frame_view(
         other_keys=pretty_json(other) if other else "",
         is_current=is_current,
         change=change,
+        is_base=is_base_frame(frame),
+        flow_number=flow_number,
     )
+
+
+def _positioned(frame: Any) -> Any:
+    """The frame without a null nodeID: a write leaves the base frame's null out and the
+    runtime's next turn puts it back, which is no change (inspector/diff.py likewise)."""
+    if not isinstance(frame, dict) or frame.get("nodeID", "") is not None:
+        return frame
+    return {key: value for key, value in frame.items() if key != "nodeID"}
 
 
 def _position_of(frame: Any) -> tuple[str, str]:
@@ -176,31 +220,45 @@ class StackView:
     removed_frames: int = 0
     was_at: str = field(default="")
 
+    @property
+    def flows(self) -> list[FrameView]:
+        """The flows the user is in (the base frame left out), root first."""
+        return [frame for frame in self.frames if not frame.is_base]
+
+    @property
+    def current(self) -> FrameView | None:
+        return self.flows[-1] if self.flows else None
+
 
 def stack_view(stack: Any, previous_stack: Any = None, *, compare: bool = False) -> StackView:
     """The stack root first, the current frame last; with `compare`, what moved since `previous_stack`."""
     frames = stack if isinstance(stack, list) else []
     before = previous_stack if isinstance(previous_stack, list) else []
-    views = [
-        _frame_view(
-            position,
-            frame,
-            is_current=position == len(frames) - 1,
-            previous=before[position] if position < len(before) else None,
-            compare=compare,
+    views, flow_number = [], 0
+    for position, frame in enumerate(frames):
+        base = is_base_frame(frame)
+        flow_number += 0 if base else 1
+        views.append(
+            _frame_view(
+                position,
+                frame,
+                is_current=not base and position == len(frames) - 1,
+                flow_number=0 if base else flow_number,
+                previous=before[position] if position < len(before) else None,
+                compare=compare,
+            )
         )
-        for position, frame in enumerate(frames)
-    ]
     if not compare:
         return StackView(views)
     moved = [_position_of(f) for f in frames] != [_position_of(f) for f in before]
     was_at = ""
-    if moved and before:
-        last = before[-1] if isinstance(before[-1], dict) else {}
+    flows_before = flow_frames(before)
+    if moved and flows_before:
+        last = flows_before[-1] if isinstance(flows_before[-1], dict) else {}
         title = last.get("name") or last.get("diagramID") or "?"
-        was_at = f"{title} at node {last.get('nodeID') or 'start'} (depth {len(before)})"
+        was_at = f"{title} at node {last.get('nodeID') or 'start'} (depth {len(flows_before)})"
     elif moved:
-        was_at = "no stack"
+        was_at = "no flow"
     return StackView(
         views, moved=moved, removed_frames=max(len(before) - len(frames), 0), was_at=was_at
     )

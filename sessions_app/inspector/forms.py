@@ -8,23 +8,23 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from ..actions import StateShapeError, check_state_shape
-from ..models import AuditEntry
+from ..models import USER_ID_MAX_LENGTH, AuditEntry
 from ..voiceflow import InvalidUserID, validate_user_id
 from ..workspace import environments_without_secrets
+from .display import RUNTIME_VARIABLES
 from .values import TYPE_CHOICES, TypedValueError, json_error_message, parse_typed_value
 
 VARIABLE_NAME_MAX = 200
 
 
 class UserIDField(forms.CharField):
-    """Any characters the API accepts, kept exactly as typed (spaces included), at most 128."""
+    """Any characters Voiceflow accepts, kept exactly as typed (spaces included), refused only
+    when it cannot be sent or recorded (voiceflow/userids.py)."""
 
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("strip", False)
         kwargs.setdefault("label", "userID")
-        kwargs.setdefault(
-            "error_messages", {"required": "Type or paste a userID (1 to 128 characters)."}
-        )
+        kwargs.setdefault("error_messages", {"required": "Type or paste a userID."})
         super().__init__(**kwargs)
 
     def validate(self, value: str) -> None:
@@ -67,12 +67,24 @@ class FindSessionForm(forms.Form):
 
 class KnownSessionSearchForm(forms.Form):
     prefix = forms.CharField(
-        required=False, strip=False, max_length=128, label="userID starts with"
+        required=False, strip=False, max_length=USER_ID_MAX_LENGTH, label="userID starts with"
     )
     value = forms.CharField(required=False, max_length=200, label="A variable value contains")
 
 
-class SetVariableForm(BasedOnForm):
+class RuntimeVariableConfirmation(forms.Form):
+    """Changing one of the runtime's own variables is asked about first (a page, not a script's
+    dialog): the runtime sets it itself, so a change may not do what it seems to."""
+
+    confirm_runtime = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def needs_confirmation(self) -> bool:
+        return self.cleaned_data["name"] in RUNTIME_VARIABLES and not self.cleaned_data.get(
+            "confirm_runtime"
+        )
+
+
+class SetVariableForm(RuntimeVariableConfirmation, BasedOnForm):
     name = forms.CharField(max_length=VARIABLE_NAME_MAX, label="Variable name")
     kind = forms.ChoiceField(choices=TYPE_CHOICES, initial="string", label="Type")
     value = forms.CharField(
@@ -92,7 +104,7 @@ class SetVariableForm(BasedOnForm):
         return cleaned
 
 
-class RemoveVariableForm(BasedOnForm):
+class RemoveVariableForm(RuntimeVariableConfirmation, BasedOnForm):
     name = forms.CharField(strip=False, max_length=VARIABLE_NAME_MAX)
 
     def clean_name(self) -> str:
@@ -158,7 +170,9 @@ class AuditFilterForm(forms.Form):
     outcome = forms.ChoiceField(
         required=False, choices=[("", "Any outcome"), *AuditEntry.Outcome.choices]
     )
-    user = forms.CharField(required=False, strip=False, max_length=128, label="userID")
+    user = forms.CharField(
+        required=False, strip=False, max_length=USER_ID_MAX_LENGTH, label="userID"
+    )
     date_from = forms.DateField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
     )

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from ..actions import Conflict, StateShapeError
 from ..bulk import JobStateError
 from ..models import Environment
-from ..voiceflow import VoiceflowError
+from ..voiceflow import VoiceflowError, user_id_warning, validate_user_id
 
 OK = 0
 UNEXPECTED = 1
@@ -119,6 +119,15 @@ class OpsCommand(BaseCommand):
                 returncode=NOT_FOUND,
             )
         return found
+
+    def user_id(self, value: str) -> str:
+        """The userID, refused only when it cannot be sent; one longer than hosted Voiceflow
+        documents is used with a warning on stderr (voiceflow/userids.py)."""
+        validate_user_id(value)
+        warning = user_id_warning(value)
+        if warning:
+            self.stderr.write(f"Warning: {warning}")
+        return value
 
     def actor(self, username: str | None):
         if username is None:

@@ -52,6 +52,9 @@ class Settings:
     window_seconds: float = 60.0
     # docs-new require the projectID header on state routes, gr-src ignores it (§7.1 item 4).
     require_project_id: bool = False
+    # Older private clouds and the open-source runtime have no v4 session API: `/v4/…` is an
+    # unknown route there (Express's HTML 404).
+    v4_routes: bool = True
     failures: FailurePlan | None = None
 
     def describe(self) -> dict[str, Any]:
@@ -127,9 +130,9 @@ def _parse_setting(name: str, value: Any) -> Any:
         return _int(name, value, 1)
     if name == "window_seconds":
         return _positive_number(name, value)
-    if name == "require_project_id":
+    if name in ("require_project_id", "v4_routes"):
         if not isinstance(value, bool):
-            raise ValueError("require_project_id must be true or false")
+            raise ValueError(f"{name} must be true or false")
         return value
     return parse_failures(value)
 

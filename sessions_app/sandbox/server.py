@@ -216,6 +216,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
         user_id = route.user_id if route else None
         api_key = self._api_key()
         settings = server.knobs.for_key(api_key)
+        if route is not None and route.name.startswith("v4.") and not settings.v4_routes:
+            route = None
         server.stats.request(api_key, route_name, self.command)
 
         if settings.latency_ms and server.stopping.wait(settings.latency_ms / 1000):

@@ -21,8 +21,8 @@ from ..console.traces import completion_view, trace_view
 from ..inspector.reading import fetch_state
 from ..inspector.seen import remember_seen
 from ..models import AuditEntry, Environment
-from ..voiceflow import InvalidUserID, VoiceflowError
-from .sessions import live_state_context, requested_user_id
+from ..voiceflow import InvalidUserID, NoSessionApi, VoiceflowError
+from .sessions import live_state_context, requested_user_id, wait_of
 
 # The v4 session keys this operator's console holds, per conversation, so that events emitted to
 # a session reach it at the next streamed turn. Kept server-side: a session key drives the
@@ -126,7 +126,9 @@ def send(request: HttpRequest, environment_id: int) -> HttpResponse:
             config=form.config(),
         )
     except (VoiceflowError, StateShapeError) as error:
-        return _render_turn(request, context | {"problem": str(error)})
+        return _render_turn(
+            request, context | {"problem": str(error), "problem_wait": wait_of(error)}
+        )
     context |= {"traces": [trace_view(trace) for trace in traces]}
     context |= _end_context(
         environment, user_id, entry, len(traces), watching=request.POST.get("watch") == "1"
@@ -158,7 +160,11 @@ def stream(request: HttpRequest, environment_id: int) -> HttpResponse:
         _, session_key = next(events)
     except (VoiceflowError, StateShapeError) as error:
         context = _turn_context(environment, user_id, description, "stream")
-        return _render_turn(request, context | {"problem": str(error)})
+        if isinstance(error, NoSessionApi):
+            context["legacy_offer"] = _legacy_offer(request)
+        return _render_turn(
+            request, context | {"problem": str(error), "problem_wait": wait_of(error)}
+        )
     # The session is saved with this response's headers, before the stream starts.
     _keep_stream_session(request, environment, user_id, session_key)
     relay = _relay(
@@ -168,6 +174,23 @@ def stream(request: HttpRequest, environment_id: int) -> HttpResponse:
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # proxies such as nginx would hold the events back
     return response
+
+
+# The fields of a console turn, sent again as a legacy turn when the runtime has no v4 routes.
+TURN_FIELDS = (
+    "kind",
+    "text",
+    "intent_name",
+    "query",
+    "entities",
+    "event_name",
+    "request",
+    "label",
+)
+
+
+def _legacy_offer(request: HttpRequest) -> list[tuple[str, str]]:
+    return [(name, request.POST[name]) for name in TURN_FIELDS if name in request.POST]
 
 
 def _event(name: str, **fields: str) -> str:

@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from ..access import environment_for
-from ..actions import Conflict, StateShapeError, do_replace_state, writable_state
+from ..actions import Conflict, StateShapeError, do_replace_state, state_parts, writable_state
 from ..inspector.diff import state_diff
 from ..inspector.display import pretty_json
 from ..inspector.forms import StateEditForm
@@ -80,7 +80,9 @@ def _editor_from_upstream(
     except VoiceflowError as error:
         return _render_editor(request, environment, user_id, None, error=error.message)
     based_on = remember_seen(request, environment, user_id, state)
-    text = pretty_json(writable_state(state) if state else EMPTY_STATE)
+    # Shown as read; the write leaves out what the runtime returns but refuses (a base frame's
+    # null nodeID), so the editor need not.
+    text = pretty_json(state_parts(state) if state else EMPTY_STATE)
     form = StateEditForm(initial={"state_json": text, "based_on": based_on})
     return _render_editor(request, environment, user_id, form, had_turn=bool(state.get("turn")))
 
@@ -127,7 +129,7 @@ def _render_preview(
         "environment": environment,
         "user_id": user_id,
         "form": form,
-        "diff": state_diff(writable_state(loaded) if loaded else {}, proposed),
+        "diff": state_diff(writable_state(loaded) if loaded else {}, writable_state(proposed)),
         "dropped_turn": bool(loaded.get("turn")),
         "compared_with_now": compared_with_now,
         "error": error,

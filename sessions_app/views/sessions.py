@@ -15,14 +15,20 @@ from django.views.decorators.http import require_GET, require_POST
 from ..access import environment_for
 from ..actions import Conflict, StateShapeError, do_remove_variables, do_set_variables
 from ..inspector.diff import state_diff, with_diffs
-from ..inspector.display import pretty_json, stack_view, variable_rows
+from ..inspector.display import RUNTIME_VARIABLES, pretty_json, stack_view, variable_rows
 from ..inspector.forms import RemoveVariableForm, SetVariableForm
 from ..inspector.reading import fetch_state
 from ..inspector.seen import remember_seen, seen_state
 from ..inspector.values import describe_value
 from ..models import AuditEntry, Environment
 from ..personal_data import is_mask, mask_entry, mask_state
-from ..voiceflow import InvalidUserID, VoiceflowError, validate_user_id
+from ..voiceflow import (
+    InvalidUserID,
+    RateLimited,
+    VoiceflowError,
+    user_id_warning,
+    validate_user_id,
+)
 from ..workspace import remember_environment
 from .conflict import render_conflict
 
@@ -40,6 +46,13 @@ def render_problem(request: HttpRequest, message: str, *, status: int = 400) -> 
     return render(request, "sessions/problem.html", {"message": message}, status=status)
 
 
+def wait_of(error: Exception | None) -> dict | None:
+    """A rate limit's reason and wait in whole seconds, for a page to count down; else None."""
+    if not isinstance(error, RateLimited):
+        return None
+    return {"reason": error.reason, "seconds": int(error.retry_after_s or 1)}
+
+
 def requested_user_id(data) -> str:
     """The `user` parameter, validated; raises InvalidUserID with a message for the page."""
     return validate_user_id(data.get("user", ""))
@@ -55,6 +68,8 @@ def live_state_context(
     watching: bool = False,
     since: str = "",
     error: str = "",
+    error_wait: dict | None = None,
+    error_note: str = "",
 ) -> dict:
     """What the live part of the inspector shows; `previous` marks what changed since then."""
     shown = remember_seen(request, environment, user_id, state) if state is not None else ""
@@ -65,6 +80,8 @@ def live_state_context(
         "user_id": user_id,
         "state": state,
         "error": error,
+        "error_wait": error_wait,
+        "error_note": error_note,
         "based_on": shown,
         "fetched_at": None if error else timezone.now(),
         "watching": watching,
@@ -105,21 +122,30 @@ def render_inspector(
     *,
     set_form: SetVariableForm | None = None,
     error: str = "",
+    write_failure: Exception | None = None,
     status: int = 200,
 ) -> HttpResponse:
     watching = request.GET.get("watch") == "1"
     try:
         state = fetch_state(environment, user_id)
-        read_error = ""
+        read_error, read_wait = "", None
     except VoiceflowError as failure:
-        state, read_error = None, failure.message
+        state, read_error, read_wait = None, failure.message, wait_of(failure)
     context = live_state_context(
-        request, environment, user_id, state, watching=watching, error=read_error
+        request,
+        environment,
+        user_id,
+        state,
+        watching=watching,
+        error=read_error,
+        error_wait=read_wait,
     )
     context |= {
         "write_error": error,
+        "write_wait": wait_of(write_failure),
         "set_form": set_form or SetVariableForm(initial={"kind": "string"}),
         "edge_spaces": user_id != user_id.strip(),
+        "user_id_warning": user_id_warning(user_id),
     }
     return render(request, "sessions/inspect.html", context, status=status)
 
@@ -161,7 +187,9 @@ def watch(request: HttpRequest, environment_id: int) -> HttpResponse:
             previous=previous,
             watching=True,
             since=since,
-            error=f"{failure.message} Showing the state from the last successful read.",
+            error=failure.message,
+            error_wait=wait_of(failure),
+            error_note="Showing the state from the last successful read.",
         )
         return render(request, "sessions/includes/live_state.html", context)
     if remember_seen(request, environment, user_id, state) != shown or not since:
@@ -210,6 +238,8 @@ def set_variable(request: HttpRequest, environment_id: int) -> HttpResponse:
         )
         return render_inspector(request, environment, user_id, set_form=form, status=400)
     description = f"Set {name} to {describe_value(value)}"
+    if form.needs_confirmation():
+        return confirm_runtime_variable(request, environment, user_id, form, description)
     try:
         do_set_variables(
             environment,
@@ -229,7 +259,9 @@ def set_variable(request: HttpRequest, environment_id: int) -> HttpResponse:
             description=description,
         )
     except (VoiceflowError, StateShapeError) as error:
-        return render_inspector(request, environment, user_id, set_form=form, error=str(error))
+        return render_inspector(
+            request, environment, user_id, set_form=form, error=str(error), write_failure=error
+        )
     messages.success(request, f"{description}.")
     return redirect(inspector_url(environment, user_id))
 
@@ -247,6 +279,8 @@ def remove_variable(request: HttpRequest, environment_id: int) -> HttpResponse:
         return render_inspector(request, environment, user_id, error=errors, status=400)
     name = form.cleaned_data["name"]
     description = f"Remove the variable {name}"
+    if form.needs_confirmation():
+        return confirm_runtime_variable(request, environment, user_id, form, description)
     try:
         do_remove_variables(
             environment,
@@ -266,6 +300,36 @@ def remove_variable(request: HttpRequest, environment_id: int) -> HttpResponse:
             description=description,
         )
     except (VoiceflowError, StateShapeError) as error:
-        return render_inspector(request, environment, user_id, error=str(error))
+        return render_inspector(
+            request, environment, user_id, error=str(error), write_failure=error
+        )
     messages.success(request, f"Removed the variable {name}.")
     return redirect(inspector_url(environment, user_id))
+
+
+def confirm_runtime_variable(
+    request: HttpRequest,
+    environment: Environment,
+    user_id: str,
+    form: SetVariableForm | RemoveVariableForm,
+    description: str,
+) -> HttpResponse:
+    """Ask before one of the runtime's own variables is changed; the answer posts the same
+    change again, confirmed. Nothing is sent until then."""
+    name = form.cleaned_data["name"]
+    fields = [
+        (key, value)
+        for key, value in request.POST.items()
+        if key not in ("csrfmiddlewaretoken", "confirm_runtime")
+    ]
+    context = {
+        "environment": environment,
+        "user_id": user_id,
+        "name": name,
+        "note": RUNTIME_VARIABLES[name],
+        "description": description,
+        "fields": fields,
+        "action_url": request.path,
+        "cancel_url": inspector_url(environment, user_id),
+    }
+    return render(request, "sessions/confirm_runtime_variable.html", context)

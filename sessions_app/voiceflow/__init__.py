@@ -6,6 +6,7 @@ from . import budget
 from .client import TRANSCRIPT_PAGE_MAX, SessionClient, Target
 from .errors import (
     InvalidUserID,
+    NoSessionApi,
     RateLimited,
     Unauthorized,
     UnknownEnvironment,
@@ -14,11 +15,12 @@ from .errors import (
     ValidationFailed,
     VoiceflowError,
 )
-from .userids import validate_user_id
+from .userids import user_id_warning, validate_user_id
 
 __all__ = [
     "TRANSCRIPT_PAGE_MAX",
     "InvalidUserID",
+    "NoSessionApi",
     "RateLimited",
     "SessionClient",
     "Target",
@@ -29,6 +31,7 @@ __all__ = [
     "ValidationFailed",
     "VoiceflowError",
     "client_for",
+    "user_id_warning",
     "validate_user_id",
 ]
 
@@ -58,10 +61,19 @@ def client_for(environment, *, max_wait_s: float = INTERACTIVE_MAX_WAIT_S) -> Se
         try:
             budget.pace(project.pk, project.budget_per_minute, max_wait_s=max_wait_s)
         except budget.BudgetWaitTooLong as exc:
+            if exc.paused_by_voiceflow:
+                raise RateLimited(
+                    "Voiceflow's own rate limit for this project was reached (it answered 429 "
+                    "and asked to wait); nothing was sent",
+                    retry_after_s=exc.wait_s,
+                    limited_by="voiceflow",
+                ) from exc
             raise RateLimited(
-                f"This project's request budget ({project.budget_per_minute}/min) is in use by "
-                f"running jobs; retry in {exc.wait_s:.0f} s.",
+                f"This dashboard's request budget for the project "
+                f"({project.budget_per_minute}/min) is taken by other requests (bulk jobs, "
+                "imports, other operators); nothing was sent",
                 retry_after_s=exc.wait_s,
+                limited_by="budget",
             ) from exc
 
     def on_rate_limited(retry_after_s: float) -> None:

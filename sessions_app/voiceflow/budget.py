@@ -17,11 +17,16 @@ SAFETY_FACTOR = 0.97
 
 
 class BudgetWaitTooLong(Exception):
-    def __init__(self, wait_s: float) -> None:
+    """The next slot is too far away. `paused_by_voiceflow` tells the two causes apart: Voiceflow
+    itself answered 429 and every caller waits out its Retry-After, or this product's own pacing
+    has handed out the slots up to then (bulk jobs, imports, other operators)."""
+
+    def __init__(self, wait_s: float, *, paused_by_voiceflow: bool = False) -> None:
         super().__init__(
             f"The project's request budget is in use; next free slot in {wait_s:.0f} s."
         )
         self.wait_s = wait_s
+        self.paused_by_voiceflow = paused_by_voiceflow
 
 
 def reserve_slot(project_id: int, budget_per_minute: int, *, max_wait_s: float) -> float:
@@ -36,7 +41,9 @@ def reserve_slot(project_id: int, budget_per_minute: int, *, max_wait_s: float) 
         slot_at = max(budget.next_slot_at, budget.paused_until, now)
         wait_s = slot_at - now
         if wait_s > max_wait_s:
-            raise BudgetWaitTooLong(wait_s)
+            raise BudgetWaitTooLong(
+                wait_s, paused_by_voiceflow=budget.paused_until >= budget.next_slot_at
+            )
         budget.next_slot_at = slot_at + interval_s
         budget.save(update_fields=["next_slot_at"])
     return wait_s

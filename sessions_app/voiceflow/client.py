@@ -26,6 +26,7 @@ import httpx
 from .address_guard import GuardedTransport
 from .errors import (
     InvalidUserID,
+    NoSessionApi,
     ProjectMisconfigured,
     RateLimited,
     Unauthorized,
@@ -202,7 +203,10 @@ class SessionClient:
             path = f"/v4/project/{project}/environment/{quote(environment_alias, safe='')}/session"
         else:
             path = f"/v4/project/{project}/session"
-        answer = self._send("POST", path, json_body={"userID": user_id})
+        try:
+            answer = self._send("POST", path, json_body={"userID": user_id})
+        except UpstreamFailure as error:
+            raise self._without_v4(error) from error
         if not isinstance(answer, dict) or not answer.get("sessionKey"):
             raise UpstreamFailure("Voiceflow did not return a session key.")
         return answer["sessionKey"]
@@ -216,7 +220,10 @@ class SessionClient:
         config: dict | None = None,
     ) -> list[dict]:
         body = self._v4_body(action, variables, config)
-        answer = self._send("POST", "/v4/interact", json_body=body, authorization=session_key)
+        try:
+            answer = self._send("POST", "/v4/interact", json_body=body, authorization=session_key)
+        except UpstreamFailure as error:
+            raise self._without_v4(error) from error
         return answer.get("traces", []) if isinstance(answer, dict) else []
 
     def stream_v4(
@@ -237,12 +244,25 @@ class SessionClient:
             ) as response:
                 if response.status_code >= 400:
                     response.read()
-                    raise self._error_for(response, self.runtime)
+                    error = self._error_for(response, self.runtime)
+                    raise self._without_v4(error) if isinstance(error, UpstreamFailure) else error
                 yield from _server_sent_events(response.iter_lines())
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout(self._timeout_message()) from exc
         except httpx.TransportError as exc:
             raise UpstreamFailure(self._unreachable_message(exc)) from exc
+
+    def _without_v4(self, error: UpstreamFailure) -> VoiceflowError:
+        """A 404 from a v4 route that names no environment: the runtime has no such routes."""
+        if error.status != 404:
+            return error
+        return NoSessionApi(
+            f"This runtime has no v4 session API: {self.runtime.base_url} answered 404 on "
+            "/v4/… (older private clouds and the open-source runtime do not have it). Send the "
+            "turn with “Answer at once” (the legacy interact) instead.",
+            status=404,
+            upstream_message=error.upstream_message,
+        )
 
     def emit_event(self, session_id: str, action: dict) -> None:
         project = quote(self.target.project_id, safe="")
@@ -421,10 +441,11 @@ class SessionClient:
             if self.on_rate_limited is not None:
                 self.on_rate_limited(retry_after_s)
             return RateLimited(
-                f"Voiceflow's rate limit was reached; retry in {retry_after_s:g} s.",
+                "Voiceflow's rate limit was reached",
                 status=status,
                 upstream_message=upstream_message,
                 retry_after_s=retry_after_s,
+                limited_by="voiceflow",
             )
         lowered = upstream_message.lower()
         if status in (400, 404) and any(
@@ -501,11 +522,26 @@ def _upstream_message(response: httpx.Response) -> str:
     return ""
 
 
-def _retry_after_s(response: httpx.Response) -> float:
+def _retry_after_s(response: httpx.Response, now: datetime | None = None) -> float:
+    """How long Voiceflow really asks to wait after a 429.
+
+    Its Retry-After is whole seconds rounded down (backend-utils sends
+    `Math.floor(msBeforeNext / 1000)`), so it says 0 in the last second of the window;
+    `X-RateLimit-Reset` (an ISO time, voiceflow-api.md §9) gives the window's end exactly. The
+    later of the two is the wait.
+    """
     try:
-        return max(float(response.headers.get("Retry-After", "1")), 0.0)
+        wait_s = max(float(response.headers.get("Retry-After", "")), 0.0)
     except ValueError:
-        return 1.0
+        wait_s = 0.0
+    reset = response.headers.get("X-RateLimit-Reset", "")
+    try:
+        reset_at = datetime.fromisoformat(reset.replace("Z", "+00:00"))
+    except ValueError:
+        reset_at = None
+    if reset_at is not None and reset_at.tzinfo is not None:
+        wait_s = max(wait_s, (reset_at - (now or datetime.now(UTC))).total_seconds())
+    return wait_s if wait_s > 0 else 1.0
 
 
 def _event_data(data_lines: list[str]) -> Any:

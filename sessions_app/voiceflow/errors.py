@@ -4,6 +4,8 @@
 machine-readable name the REST API returns.
 """
 
+import math
+
 
 class VoiceflowError(Exception):
     code = "upstream_error"
@@ -45,13 +47,36 @@ class ValidationFailed(VoiceflowError):
 
 
 class RateLimited(VoiceflowError):
+    """Too many requests, with the real wait in `retry_after_s`. `limited_by` names the cause:
+    "voiceflow" (Voiceflow answered 429) or "budget" (this product's own pacing of the project's
+    requests); `reason` is the message without the wait, for pages that count it down."""
+
     code = "upstream_rate_limited"
     permanent = False
+
+    def __init__(self, reason: str, *, retry_after_s: float, limited_by: str, **kwargs) -> None:
+        seconds = wait_seconds(retry_after_s)
+        super().__init__(f"{reason}; retry in {seconds} s.", retry_after_s=seconds, **kwargs)
+        self.reason = reason
+        self.limited_by = limited_by
+
+
+def wait_seconds(wait_s: float) -> int:
+    """A wait as whole seconds for people: rounded up, never 0 (0 reads as "now" and is not)."""
+    return max(math.ceil(wait_s), 1)
 
 
 class UpstreamFailure(VoiceflowError):
     code = "upstream_error"
     permanent = False
+
+
+class NoSessionApi(VoiceflowError):
+    """The runtime has no v4 session API (older private clouds, the open-source runtime answer
+    404 on `/v4/…`); the legacy interact still works there."""
+
+    code = "upstream_error"
+    permanent = True
 
 
 class UpstreamTimeout(VoiceflowError):

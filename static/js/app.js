@@ -24,5 +24,21 @@
         button.textContent = "Copied";
       });
     });
+
+    // <span data-countdown-seconds="N"> inside a .retry-wait counts the wait down each second,
+    // from when it appeared on the page (parts swapped in later start their own count).
+    window.setInterval(function () {
+      var now = Date.now();
+      document.querySelectorAll("[data-countdown-seconds]").forEach(function (element) {
+        if (!element.hasAttribute("data-countdown-end")) {
+          var seconds = parseInt(element.getAttribute("data-countdown-seconds"), 10) || 0;
+          element.setAttribute("data-countdown-end", String(now + seconds * 1000 - 1000));
+        }
+        var left = Math.ceil((parseInt(element.getAttribute("data-countdown-end"), 10) - now) / 1000);
+        var wait = element.closest(".retry-wait");
+        if (left > 0) element.textContent = String(left);
+        else if (wait) wait.textContent = "you can retry now.";
+      });
+    }, 1000);
   });
 })();

@@ -240,6 +240,15 @@
       finishTurn(turn);
     });
 
+    // The runtime has no v4 routes: a turn offered again as a legacy turn switches the console
+    // to "Answer at once", so the next turns go that way too.
+    document.body.addEventListener("htmx:configRequest", function (event) {
+      var form = event.detail.elt;
+      if (!form.matches || !form.matches("form[data-legacy-offer]")) return;
+      var reply = document.querySelector("#console-options input[name=mode][value=reply]");
+      if (reply) reply.checked = true;
+    });
+
     // A sent text is cleared, ready for the next one.
     document.body.addEventListener("htmx:afterRequest", function (event) {
       var form = event.detail.elt;

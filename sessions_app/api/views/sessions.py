@@ -15,7 +15,7 @@ from ... import actions
 from ...known_sessions import note_session
 from ...models import Environment
 from ...personal_data import mask_state
-from ...voiceflow import client_for, validate_user_id
+from ...voiceflow import client_for, user_id_warning, validate_user_id
 from ..errors import (
     AUTH_ERRORS,
     UPSTREAM_ERRORS,
@@ -38,7 +38,9 @@ USER_PARAMETER = OpenApiParameter(
     OpenApiParameter.QUERY,
     required=True,
     description="The userID, percent-encoded like any query value: `a/b c#1` is sent as "
-    "`?user=a%2Fb%20c%231`. 1 to 128 characters, no control characters.",
+    "`?user=a%2Fb%20c%231`. No control characters; longer than 128 characters (the hosted "
+    "API's documented limit) is accepted with a warning, and refused only when it cannot be "
+    "sent (over 14,336 bytes percent-encoded).",
     examples=[OpenApiExample("A userID", value="customer-42")],
 )
 ETAG_HEADER = OpenApiParameter(
@@ -102,6 +104,9 @@ def state_response(
         "etag": etag,
         "state": mask_state(state, request.user),
     }
+    warning = user_id_warning(user_id)
+    if warning:
+        body["warnings"] = [warning]
     if entry is not None:
         body["audit_entry"] = entry.pk
     return Response(body, headers={"ETag": f'"{etag}"'})

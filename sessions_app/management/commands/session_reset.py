@@ -1,6 +1,6 @@
 from sessions_app import actions
 from sessions_app.management.cli import BAD_INPUT, Error, OpsCommand, etag_argument
-from sessions_app.voiceflow import client_for, validate_user_id
+from sessions_app.voiceflow import client_for
 
 
 class Command(OpsCommand):
@@ -26,7 +26,7 @@ class Command(OpsCommand):
     ):
         actor = self.actor(as_user)
         target = self.environment(environment)
-        validate_user_id(user_id)
+        self.user_id(user_id)
         if dry_run:
             state = client_for(target).get_state(user_id)
             self.emit(

@@ -3,7 +3,7 @@ import sys
 
 from sessions_app import actions
 from sessions_app.management.cli import OpsCommand, etag_argument, parse_json_object
-from sessions_app.voiceflow import client_for, validate_user_id
+from sessions_app.voiceflow import client_for
 
 
 class Command(OpsCommand):
@@ -29,7 +29,7 @@ class Command(OpsCommand):
         target = self.environment(environment)
         text = sys.stdin.read() if variables == "-" else variables
         merge = parse_json_object(text, "The variables")
-        validate_user_id(user_id)
+        self.user_id(user_id)
         if dry_run:
             before = client_for(target).get_state(user_id).get("variables", {})
             changes = {

@@ -18,6 +18,7 @@ class Command(OpsCommand):
     def handle(self, *args, environment: str, as_user: str | None, user_id: str, **options) -> None:
         self.actor(as_user)
         target = self.environment(environment)
+        self.user_id(user_id)
         state = client_for(target).get_state(user_id)
         note_session(target, user_id, state)
         etag = fingerprint(state)
