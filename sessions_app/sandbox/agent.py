@@ -354,6 +354,7 @@ QUESTIONS = {
         SUPPORT_HELPED,
     )
 }
+FLOWS_BY_KEY = {"pizza": PIZZA, "booking": BOOKING, "support": SUPPORT}
 FLOWS = {
     "pizza": (PIZZA, PIZZA_SIZE),
     "booking": (BOOKING, BOOKING_DATE),
