@@ -410,6 +410,8 @@ class Turn:
         # The request as the runtime understood it, and the NLU's confidence (percent).
         self.understood: Any = None
         self.confidence: float | None = None
+        # What the user said this turn (the runtime stores it as `last_utterance` at the end).
+        self.utterance: str | None = None
 
     def emit(self, trace_type: str, payload: Any) -> None:
         self.traces.append({"time": self.time_ms, "type": trace_type, "payload": payload})
@@ -620,7 +622,7 @@ def _answer_party(turn: Turn, party_size: int) -> None:
 def _answer_topic(turn: Turn, topic: str) -> None:
     turn.variables["support_topic"] = topic
     article = KNOWLEDGE_BASE[topic]
-    question = turn.variables.get("last_utterance") or topic
+    question = turn.utterance or topic
     turn.emit(
         "knowledgeBase",
         {
@@ -1002,6 +1004,7 @@ def run_turn(
         turn.storage["locale"] = locale
         turn.variables["locale"] = locale
     utterance = _utterance(request) if isinstance(kind, str) else None
+    turn.utterance = utterance
     turn.understood = copy.deepcopy(request)
 
     if kind == "launch":
