@@ -12,9 +12,15 @@ from sessions_app.actions import fingerprint
 ORDERING_STATE = {
     "stack": [
         {
-            "diagramID": "66b0c1d2e3f4a5b6c7d8e9f0",
+            "nodeID": None,
+            "diagramID": "66b0c1d2e3f4a5b6c7d8e900",
+            "storage": {"isBase": True},
+            "commands": [],
+            "variables": {},
+        },
+        {
             "nodeID": "66b0c2aa0123456789abcd00",
-            "name": "ROOT",
+            "diagramID": "66b0c1d2e3f4a5b6c7d8e9f0",
             "storage": {},
             "commands": [
                 {"type": "push", "event": {"type": "intent", "intent": {"name": "order"}}}
@@ -22,12 +28,14 @@ ORDERING_STATE = {
             "variables": {},
         },
         {
-            "diagramID": "66b0c1d2e3f4a5b6c7d8e9f1",
             "nodeID": "66b0c2aa0123456789abcdef",
-            "name": "Order pizza",
+            "diagramID": "66b0c1d2e3f4a5b6c7d8e9f1",
             "storage": {"output": [{"children": [{"text": "Would you like a second pizza?"}]}]},
             "commands": [],
-            "variables": {"discount_code": "DEAL4TWO"},
+            "variables": {
+                "discount_code": "DEAL4TWO",
+                "last_response": "Would you like a second pizza?",
+            },
         },
     ],
     "storage": {"locale": "en-US", "noMatchesCounter": 0},

@@ -167,12 +167,20 @@ def test_unknown_input_gets_a_no_match_reprompt(
     turn(api, "lost", {"type": "launch"})
     for expected in (1, 2, 3):
         traces = turn(api, "lost", {"type": "text", "payload": "qwerty"})
+        assert traces[0]["payload"] == {"path": "reprompt"}
         assert messages(traces)[0] == "Sorry, I didn't get that."
+        assert all(
+            trace["payload"]["slate"]["messageDelayMilliseconds"] == 1000
+            for trace in traces
+            if trace["type"] == "text"
+        )
         assert messages(traces)[-1] == "What can I help you with?"
         assert (
             running_sandbox.state(own_project.project_id, "lost")["storage"]["noMatchesCounter"]
             == expected
         )
+    state = running_sandbox.state(own_project.project_id, "lost")
+    assert state["variables"]["last_event"]["payload"]["intent"] == {"name": "None"}
     turn(api, "lost", {"type": "text", "payload": "pizza"})
     assert (
         "noMatchesCounter" not in running_sandbox.state(own_project.project_id, "lost")["storage"]
