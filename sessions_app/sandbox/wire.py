@@ -202,6 +202,8 @@ def v8_json_error(text: str) -> str:
         _V8JsonChecker(text).check()
     except _V8JsonError as error:
         return str(error)
+    except RecursionError:
+        return "Maximum call stack size exceeded"
     return "Unexpected end of JSON input"
 
 
