@@ -12,15 +12,9 @@ from sessions_app.actions import fingerprint
 ORDERING_STATE = {
     "stack": [
         {
-            "nodeID": None,
-            "diagramID": "66b0c1d2e3f4a5b6c7d8e900",
-            "storage": {"isBase": True},
-            "commands": [],
-            "variables": {},
-        },
-        {
-            "nodeID": "66b0c2aa0123456789abcd00",
             "diagramID": "66b0c1d2e3f4a5b6c7d8e9f0",
+            "nodeID": "66b0c2aa0123456789abcd00",
+            "name": "ROOT",
             "storage": {},
             "commands": [
                 {"type": "push", "event": {"type": "intent", "intent": {"name": "order"}}}
@@ -28,14 +22,12 @@ ORDERING_STATE = {
             "variables": {},
         },
         {
-            "nodeID": "66b0c2aa0123456789abcdef",
             "diagramID": "66b0c1d2e3f4a5b6c7d8e9f1",
+            "nodeID": "66b0c2aa0123456789abcdef",
+            "name": "Order pizza",
             "storage": {"output": [{"children": [{"text": "Would you like a second pizza?"}]}]},
             "commands": [],
-            "variables": {
-                "discount_code": "DEAL4TWO",
-                "last_response": "Would you like a second pizza?",
-            },
+            "variables": {"discount_code": "DEAL4TWO"},
         },
     ],
     "storage": {"locale": "en-US", "noMatchesCounter": 0},
