@@ -858,6 +858,7 @@ def _greet(turn: Turn) -> None:
 
 
 def _greeter_respond(turn: Turn, request: dict | None) -> None:
+    _understand(turn, request, intent_name="None", confidence=100.0)
     top = turn.stack[-1] if turn.stack and isinstance(turn.stack[-1], dict) else None
     if top is not None and top.get("nodeID") is None and not _is_base(top):
         _greet(turn)  # a freshly generated state runs from the start, whatever the request
@@ -872,21 +873,19 @@ def _greeter_respond(turn: Turn, request: dict | None) -> None:
 
 @dataclass(frozen=True)
 class Script:
+    """What a project's agent does with each kind of request."""
+
     name: str
     root_diagram_id: str
     declared_variables: tuple[str, ...]
     launch: Callable[[Turn], None]
+    # Utterances, button paths, no-replies and a missing request.
     respond: Callable[[Turn, dict | None], None]
+    event: Callable[[Turn, dict], None]
 
 
-SCRIPTS = {
-    "pizzeria": Script(
-        "pizzeria", ROOT.diagram_id, DECLARED_VARIABLES, lambda turn: _start(turn), None
-    ),
-    "greeter": Script(
-        "greeter", GREETER_ROOT_DIAGRAM_ID, GREETER_VARIABLES, _greet, _greeter_respond
-    ),
-}
+def _ignore_event(turn: Turn, request: dict) -> None:
+    pass
 
 
 def script_named(name: str | None) -> Script:
@@ -925,11 +924,6 @@ def generate_state(script: str | None = None, variables: dict | None = None) -> 
     the root flow not yet started and `sessions` 1 (observed.json)."""
     root = {"diagramID": script_named(script).root_diagram_id, "storage": {}, "variables": {}}
     return {"stack": [root], "variables": {"sessions": 1, **(variables or {})}, "storage": {}}
-
-
-def new_state(user_id: str, variables: dict | None = None, *, script: str | None = None) -> State:
-    """A freshly generated state (kept for callers that build demo states)."""
-    return generate_state(script, variables)
 
 
 def prepare_state(stored: dict | None, *, user_id: str, script: str | None = None) -> State:
@@ -1015,8 +1009,8 @@ def run_turn(
         chosen.launch(turn)
     elif kind == "end":
         turn.end()
-    elif kind == "event" and chosen.respond is None:
-        _event(turn, request)
+    elif kind == "event":
+        chosen.event(turn, request)
     elif kind == "intent" and not is_intent_request(request) and _is_waiting(turn):
         pass  # not an intent to the runtime's schema, so no block handles it (§9)
     elif (
@@ -1024,11 +1018,7 @@ def run_turn(
         or kind in ("text", "message", "intent", "no-reply")
         or (isinstance(kind, str) and kind.startswith("path-"))
     ):
-        if chosen.respond is not None:
-            _understand(turn, request, intent_name="None", confidence=100.0)
-            chosen.respond(turn, request)
-        else:
-            _respond(turn, request)
+        chosen.respond(turn, request)
     # Any other request type is not handled by any block: no traces (§9).
 
     _remember(turn, utterance)
@@ -1152,3 +1142,17 @@ def visible_traces(traces: list[Trace], config: dict | None) -> list[Trace]:
     if not isinstance(excluded, list):
         excluded = DEFAULT_EXCLUDED_TYPES
     return [trace for trace in traces if trace["type"] not in excluded]
+
+
+# Defined last: the scripts name functions from the whole module.
+SCRIPTS = {
+    "pizzeria": Script("pizzeria", ROOT.diagram_id, DECLARED_VARIABLES, _start, _respond, _event),
+    "greeter": Script(
+        "greeter",
+        GREETER_ROOT_DIAGRAM_ID,
+        GREETER_VARIABLES,
+        _greet,
+        _greeter_respond,
+        _ignore_event,
+    ),
+}

@@ -253,13 +253,11 @@ class RuntimeApi:
         action, config, _ = _turn_body(request)
         body = request.json_object()
         sent_state = body.get("state") if isinstance(body, dict) else None
-        state = agent.prepare_state(
-            sent_state if isinstance(sent_state, dict) and sent_state else None,
-            user_id="",
-            script=project.agent,
-        )
-        if isinstance(sent_state, dict) and not sent_state:
+        if sent_state == {}:
+            # An empty state is taken as is: no generated session (observed.json: sessions 1).
             state = {"stack": [], "storage": {}, "variables": {}}
+        else:
+            state = agent.prepare_state(sent_state, user_id="", script=project.agent)
         traces = agent.run_turn(
             state,
             action,
