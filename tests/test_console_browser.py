@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from sessions_app.known_sessions import note_session
+from sessions_app.sandbox.agent import BOOKING, ROOT
 from tests.conftest import save_screenshot, sign_in
 
 pytestmark = pytest.mark.browser
@@ -52,7 +53,8 @@ def test_an_operator_finds_a_user_launches_and_clicks_choices_that_change_the_st
     menu = page.locator(".console-turn").nth(0)
     expect(menu.locator(".trace-text").last).to_have_text(re.compile("What can I help you with?"))
     # The state panel was refreshed: the launch started the conversation at the root flow.
-    expect(page.locator("li.frame.current .frame-title")).to_contain_text("ROOT")
+    # The runtime's frames carry no name: the inspector shows the flow's diagramID.
+    expect(page.locator("li.frame.current .frame-title")).to_contain_text(ROOT.diagram_id)
 
     menu.locator(".trace-choice button:has-text('Order a pizza')").click()
     sizes = page.locator(".console-turn").nth(1)
@@ -104,7 +106,7 @@ def test_stream_mode_shows_the_answer_growing_as_it_arrives(
 
     turn.locator(".trace-choice button:has-text('Book a table')").click()
     expect(page.locator(".console-turn").last.locator(".console-turn-end")).to_be_visible()
-    expect(page.locator("li.frame.current .frame-title")).to_contain_text("Book a table")
+    expect(page.locator("li.frame.current .frame-title")).to_contain_text(BOOKING.diagram_id)
 
 
 def test_on_a_runtime_without_v4_the_stream_offers_the_legacy_turn(
@@ -129,4 +131,4 @@ def test_on_a_runtime_without_v4_the_stream_offers_the_legacy_turn(
         re.compile("What can I help you with?")
     )
     expect(page.locator("#console-options input[value='reply']")).to_be_checked()
-    expect(page.locator("li.frame.current .frame-title")).to_contain_text("ROOT")
+    expect(page.locator("li.frame.current .frame-title")).to_contain_text(ROOT.diagram_id)

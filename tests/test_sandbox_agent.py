@@ -8,6 +8,8 @@ import httpx
 import pytest
 from sandbox_process import RegisteredProject, Sandbox, start_sandbox
 
+from sessions_app.sandbox.agent import BOOKING, PIZZA, ROOT, SUPPORT
+
 ALL_TYPES = {"excludeTypes": []}
 OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
 
@@ -57,6 +59,18 @@ def types(traces: list[dict]) -> list[str]:
     return [trace["type"] for trace in traces]
 
 
+FLOW_NAMES = {flow.diagram_id: flow.name for flow in (ROOT, PIZZA, BOOKING, SUPPORT)}
+
+
+def flows(stack: list[dict]) -> list[str]:
+    """The stack's frames by flow: the runtime's base frame, then the flows (frames carry no
+    name on the runtime)."""
+    return [
+        "base" if frame["storage"].get("isBase") else FLOW_NAMES.get(frame["diagramID"], "?")
+        for frame in stack
+    ]
+
+
 def walk(
     api: httpx.Client, user_id: str, *labels: str, config: dict | None = None
 ) -> list[list[dict]]:
@@ -92,11 +106,11 @@ def test_clicking_a_button_moves_the_stack_and_sets_variables(
     assert messages(order)[0].startswith("What size would you like")
     state = running_sandbox.state(own_project.project_id, "clicker")
     assert state["variables"]["pizza_size"] == "large"
-    assert [frame["name"] for frame in state["stack"]] == ["ROOT", "Order pizza"]
+    assert flows(state["stack"]) == ["base", "ROOT", "Order pizza"]
     top = state["stack"][-1]
     assert OBJECT_ID.match(top["diagramID"]) and OBJECT_ID.match(top["nodeID"])
     assert top["storage"]["output"] == [{"children": [{"text": messages(size)[0]}]}]
-    assert state["stack"][0]["commands"][0]["type"] == "push"
+    assert state["stack"][1]["commands"][0]["type"] == "push"
     assert "carousel" in types(size)
 
 
@@ -129,7 +143,7 @@ def test_cancelling_an_order_returns_to_the_menu(
     assert "I've cancelled that order" in messages(turns[-1])[0]
     assert messages(turns[-1])[-1] == "What can I help you with?"
     state = running_sandbox.state(own_project.project_id, "canceller")
-    assert [frame["name"] for frame in state["stack"]] == ["ROOT"]
+    assert flows(state["stack"]) == ["base", "ROOT"]
     assert state["variables"]["order_confirmed"] is False
 
 
@@ -153,12 +167,20 @@ def test_unknown_input_gets_a_no_match_reprompt(
     turn(api, "lost", {"type": "launch"})
     for expected in (1, 2, 3):
         traces = turn(api, "lost", {"type": "text", "payload": "qwerty"})
+        assert traces[0]["payload"] == {"path": "reprompt"}
         assert messages(traces)[0] == "Sorry, I didn't get that."
+        assert all(
+            trace["payload"]["slate"]["messageDelayMilliseconds"] == 1000
+            for trace in traces
+            if trace["type"] == "text"
+        )
         assert messages(traces)[-1] == "What can I help you with?"
         assert (
             running_sandbox.state(own_project.project_id, "lost")["storage"]["noMatchesCounter"]
             == expected
         )
+    state = running_sandbox.state(own_project.project_id, "lost")
+    assert state["variables"]["last_event"]["payload"]["intent"] == {"name": "None"}
     turn(api, "lost", {"type": "text", "payload": "pizza"})
     assert (
         "noMatchesCounter" not in running_sandbox.state(own_project.project_id, "lost")["storage"]
@@ -188,7 +210,15 @@ def test_intent_requests_match_by_name_and_entities(
     turn(
         api,
         "nlu",
-        {"type": "intent", "payload": {"intent": {"name": "order_pizza"}, "confidence": 0.91}},
+        {
+            "type": "intent",
+            "payload": {
+                "query": "",
+                "intent": {"name": "order_pizza"},
+                "entities": [],
+                "confidence": 0.91,
+            },
+        },
     )
     intent = {
         "intent": {"name": "choose_size"},
@@ -199,8 +229,46 @@ def test_intent_requests_match_by_name_and_entities(
     turn(api, "nlu", {"type": "intent", "payload": intent})
     variables = running_sandbox.state(own_project.project_id, "nlu")["variables"]
     assert variables["pizza_size"] == "large"
-    assert variables["intent_confidence"] == 80.0
+    assert variables["intent_confidence"] == 80
     assert variables["last_utterance"] == "a big one"
+
+
+def test_an_intent_without_query_and_entities_is_not_an_intent(
+    api: httpx.Client, running_sandbox: Sandbox, own_project: RegisteredProject
+) -> None:
+    """The runtime's request schema requires both; without them no block takes the request."""
+    walk(api, "schema", "Order a pizza")
+    before = running_sandbox.state(own_project.project_id, "schema")
+    traces = turn(api, "schema", {"type": "intent", "payload": {"intent": {"name": "choose_size"}}})
+    after = running_sandbox.state(own_project.project_id, "schema")
+    assert traces == []
+    assert after["stack"] == before["stack"]
+    assert after["variables"]["pizza_size"] == 0
+
+
+def test_a_text_turn_is_remembered_as_the_intent_it_matched(
+    api: httpx.Client, running_sandbox: Sandbox, own_project: RegisteredProject
+) -> None:
+    walk(api, "matched", "Order a pizza")
+    response = api.post(
+        "/state/user/matched/interact",
+        params={"verbose": "true"},
+        json={"action": {"type": "text", "payload": "a large one please"}},
+    )
+    understood = {
+        "type": "intent",
+        "payload": {
+            "query": "a large one please",
+            "intent": {"name": "choose_size"},
+            "entities": [{"name": "size", "value": "large"}],
+            "confidence": 0.875,
+        },
+    }
+    assert response.json()["request"] == understood
+    variables = running_sandbox.state(own_project.project_id, "matched")["variables"]
+    assert variables["last_event"] == understood
+    assert variables["intent_confidence"] == 87.5
+    assert variables["last_utterance"] == "a large one please"
 
 
 def test_a_global_intent_switches_flows_from_anywhere(
@@ -209,7 +277,7 @@ def test_a_global_intent_switches_flows_from_anywhere(
     walk(api, "switcher", "Order a pizza")
     turn(api, "switcher", {"type": "text", "payload": "actually I have a problem with my bill"})
     stack = running_sandbox.state(own_project.project_id, "switcher")["stack"]
-    assert [frame["name"] for frame in stack] == ["ROOT", "Support"]
+    assert flows(stack) == ["base", "ROOT", "Support"]
 
 
 def test_events_are_handled_by_name(api: httpx.Client) -> None:
@@ -261,15 +329,18 @@ def test_built_in_variables_are_kept_up_to_date(
 ) -> None:
     started = int(time.time())
     walk(api, "builtin", "Book a table")
-    variables = running_sandbox.state(own_project.project_id, "builtin")["variables"]
-    assert variables["sessions"] == 1
+    state = running_sandbox.state(own_project.project_id, "builtin")
+    variables = state["variables"]
+    assert variables["sessions"] == 2  # generated as 1, then the launch
     assert variables["user_id"] == "builtin"
     assert variables["timestamp"] >= started
     assert variables["last_utterance"] == "Book a table"
-    assert variables["last_response"] == "Which day would you like to book for?"
+    # The last output is a variable of the frame that said it, not a global one.
+    assert "last_response" not in variables
+    assert state["stack"][-1]["variables"]["last_response"] == (
+        "Which day would you like to book for?"
+    )
     assert variables["last_event"]["payload"] == {"label": "Book a table"}
-    assert variables["intent_confidence"] == 100.0
-    assert {"platform", "locale"} <= set(variables)
     assert variables["_memory_"][-1] == {
         "role": "assistant",
         "content": "Which day would you like to book for?",
@@ -305,10 +376,10 @@ def test_launch_clears_stack_and_storage_but_keeps_variables(
     turn(api, "relaunch", {"type": "launch"})
     after = running_sandbox.state(own_project.project_id, "relaunch")
     assert "stale" not in after["storage"]
-    assert [frame["name"] for frame in after["stack"]] == ["ROOT"]
+    assert flows(after["stack"]) == ["base", "ROOT"]
     assert after["variables"]["kept"] == "yes"
     assert after["variables"]["pizza_size"] == "small"
-    assert after["variables"]["sessions"] == 1
+    assert after["variables"]["sessions"] == 3  # generated as 1, and one per launch
 
 
 def test_body_state_variables_are_deep_merged_before_the_turn(
@@ -423,4 +494,4 @@ def test_frames_the_script_does_not_know_are_returned_from(
     turn(api, "nested", {"type": "text", "payload": "large"})
     after = running_sandbox.state(own_project.project_id, "nested")
     assert after["variables"]["pizza_size"] == "large"
-    assert [frame["name"] for frame in after["stack"]] == ["ROOT", "Order pizza"]
+    assert flows(after["stack"]) == ["base", "ROOT", "Order pizza"]

@@ -117,6 +117,7 @@ def test_the_demo_project_answers_with_its_key_in_both_environments(demo_sandbox
             "name": "Demo Pizzeria & Bookings",
             "versions": DEMO_VERSIONS,
             "access_token": "vfp_demo_sandboxtoken",
+            "agent": "pizzeria",
         }
     ]
     for version in ("development", "production", *DEMO_VERSIONS.values()):
@@ -145,7 +146,7 @@ def test_the_demo_has_users_at_every_point_of_the_flows(demo_sandbox: Sandbox) -
 
     finished = [u for u, s in users.items() if s.get("stack") == []]
     partial = [u for u, s in users.items() if "stack" not in s]
-    mid_flow = [u for u, s in users.items() if len(s.get("stack", [])) == 2]
+    mid_flow = [u for u, s in users.items() if s.get("stack")]
     assert len(finished) >= 5 and len(partial) >= 2 and len(mid_flow) >= 5
     assert len(users["deep-stack-user"]["stack"]) >= 5
     assert users["stuck-in-loop@example.net"]["storage"]["noMatchesCounter"] >= 5
@@ -153,7 +154,40 @@ def test_the_demo_has_users_at_every_point_of_the_flows(demo_sandbox: Sandbox) -
     for state in users.values():
         for frame in state.get("stack", []):
             assert len(frame["diagramID"]) == 24
-            assert {"name", "storage", "variables", "commands"} <= set(frame)
+            assert {"storage", "variables", "commands"} <= set(frame)
+
+
+def test_the_demo_states_have_the_runtimes_shape_and_some_the_hosted_one(
+    demo_sandbox: Sandbox,
+) -> None:
+    """Waiting conversations stand on the runtime's base frame and their frames carry no name
+    (observed.json); a few users keep the hosted docs' named frames."""
+    users = demo_users(demo_sandbox)
+    waiting = {user_id: state for user_id, state in users.items() if state.get("stack")}
+    runtime_shape = [
+        state
+        for state in waiting.values()
+        if state["stack"][0]
+        == {
+            "nodeID": None,
+            "diagramID": DEMO_VERSIONS["production"],
+            "storage": {"isBase": True},
+            "commands": [],
+            "variables": {},
+        }
+        and not any("name" in frame for frame in state["stack"])
+    ]
+    hosted_shape = [
+        state
+        for state in waiting.values()
+        if all("name" in frame and not frame["storage"].get("isBase") for frame in state["stack"])
+    ]
+    assert len(runtime_shape) >= 10 and len(hosted_shape) >= 3
+    assert len(runtime_shape) + len(hosted_shape) == len(waiting)
+    for state in runtime_shape:
+        assert "last_response" in state["stack"][-1]["variables"]
+        assert "last_response" not in state["variables"]
+        assert state["variables"]["sessions"] >= 2
 
 
 def test_the_demo_variables_cover_every_value_type(demo_sandbox: Sandbox) -> None:

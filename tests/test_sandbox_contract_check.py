@@ -149,7 +149,12 @@ def test_every_check_passes_against_the_sandbox(contract_sandbox, project):
 
     assert exit_code == 0
     assert not_passing(report) == {}
-    assert report["summary"] == {"pass": len(report["checks"]), "fail": 0, "differs": 0}
+    assert report["summary"] == {
+        "pass": len(report["checks"]),
+        "fail": 0,
+        "differs": 0,
+        "differs_hosted_only": 0,
+    }
     checked = set(verdicts(report))
     assert {
         "scenario.get-unknown",
@@ -175,7 +180,7 @@ def test_every_check_passes_against_the_sandbox(contract_sandbox, project):
         "cleanup.gone",
     } <= checked
     for check in report["checks"]:
-        assert check["tag"] in ("confirmed", "inferred", "unverified")
+        assert check["tag"] in ("confirmed", "inferred", "unverified", "hosted-only")
         assert check["section"].startswith("§")
         assert check["expected"] and check["observed"]
 
@@ -230,12 +235,41 @@ def test_it_fails_the_confirmed_checks_a_404_for_unknown_users_breaks(contract_s
         "headers.case-insensitive": "fail",
         "headers.cors": "fail",
         "cleanup.gone": "fail",
-        "headers.rate-limit": "differs (unverified in contract)",
-        "userid.percent-decoded-once": "differs (unverified in contract)",
+        "headers.rate-limit": "fail",
+        "userid.percent-decoded-once": "fail",
+        "scenario.userid-129": "differs (unverified in contract)",
     }
     first = next(check for check in report["checks"] if check["id"] == "scenario.get-unknown")
     assert (first["expected"], first["observed"][:4]) == ("200 {}", "404 ")
-    assert report["summary"]["fail"] == 5
+    assert report["summary"]["fail"] == 7
+
+
+def answers_as_the_local_runtime(method: str, path: str, status: int, body: bytes):
+    """The open-source runtime in its local mode (observed.json): no key check, and any
+    versionID accepted."""
+    if b"Auth Key Required" in body:
+        return 400, b'{"name":"verror","message":"Cannot resolve version alias","requestID":"7"}'
+    if b"Invalid API key" in body or b"Could not resolve project with version ID" in body:
+        return 200, b"{}"
+    return None
+
+
+def test_what_only_the_hosted_service_does_is_reported_apart_without_failing_the_run(
+    contract_sandbox, project
+):
+    with deviating_proxy(contract_sandbox.url, answers_as_the_local_runtime) as url:
+        exit_code, report = run_json(url, project)
+
+    assert exit_code == 0
+    hosted_only = "differs (hosted-only in contract)"
+    assert not_passing(report) == {
+        "scenario.no-key": hosted_only,
+        "scenario.no-key-body": hosted_only,
+        "auth.unknown-key": hosted_only,
+        "version.unknown-id": hosted_only,
+        "version.unknown-id-body": hosted_only,
+    }
+    assert report["summary"]["differs_hosted_only"] == 5
 
 
 def test_an_unverified_fact_that_differs_is_reported_without_failing_the_run(
@@ -262,7 +296,9 @@ def test_the_text_report_shows_what_was_expected_and_observed(contract_sandbox, 
     assert "[confirmed: gr-src]" in lines[failed]
     assert lines[failed + 1].strip() == "expected: 200 {}"
     assert lines[failed + 2].strip().startswith('observed: 404 {"code":404')
-    assert re.fullmatch(r"\d+ passed, 5 failed .*, 2 differ .* Exit code 1\.", lines[-1])
+    assert re.fullmatch(
+        r"\d+ passed, 7 failed .*, 1 differ .*, 0 differ .* Exit code 1\.", lines[-1]
+    )
 
 
 def test_it_writes_nothing_and_exits_2_when_the_target_does_not_answer(project):

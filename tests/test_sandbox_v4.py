@@ -8,6 +8,8 @@ import httpx
 import pytest
 from sandbox_process import RegisteredProject, Sandbox, start_sandbox
 
+from sessions_app.sandbox.agent import PIZZA, ROOT
+
 
 @pytest.fixture(scope="module")
 def running_sandbox() -> Iterator[Sandbox]:
@@ -122,7 +124,10 @@ def test_a_turn_answers_traces_and_updates_the_users_state(
     choice = traces[-2]["payload"]["buttons"][0]["request"]
     http.post("/v4/interact", json={"action": choice}, headers={"Authorization": key})
     state = running_sandbox.state(own_project.project_id, "v4-user")
-    assert [frame["name"] for frame in state["stack"]] == ["ROOT", "Order pizza"]
+    base, *flows = state["stack"]
+    assert base["storage"] == {"isBase": True}
+    assert base["diagramID"] in own_project.versions.values()
+    assert [frame["diagramID"] for frame in flows] == [ROOT.diagram_id, PIZZA.diagram_id]
     with running_sandbox.client(own_project) as legacy:
         assert legacy.get("/state/user/v4-user").json() == state
 

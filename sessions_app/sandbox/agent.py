@@ -1,5 +1,6 @@
-"""The scripted agent every sandbox project runs: a pizzeria that takes orders, books tables and
-answers support questions.
+"""The scripted agents sandbox projects run: by default a pizzeria that takes orders, books
+tables and answers support questions; `greeter`, the small project the runtime's answers in
+`tests/fixtures/observed.json` were recorded with, for the replay of those answers.
 
 It behaves like a small Voiceflow project on the runtime: `launch` clears stack and storage and
 keeps variables, buttons carry the request to send back, typed text is matched loosely, unknown
@@ -12,6 +13,7 @@ import copy
 import hashlib
 import re
 import secrets
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +21,8 @@ from typing import Any
 # §1.A: the documented default of config.excludeTypes.
 DEFAULT_EXCLUDED_TYPES = ("block", "debug", "flow")
 MEMORY_ENTRIES = 20
+MESSAGE_DELAY_MS = 1000
+SLATE_ID_ALPHABET = string.ascii_lowercase + string.digits
 NO_MATCH_HINT_AFTER = 3
 NO_REPLIES_BEFORE_END = 3
 IMAGES = "https://images.example.com/demo-pizzeria"
@@ -116,16 +120,17 @@ DECLARED_VARIABLES = (
     "support_resolved",
     "support_ticket",
 )
+# What the runtime itself keeps in a state's variables (§9, observed.json).
 BUILT_IN_VARIABLES = (
     "sessions",
     "user_id",
     "timestamp",
-    "platform",
     "locale",
     "intent_confidence",
     "last_utterance",
-    "last_response",
     "last_event",
+    "_memory_",
+    "vf_memory",
 )
 BASE_PRICES = {"margherita": 9.5, "pepperoni": 11.0, "veggie": 10.5}
 SIZE_SURCHARGES = {"small": 0.0, "medium": 2.5, "large": 5.0}
@@ -349,6 +354,7 @@ QUESTIONS = {
         SUPPORT_HELPED,
     )
 }
+FLOWS_BY_KEY = {"pizza": PIZZA, "booking": BOOKING, "support": SUPPORT}
 FLOWS = {
     "pizza": (PIZZA, PIZZA_SIZE),
     "booking": (BOOKING, BOOKING_DATE),
@@ -388,8 +394,11 @@ def _reference(turn: "Turn", kind: str) -> int:
 class Turn:
     """The state being advanced by one request, and the traces it produces."""
 
-    def __init__(self, state: State, *, user_id: str, now: float, config: dict) -> None:
+    def __init__(
+        self, state: State, *, user_id: str | None, now: float, config: dict, version_id: str
+    ) -> None:
         self.state = state
+        self.version_id = version_id
         self.stack: list = state["stack"]
         self.storage: dict = state["storage"]
         self.variables: dict = state["variables"]
@@ -398,30 +407,49 @@ class Turn:
         self.config = config
         self.traces: list[Trace] = []
         self.responses: list[str] = []
+        # The request as the runtime understood it, and the NLU's confidence (percent).
+        self.understood: Any = None
+        self.confidence: float | None = None
+        # What the user said this turn (the runtime stores it as `last_utterance` at the end).
+        self.utterance: str | None = None
 
     def emit(self, trace_type: str, payload: Any) -> None:
-        self.traces.append({"type": trace_type, "payload": payload, "time": self.time_ms})
+        self.traces.append({"time": self.time_ms, "type": trace_type, "payload": payload})
 
-    def say(self, message: str) -> None:
-        slate = {"id": secrets.token_hex(8), "content": _slate(message)}
-        self.emit("text", {"slate": slate, "message": message, "delay": 1000})
-        if self.config.get("tts") is True:
+    def say(self, message: str, *, voiced: bool = True) -> None:
+        slate = {
+            "id": "".join(secrets.choice(SLATE_ID_ALPHABET) for _ in range(7)),
+            "content": _slate(message),
+            "messageDelayMilliseconds": MESSAGE_DELAY_MS,
+        }
+        self.emit("text", {"slate": slate, "message": message, "delay": MESSAGE_DELAY_MS})
+        if voiced and self.config.get("tts") is True:
             spoken = message
             if self.config.get("stripSSML") is False:
                 spoken = f'<voice name="Joanna">{message}</voice>'
             self.emit("speak", {"message": spoken, "type": "message", "src": FAKE_AUDIO})
-        self.variables["last_response"] = message
+        self.responded(message)
+
+    def responded(self, message: str) -> None:
+        """The runtime keeps the last output in the current frame's `last_response` (§9)."""
+        if self.stack and isinstance(self.stack[-1], dict):
+            frame_variables = self.stack[-1].setdefault("variables", {})
+            if isinstance(frame_variables, dict):
+                frame_variables["last_response"] = message
         self.responses.append(message)
+
+    def enter_base(self) -> None:
+        """The runtime's base frame, under every flow it runs (§9, observed.json)."""
+        self.stack.append(base_frame(self.version_id))
 
     def enter(self, flow: Flow) -> None:
         self.stack.append(
             {
-                "diagramID": flow.diagram_id,
                 "nodeID": flow.node_id("start"),
-                "name": flow.name,
+                "diagramID": flow.diagram_id,
                 "storage": {},
-                "variables": {"upsell_offered": False} if flow is PIZZA else {},
                 "commands": copy.deepcopy(ROOT_COMMANDS) if flow is ROOT else [],
+                "variables": {"upsell_offered": False} if flow is PIZZA else {},
             }
         )
         self.emit("flow", {"diagramID": flow.diagram_id, "name": flow.name})
@@ -501,6 +529,7 @@ class Turn:
 
 def _start(turn: Turn) -> None:
     turn.stack.clear()
+    turn.enter_base()
     turn.enter(ROOT)
     turn.emit("block", {"blockID": ROOT.node_id("start")})
     turn.say("Welcome to Demo Pizzeria & Bookings! 🍕")
@@ -511,8 +540,21 @@ def _start(turn: Turn) -> None:
 def _open_flow(turn: Turn, key: str) -> None:
     flow, first_question = FLOWS[key]
     # A new topic replaces whatever flow was open.
-    del turn.stack[1:]
-    turn.stack[0]["nodeID"] = ROOT.node_id(f"flow_{key}")
+    root = next(
+        (
+            index
+            for index, frame in enumerate(turn.stack)
+            if isinstance(frame, dict) and frame.get("diagramID") == ROOT.diagram_id
+        ),
+        None,
+    )
+    if root is None:
+        turn.stack.clear()
+        turn.enter_base()
+        turn.enter(ROOT)
+        root = len(turn.stack) - 1
+    del turn.stack[root + 1 :]
+    turn.stack[root]["nodeID"] = ROOT.node_id(f"flow_{key}")
     turn.enter(flow)
     turn.ask(first_question)
 
@@ -580,7 +622,7 @@ def _answer_party(turn: Turn, party_size: int) -> None:
 def _answer_topic(turn: Turn, topic: str) -> None:
     turn.variables["support_topic"] = topic
     article = KNOWLEDGE_BASE[topic]
-    question = turn.variables.get("last_utterance") or topic
+    question = turn.utterance or topic
     turn.emit(
         "knowledgeBase",
         {
@@ -717,10 +759,16 @@ def _utterance(request: dict) -> str | None:
     return None
 
 
-def _no_match(turn: Turn, question: Question) -> None:
+def _count_no_match(turn: Turn) -> int:
     count = turn.storage.get("noMatchesCounter")
     turn.storage["noMatchesCounter"] = (count if isinstance(count, int) else 0) + 1
     turn.debug("no match found for input, reprompting")
+    turn.emit("path", {"path": "reprompt"})
+    return turn.storage["noMatchesCounter"]
+
+
+def _no_match(turn: Turn, question: Question) -> None:
+    _count_no_match(turn)
     turn.say("Sorry, I didn't get that.")
     if turn.storage["noMatchesCounter"] >= NO_MATCH_HINT_AFTER:
         turn.say("Tip: you can tap one of the buttons below.")
@@ -773,38 +821,120 @@ def _track_order(turn: Turn) -> None:
     turn.say(f"Here's the live status of order #{number}.")
 
 
+# ---- the greeter: the project observed.json was recorded with ----
+
+GREETER_ROOT_DIAGRAM_ID = "66b0f00d0000000000000003"
+GREETER_VARIABLES = ("name", "counter", "hold")
+GREETER_NO_MATCH = "Sorry, I didn’t get that. Please try again."
+
+
+def _greet(turn: Turn) -> None:
+    """Set `name` and `counter`, say two lines, then wait at `wait` when `hold` is 1, else end."""
+    counter = turn.variables.get("counter")
+    turn.variables["counter"] = (counter if _is_int(counter) else 0) + 1
+    turn.variables["name"] = name = "World"
+    turn.stack.clear()
+    turn.enter_base()
+    turn.stack.append(
+        {
+            "nodeID": "start",
+            "diagramID": GREETER_ROOT_DIAGRAM_ID,
+            "storage": {},
+            "commands": [],
+            "variables": {},
+        }
+    )
+    # The runtime runs without a TTS service here: no audio, only the project's speak step.
+    turn.say(f"Hello, {name}! This is launch number {turn.variables['counter']}.", voiced=False)
+    welcome = f"Welcome to the offline peer, {name}."
+    turn.emit("speak", {"message": welcome, "type": "message"})
+    frame = turn.stack[-1]
+    frame["storage"]["output"] = welcome
+    turn.responded(welcome)
+    if turn.variables.get("hold") == 1:
+        frame["nodeID"] = "wait"
+    else:
+        turn.end()
+
+
+def _greeter_respond(turn: Turn, request: dict | None) -> None:
+    _understand(turn, request, intent_name="None", confidence=100.0)
+    top = turn.stack[-1] if turn.stack and isinstance(turn.stack[-1], dict) else None
+    if top is not None and top.get("nodeID") is None and not _is_base(top):
+        _greet(turn)  # a freshly generated state runs from the start, whatever the request
+        return
+    if top is None or top.get("nodeID") != "wait" or request is None:
+        return
+    if request["type"] in ("text", "intent"):
+        # The project has no intents: every utterance is the runtime's no-match.
+        _count_no_match(turn)
+        turn.say(GREETER_NO_MATCH, voiced=False)
+
+
+@dataclass(frozen=True)
+class Script:
+    """What a project's agent does with each kind of request."""
+
+    name: str
+    root_diagram_id: str
+    declared_variables: tuple[str, ...]
+    launch: Callable[[Turn], None]
+    # Utterances, button paths, no-replies and a missing request.
+    respond: Callable[[Turn, dict | None], None]
+    event: Callable[[Turn, dict], None]
+
+
+def _ignore_event(turn: Turn, request: dict) -> None:
+    pass
+
+
+def script_named(name: str | None) -> Script:
+    return SCRIPTS.get(name or "pizzeria", SCRIPTS["pizzeria"])
+
+
 # ---- the public API ----
 
 
-def new_state(user_id: str, variables: dict | None = None) -> State:
-    """A freshly generated state: every declared variable 0, `sessions` one more (§2, §9)."""
-    merged = {name: 0 for name in (*BUILT_IN_VARIABLES, *DECLARED_VARIABLES)}
-    merged.update(variables or {})
-    sessions = merged.get("sessions")
-    merged["sessions"] = (
-        sessions if isinstance(sessions, int) and not isinstance(sessions, bool) else 0
-    ) + 1
-    merged["user_id"] = user_id
-    root = {
-        "diagramID": ROOT.diagram_id,
-        "nodeID": ROOT.node_id("start"),
-        "name": ROOT.name,
-        "storage": {},
+def _number(value: float) -> int | float:
+    """A number as JavaScript prints it: 1, not 1.0."""
+    rounded = round(value, 4)
+    return int(rounded) if rounded == int(rounded) else rounded
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_base(frame: Any) -> bool:
+    return isinstance(frame, dict) and (frame.get("storage") or {}).get("isBase") is True
+
+
+def base_frame(version_id: str) -> dict:
+    return {
+        "nodeID": None,
+        "diagramID": version_id,
+        "storage": {"isBase": True},
+        "commands": [],
         "variables": {},
-        "commands": copy.deepcopy(ROOT_COMMANDS),
     }
-    return {"stack": [root], "storage": {}, "variables": merged}
 
 
-def prepare_state(stored: dict | None, *, user_id: str) -> State:
-    """The state a turn runs on: the stored one, or a new one when there is none or it is
+def generate_state(script: str | None = None, variables: dict | None = None) -> State:
+    """The state the runtime generates for a user it has none for (`POST /state/user/{id}`):
+    the root flow not yet started and `sessions` 1 (observed.json)."""
+    root = {"diagramID": script_named(script).root_diagram_id, "storage": {}, "variables": {}}
+    return {"stack": [root], "variables": {"sessions": 1, **(variables or {})}, "storage": {}}
+
+
+def prepare_state(stored: dict | None, *, user_id: str, script: str | None = None) -> State:
+    """The state a turn runs on: the stored one, or a generated one when there is none or it is
     partial (e.g. created by PATCH variables), keeping its variables (§7.1 items 9, 10)."""
     state = copy.deepcopy(stored) if isinstance(stored, dict) else {}
     variables = state.get("variables") if isinstance(state.get("variables"), dict) else {}
     if isinstance(state.get("stack"), list) and isinstance(state.get("storage"), dict):
         state["variables"] = variables
         return state
-    return new_state(user_id, variables)
+    return generate_state(script, variables)
 
 
 def deep_merge(target: dict, source: dict) -> None:
@@ -816,49 +946,127 @@ def deep_merge(target: dict, source: dict) -> None:
             target[key] = copy.deepcopy(value)
 
 
+def is_intent_request(request: Any) -> bool:
+    """The runtime's request schema (`@voiceflow/dtos-interact`): an intent request carries
+    `query`, `intent.name` and `entities`; without them it is not treated as an intent (§9)."""
+    payload = request.get("payload") if isinstance(request, dict) else None
+    return (
+        isinstance(payload, dict)
+        and isinstance(payload.get("query"), str)
+        and isinstance(payload.get("intent"), dict)
+        and isinstance(payload["intent"].get("name"), str)
+        and isinstance(payload.get("entities"), list)
+    )
+
+
 def run_turn(
     state: State,
     request: dict | None,
     *,
-    user_id: str,
+    user_id: str | None,
     now: float,
     config: dict | None = None,
     locale: str | None = None,
+    version_id: str | None = None,
+    script: str | None = None,
 ) -> list[Trace]:
-    """Advance `state` (in place) by one request; return every trace, unfiltered."""
-    turn = Turn(state, user_id=user_id, now=now, config=config or {})
+    """Advance `state` (in place) by one request; return every trace, unfiltered.
+
+    The runtime's own bookkeeping, as observed.json shows it: declared variables start at 0,
+    `launch` counts a session and clears stack and storage, `user_id` and `timestamp` are set
+    each turn, and at the end the memory, `last_event` (a text turn as the intent it matched)
+    and, for utterances, `intent_confidence` and `last_utterance`.
+    """
+    chosen = script_named(script)
+    turn = Turn(
+        state,
+        user_id=user_id,
+        now=now,
+        config=config or {},
+        version_id=version_id or chosen.root_diagram_id,
+    )
+    declared = {name: 0 for name in chosen.declared_variables}
+    state["variables"] = turn.variables = {**declared, **turn.variables}
+    kind = request.get("type") if request is not None else None
+    if kind == "launch":
+        sessions = turn.variables.get("sessions")
+        turn.variables["sessions"] = (sessions if _is_int(sessions) else 0) + 1
+    if user_id is not None:
+        turn.variables["user_id"] = user_id
     turn.variables["timestamp"] = int(now)
-    turn.variables["user_id"] = user_id
     if locale:
         turn.storage["locale"] = locale
         turn.variables["locale"] = locale
-    kind = request.get("type") if request is not None else None
-    if request is not None:
-        turn.variables["last_event"] = copy.deepcopy(request)
     utterance = _utterance(request) if isinstance(kind, str) else None
-    if utterance is not None:
-        turn.variables["last_utterance"] = utterance
+    turn.utterance = utterance
+    turn.understood = copy.deepcopy(request)
 
     if kind == "launch":
         turn.stack.clear()
         turn.storage.clear()
         if locale:
             turn.storage["locale"] = locale
-        _start(turn)
+        chosen.launch(turn)
     elif kind == "end":
         turn.end()
     elif kind == "event":
-        _event(turn, request)
+        chosen.event(turn, request)
+    elif kind == "intent" and not is_intent_request(request) and _is_waiting(turn):
+        pass  # not an intent to the runtime's schema, so no block handles it (§9)
     elif (
         request is None
         or kind in ("text", "message", "intent", "no-reply")
         or (isinstance(kind, str) and kind.startswith("path-"))
     ):
-        _respond(turn, request)
+        chosen.respond(turn, request)
     # Any other request type is not handled by any block: no traces (§9).
 
     _remember(turn, utterance)
+    if request is not None:
+        turn.variables["last_event"] = copy.deepcopy(turn.understood)
+    if kind in ("text", "message") or (kind == "intent" and is_intent_request(request)):
+        confidence = turn.confidence if turn.confidence is not None else 100.0
+        turn.variables["intent_confidence"] = _number(confidence)
+        if utterance is not None:
+            turn.variables["last_utterance"] = utterance
+    elif utterance is not None:
+        turn.variables["last_utterance"] = utterance
+    # The runtime saves a state it ran as stack, storage, variables, in that order.
+    for key in ("stack", "storage", "variables"):
+        state[key] = state.pop(key)
     return turn.traces
+
+
+def understood_request(state: State) -> Any:
+    """The request of the last turn as the runtime understood it (the verbose `request`)."""
+    return copy.deepcopy(state.get("variables", {}).get("last_event"))
+
+
+def _is_waiting(turn: Turn) -> bool:
+    return (
+        bool(turn.stack) and isinstance(turn.stack[-1], dict) and bool(turn.stack[-1].get("nodeID"))
+    )
+
+
+def _understand(
+    turn: Turn, request: dict | None, *, intent_name: str, confidence: float, entities=None
+) -> None:
+    """A typed utterance reaches the flow as the intent the NLU matched it to (observed.json:
+    `{"type": "intent", "payload": {"query", "intent", "entities", "confidence"}}`)."""
+    if request is None or request.get("type") not in ("text", "message"):
+        if request is not None and request.get("type") == "intent":
+            turn.confidence = confidence
+        return
+    turn.confidence = confidence
+    turn.understood = {
+        "type": "intent",
+        "payload": {
+            "query": _utterance(request) or "",
+            "intent": {"name": intent_name},
+            "entities": entities or [],
+            "confidence": _number(confidence / 100),
+        },
+    }
 
 
 def _respond(turn: Turn, request: dict | None) -> None:
@@ -876,7 +1084,14 @@ def _respond(turn: Turn, request: dict | None) -> None:
     found = _match(question, request)
     if found is not None:
         turn.storage.pop("noMatchesCounter", None)
-        turn.variables["intent_confidence"] = found.confidence
+        entities = (
+            [{"name": question.slot, "value": str(found.value)}]
+            if question.slot and request["type"] in ("text", "message")
+            else []
+        )
+        _understand(
+            turn, request, intent_name=found.intent, confidence=found.confidence, entities=entities
+        )
         turn.debug(
             f"matched intent **{found.intent}** - confidence interval _{found.confidence:.2f}%_"
         )
@@ -887,10 +1102,11 @@ def _respond(turn: Turn, request: dict | None) -> None:
     command = _global_command(request)
     if command is not None:
         turn.storage.pop("noMatchesCounter", None)
-        turn.variables["intent_confidence"] = 87.5
+        _understand(turn, request, intent_name=command[1], confidence=87.5)
         turn.debug(f"matched intent **{command[1]}** - confidence interval _87.50%_")
         _open_flow(turn, command[0])
         return
+    _understand(turn, request, intent_name="None", confidence=100.0)
     _no_match(turn, question)
 
 
@@ -898,10 +1114,19 @@ def _remember(turn: Turn, utterance: str | None) -> None:
     """The runtime's conversation memory variables grow every turn (§9)."""
     memory = turn.variables.get("_memory_")
     memory = memory if isinstance(memory, list) else []
+
+    def add(role: str, content: str) -> None:
+        # Consecutive messages of one role are one entry, lines joined (observed.json).
+        last = memory[-1] if memory else None
+        if isinstance(last, dict) and last.get("role") == role:
+            last["content"] = f"{last.get('content')}\n{content}"
+        else:
+            memory.append({"role": role, "content": content})
+
     if utterance:
-        memory.append({"role": "user", "content": utterance})
+        add("user", utterance)
     if turn.responses:
-        memory.append({"role": "assistant", "content": " ".join(turn.responses)})
+        add("assistant", "\n".join(turn.responses))
     memory = memory[-MEMORY_ENTRIES:]
     turn.variables["_memory_"] = memory
     turn.variables["vf_memory"] = "\n".join(
@@ -917,3 +1142,17 @@ def visible_traces(traces: list[Trace], config: dict | None) -> list[Trace]:
     if not isinstance(excluded, list):
         excluded = DEFAULT_EXCLUDED_TYPES
     return [trace for trace in traces if trace["type"] not in excluded]
+
+
+# Defined last: the scripts name functions from the whole module.
+SCRIPTS = {
+    "pizzeria": Script("pizzeria", ROOT.diagram_id, DECLARED_VARIABLES, _start, _respond, _event),
+    "greeter": Script(
+        "greeter",
+        GREETER_ROOT_DIAGRAM_ID,
+        GREETER_VARIABLES,
+        _greet,
+        _greeter_respond,
+        _ignore_event,
+    ),
+}

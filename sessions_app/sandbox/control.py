@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .agent import object_id
+from .agent import SCRIPTS, object_id
 from .store import ALIASES, Project
 from .wire import Response, json_response
 
@@ -60,12 +60,16 @@ def _project_from(payload: Any) -> Project:
     if access_token is not None and not isinstance(access_token, str):
         raise _BadRequest("access_token must be a string")
     name = payload.get("name")
+    script = payload.get("agent", "pizzeria")
+    if script not in SCRIPTS:
+        raise _BadRequest(f"agent is one of: {', '.join(SCRIPTS)}")
     return Project(
         project_id=project_id,
         api_key=api_key,
         name=name if isinstance(name, str) and name else project_id,
         versions=dict(versions),
         access_token=access_token,
+        agent=script,
     )
 
 

@@ -6,6 +6,11 @@ content is the same on every start. Their times are then moved to just before th
 is loaded: the users' last activity is spread from minutes to two weeks back, so a search of the
 recent transcripts finds them. Extra variables cover the value types a dashboard must show:
 strings, ints, floats, booleans, null, nested objects, lists, long text and unicode.
+
+The states have the shape Voiceflow's runtime gives them (tests/fixtures/observed.json): a base
+frame under the flows of a conversation that waits, frames without a `name`, `last_response` in
+the frame. A few users keep the shape the hosted docs show instead (named frames, no base frame),
+so that both shapes are covered.
 """
 
 import random
@@ -136,7 +141,14 @@ def converse(
     traces: list[dict] = []
     for step in script:
         request = _request(step, traces)
-        traces = agent.run_turn(state, request, user_id=user_id, now=now, locale=locale)
+        traces = agent.run_turn(
+            state,
+            request,
+            user_id=user_id,
+            now=now,
+            locale=locale,
+            version_id=DEMO_VERSIONS["production"],
+        )
         turns.append(PlayedTurn(now, request, agent.visible_traces(traces, None)))
         now += rng.randint(4, 45)
     return Conversation(user_id, state, turns)
@@ -179,14 +191,27 @@ def _deep_stack(state: dict) -> None:
         flow = agent.Flow(name.lower().replace(" ", "_"), name)
         state["stack"].append(
             {
-                "diagramID": flow.diagram_id,
                 "nodeID": flow.node_id(f"step{depth}"),
+                "diagramID": flow.diagram_id,
                 "name": name,
                 "storage": {"output": [{"children": [{"text": f"{name}: one moment…"}]}]},
-                "variables": {"attempts": depth, "verified": depth > 1},
                 "commands": [],
+                "variables": {"attempts": depth, "verified": depth > 1},
             }
         )
+
+
+FLOW_NAMES = {flow.diagram_id: flow.name for flow in (agent.ROOT, *agent.FLOWS_BY_KEY.values())}
+# These users' states have the shape the hosted docs show: named frames and no base frame.
+HOSTED_SHAPE_USERS = ("j.smith+pizza@example.org", "deep-stack-user", "zoë.ångström@example.se")
+
+
+def _hosted_shape(state: dict) -> None:
+    state["stack"] = [
+        {**frame, "name": frame.get("name") or FLOW_NAMES.get(frame["diagramID"], "Flow")}
+        for frame in state["stack"]
+        if not (frame.get("storage") or {}).get("isBase")
+    ]
 
 
 def _conversations(rng: random.Random) -> list[Conversation]:
@@ -298,9 +323,12 @@ def _conversations(rng: random.Random) -> list[Conversation]:
         play(_longest_user_id(rng), ["launch"]),
     ]
     by_id = {conversation.user_id: conversation.state for conversation in conversations}
-    # A frame the runtime left unpositioned: docs show `nodeID: null`, which PUT refuses (§2, §9).
-    by_id["null-node@example.com"]["stack"][0]["nodeID"] = None
+    # Besides the base frames: a flow frame the runtime left unpositioned, `nodeID: null`,
+    # which PUT refuses (§2, §9).
+    by_id["null-node@example.com"]["stack"][1]["nodeID"] = None
     _deep_stack(by_id["deep-stack-user"])
+    for user_id in HOSTED_SHAPE_USERS:
+        _hosted_shape(by_id[user_id])
 
     scripts = [
         ORDER_DONE,

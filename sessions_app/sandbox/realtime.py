@@ -160,8 +160,16 @@ class RealtimeApi:
         action = body["action"]
 
         def turn(stored: dict | None) -> tuple[dict, list[dict]]:
-            state = agent.prepare_state(stored, user_id=user_id)
-            return state, agent.run_turn(state, action, user_id=user_id, now=time.time())
+            state = agent.prepare_state(stored, user_id=user_id, script=project.agent)
+            traces = agent.run_turn(
+                state,
+                action,
+                user_id=user_id,
+                now=time.time(),
+                version_id=version,
+                script=project.agent,
+            )
+            return state, traces
 
         traces = agent.visible_traces(self.store.update(project.project_id, user_id, turn), None)
         self.store.record_turn(

@@ -30,7 +30,8 @@ from .wire import (
 if TYPE_CHECKING:
     from .server import SandboxServer
 
-USER_ID_MAX_LENGTH = 128  # docs-new path constraint (§1.A); gr-src has none (§9)
+# The runtime's health check answers as its environment is named; the sandbox is "local".
+HEALTH_BODY = b"local Healthy"
 SESSION_USER_ID_LENGTH = (1, 256)  # v4 start-session body (§1.B)
 # Without an Authorization header gr-src budgets per versionID, with twice the keyed budget (§9).
 KEYLESS_BUDGET_FACTOR = 2
@@ -112,15 +113,21 @@ class RuntimeApi:
     def handle(
         self, request: Request, route: RouteMatch, settings: Settings
     ) -> Response | EventStream:
-        """Spend the budget, parse the body, answer; every answer carries the X-RateLimit-*
-        headers (§9)."""
-        verdict = self._consume_budget(request, settings)
+        """Parse the body, spend the budget, answer. Express parses the body before the rate
+        limiter runs, so a malformed body is refused without spending budget and without the
+        X-RateLimit-* headers every other answer carries (observed.json)."""
+        if route.name == "health":
+            return Response(200, HEALTH_BODY, "text/html; charset=utf-8")
+        try:
+            parse_body(request)
+        except Refused as refusal:
+            return refusal.response
+        verdict = self._consume_budget(request, route, settings)
         try:
             if not verdict.allowed:
                 response = coded_error(429, "Too Many Requests")
                 response.headers["Retry-After"] = str(verdict.retry_after_s(time.time()))
                 raise Refused(response)
-            parse_body(request)
             if route.name in self._newer_routes:
                 answer = self._newer_routes[route.name](request, route)
             else:
@@ -130,19 +137,27 @@ class RuntimeApi:
         answer.headers = {**verdict.headers(), **answer.headers}
         return answer
 
-    def _consume_budget(self, request: Request, settings: Settings) -> Verdict:
+    def _consume_budget(self, request: Request, route: RouteMatch, settings: Settings) -> Verdict:
         authorization = request.header("authorization")
         if authorization:
             bucket, limit = f"key:{authorization}", settings.budget_per_minute
         else:
-            bucket = f"versionID:{request.header('versionid') or ''}"
+            version = route.params.get("versionID") or request.header("versionid") or ""
+            bucket = f"versionID:{version}"
             limit = settings.budget_per_minute * KEYLESS_BUDGET_FACTOR
         return self.server.limiter.consume(bucket, limit, settings.window_seconds)
 
     # ---- legacy Dialog Manager surface ----
 
-    def _project(self, request: Request) -> Project:
+    def _project(self, request: Request, route: RouteMatch | None = None) -> Project:
         authorization = request.header("authorization")
+        path_version = route.params.get("versionID") if route is not None else None
+        if not authorization and path_version:
+            # The older routes name the version in the path; gr-src answers them without a key
+            # (observed.json), so the version alone finds the project.
+            project = self.store.project_by_version(path_version)
+            if project is not None:
+                return project
         if not authorization:
             raise Refused(coded_error(401, "Auth Key Required"))
         project = self.store.project_by_key(authorization)
@@ -155,18 +170,13 @@ class RuntimeApi:
         self, request: Request, route: RouteMatch, settings: Settings, *, state_route: bool
     ) -> tuple[Project, str, str]:
         """The project, the version and the userID a legacy request addresses."""
-        project = self._project(request)
-        version = resolve_version(project, request.header("versionid"))
+        project = self._project(request, route)
+        path_version = route.params.get("versionID")
+        version = resolve_version(project, path_version or request.header("versionid"))
         if state_route and settings.require_project_id and not request.header("projectid"):
             raise Refused(validation_error("projectid", "Invalid value"))
-        user_id = route.params["userID"]
-        if len(user_id) > USER_ID_MAX_LENGTH:
-            raise Refused(
-                validation_error(
-                    "userID", f"userID should NOT be longer than {USER_ID_MAX_LENGTH} characters"
-                )
-            )
-        return project, version, user_id
+        # No length check: the runtime stores any userID its 16 KiB request line can carry (§9).
+        return project, version, route.params["userID"]
 
     def _state_get(self, request: Request, route: RouteMatch, settings: Settings) -> Response:
         project, _, user_id = self._legacy_target(request, route, settings, state_route=True)
@@ -185,31 +195,31 @@ class RuntimeApi:
     def _state_delete(self, request: Request, route: RouteMatch, settings: Settings) -> Response:
         project, _, user_id = self._legacy_target(request, route, settings, state_route=True)
         self.store.delete(project.project_id, user_id)
-        # Express's res.json(undefined): 200, a JSON content type and no body at all (§9).
-        return Response(200, b"", JSON_TYPE)
+        # Express's res.json(undefined): 200, a JSON content type and no body at all, sent
+        # chunked without Content-Length (§9, observed.json).
+        return Response(200, b"", JSON_TYPE, chunked=True, etag=False)
 
     def _state_patch(self, request: Request, route: RouteMatch, settings: Settings) -> Response:
         project, _, user_id = self._legacy_target(request, route, settings, state_route=True)
         body = request.json_object()
-        if not isinstance(body, dict):
-            return validation_error("", "data should be object")
+        if isinstance(body, list):
+            # The runtime spreads the body into the variables: an array's items by index.
+            body = {str(index): item for index, item in enumerate(body)}
         return json_response(200, self.store.merge_variables(project.project_id, user_id, body))
+
+    def _state_reset(self, request: Request, route: RouteMatch, settings: Settings) -> Response:
+        """POST /state/user/{userID}: the version's initial state, stored and answered (§1.A)."""
+        project, _, user_id = self._legacy_target(request, route, settings, state_route=True)
+        state = agent.generate_state(project.agent)
+        self.store.put(project.project_id, user_id, state)
+        return json_response(200, state)
 
     def _state_interact(self, request: Request, route: RouteMatch, settings: Settings) -> Response:
         project, version, user_id = self._legacy_target(request, route, settings, state_route=False)
-        body = request.json_object()
-        body = body if isinstance(body, dict) else {}
-        # `request` is the deprecated name of `action` (gr-src).
-        action = body["action"] if "action" in body else body.get("request")
-        if action is not None and not isinstance(action, dict):
-            # §9: a bare-string action crashes the turn in the runtime.
-            return coded_error(500, f"Cannot use 'in' operator to search for 'type' in {action}")
-        config = body.get("config") if isinstance(body.get("config"), dict) else {}
-        body_state = body.get("state") if isinstance(body.get("state"), dict) else {}
-        variables = body_state.get("variables")
+        action, config, variables = _turn_body(request)
 
         def turn(stored: dict | None) -> tuple[dict, tuple[dict, list]]:
-            state = agent.prepare_state(stored, user_id=user_id)
+            state = agent.prepare_state(stored, user_id=user_id, script=project.agent)
             if isinstance(variables, dict):
                 agent.deep_merge(state["variables"], variables)
             traces = agent.run_turn(
@@ -219,6 +229,8 @@ class RuntimeApi:
                 now=time.time(),
                 config=config,
                 locale=request.query.get("locale"),
+                version_id=version,
+                script=project.agent,
             )
             return state, (state, traces)
 
@@ -226,8 +238,40 @@ class RuntimeApi:
         visible = agent.visible_traces(traces, config)
         self._log_turn(project.project_id, user_id, version, [action], traces)
         if request.query.get("verbose") == "true":
-            return json_response(200, {"state": state, "trace": visible, "request": action})
+            # The request as the runtime understood it: a text turn as its matched intent.
+            understood = agent.understood_request(state) if action is not None else action
+            return json_response(200, {"state": state, "trace": visible, "request": understood})
         return json_response(200, visible)
+
+    def _interact_stateless(
+        self, request: Request, route: RouteMatch, settings: Settings
+    ) -> Response:
+        """POST /interact/{versionID}: one turn on the state the client sends, stored nowhere;
+        answered `{request, state, trace}` (§1.A older variants, observed.json)."""
+        project = self._project(request, route)
+        version = resolve_version(project, route.params["versionID"])
+        action, config, _ = _turn_body(request)
+        body = request.json_object()
+        sent_state = body.get("state") if isinstance(body, dict) else None
+        if sent_state == {}:
+            # An empty state is taken as is: no generated session (observed.json: sessions 1).
+            state = {"stack": [], "storage": {}, "variables": {}}
+        else:
+            state = agent.prepare_state(sent_state, user_id="", script=project.agent)
+        traces = agent.run_turn(
+            state,
+            action,
+            user_id=None,
+            now=time.time(),
+            config=config,
+            version_id=version,
+            script=project.agent,
+        )
+        understood = agent.understood_request(state) if action is not None else action
+        return json_response(
+            200,
+            {"request": understood, "state": state, "trace": agent.visible_traces(traces, config)},
+        )
 
     # ---- v4 session API ----
 
@@ -267,14 +311,23 @@ class RuntimeApi:
         # Emitted events reach a live session at its next turn, before the action (§1.B).
         requests = [*self.sessions.take_events(session), body["action"]]
 
+        script = self.store.project(session.project_id)
+        script = script.agent if script is not None else None
+
         def turn(stored: dict | None) -> tuple[dict, list]:
-            state = agent.prepare_state(stored, user_id=session.user_id)
+            state = agent.prepare_state(stored, user_id=session.user_id, script=script)
             if isinstance(variables, dict):
                 agent.deep_merge(state["variables"], variables)
             traces: list[dict] = []
             for action in requests:
                 traces += agent.run_turn(
-                    state, action, user_id=session.user_id, now=time.time(), config=config
+                    state,
+                    action,
+                    user_id=session.user_id,
+                    now=time.time(),
+                    config=config,
+                    version_id=session.version_id,
+                    script=script,
                 )
             return state, traces
 
@@ -334,6 +387,22 @@ class RuntimeApi:
             return validation_error("", "data.action should have required property 'type'")
         self.sessions.emit(project.project_id, route.params["sessionID"], action)
         return Response(201, b"", content_type=None)
+
+
+def _turn_body(request: Request) -> tuple[dict | None, dict, Any]:
+    """The action, config and state variables of a legacy turn's body."""
+    body = request.json_object()
+    body = body if isinstance(body, dict) else {}
+    # `request` is the deprecated name of `action` (gr-src).
+    action = body["action"] if "action" in body else body.get("request")
+    if action is not None and not isinstance(action, dict):
+        # A bare-string action crashes the turn in the runtime (observed.json).
+        raise Refused(
+            coded_error(500, "Cannot read properties of undefined (reading 'startsWith')")
+        )
+    config = body.get("config") if isinstance(body.get("config"), dict) else {}
+    body_state = body.get("state") if isinstance(body.get("state"), dict) else {}
+    return action, config, body_state.get("variables")
 
 
 def _session_body_error(body: Any) -> str | None:

@@ -6,30 +6,41 @@ STATE_BODY_KEYS = ("stack", "storage", "variables")
 
 
 def state_body_error(body: Any) -> str | None:
-    """The first AJV message (§9) that gr-src's PUT schema gives for `body`, if any.
+    """The AJV message (§9) that gr-src's PUT schema gives for `body`, if any.
 
-    AJV checks type, then `required` in order, then additionalProperties, then each property.
+    The validator reports every error (AJV's `allErrors`), joined by ", ": the type, each missing
+    required property in order, each additional property, then each property's own errors
+    (observed.json: `{}` is refused naming stack, storage and variables).
     """
     if not isinstance(body, dict):
         return "data should be object"
-    for key in STATE_BODY_KEYS:
-        if key not in body:
-            return f"data should have required property '{key}'"
-    if set(body) - set(STATE_BODY_KEYS):
-        return "data should NOT have additional properties"
-    if not isinstance(body["stack"], list):
-        return "data.stack should be array"
-    for index, frame in enumerate(body["stack"]):
+    errors = [
+        f"data should have required property '{key}'" for key in STATE_BODY_KEYS if key not in body
+    ]
+    errors += [
+        "data should NOT have additional properties" for key in body if key not in STATE_BODY_KEYS
+    ]
+    if "stack" in body:
+        errors += _stack_errors(body["stack"])
+    for key in ("storage", "variables"):
+        if key in body and not isinstance(body[key], dict):
+            errors.append(f"data.{key} should be object")
+    return ", ".join(errors) or None
+
+
+def _stack_errors(stack: Any) -> list[str]:
+    if not isinstance(stack, list):
+        return ["data.stack should be array"]
+    errors = []
+    for index, frame in enumerate(stack):
         path = f"data.stack[{index}]"
         if not isinstance(frame, dict):
-            return f"{path} should be object"
+            errors.append(f"{path} should be object")
+            continue
         if "diagramID" not in frame:
-            return f"{path} should have required property 'diagramID'"
-        if not isinstance(frame["diagramID"], str):
-            return f"{path}.diagramID should be string"
+            errors.append(f"{path} should have required property 'diagramID'")
+        elif not isinstance(frame["diagramID"], str):
+            errors.append(f"{path}.diagramID should be string")
         if "nodeID" in frame and not isinstance(frame["nodeID"], str):
-            return f"{path}.nodeID should be string"
-    for key in ("storage", "variables"):
-        if not isinstance(body[key], dict):
-            return f"data.{key} should be object"
-    return None
+            errors.append(f"{path}.nodeID should be string")
+    return errors

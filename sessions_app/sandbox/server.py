@@ -27,6 +27,7 @@ from .sessions import SessionRegistry
 from .stats import Stats
 from .store import Store
 from .wire import (
+    HELMET_HEADERS,
     EventStream,
     Refused,
     Request,
@@ -38,9 +39,13 @@ from .wire import (
     parse_body,
     status_phrase,
     to_json,
+    weak_etag,
 )
 
 BODY_LIMIT = 1024 * 1024  # gr-src BODY_PARSER_SIZE_LIMIT '1mb'
+# Node's --max-http-header-size default: request line and headers together (§9: 431 past it).
+HEADER_LIMIT = 16 * 1024
+HEADERS_TOO_LARGE = b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n"
 # Bodies up to this size are read (and discarded) before answering 413, so the connection stays
 # usable; larger ones are refused and the connection closed.
 DRAIN_LIMIT = 64 * 1024 * 1024
@@ -170,6 +175,46 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if self.server.access_log:
             super().log_message(format, *args)
 
+    def handle_one_request(self) -> None:
+        """The standard library's request loop, with Node's limit on the request line and
+        headers: past 16 KiB the answer is a bare 431 and the connection closes."""
+        try:
+            self.raw_requestline = self.rfile.readline(HEADER_LIMIT + 1)
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            if len(self.raw_requestline) > HEADER_LIMIT:
+                self._refuse_oversized_head()
+                return
+            if not self.parse_request():
+                return
+            head_size = len(self.raw_requestline) + sum(
+                len(name) + len(value) + 4 for name, value in self.headers.items()
+            )
+            if head_size > HEADER_LIMIT:
+                self.wfile.write(HEADERS_TOO_LARGE)
+                self.close_connection = True
+                return
+            method = getattr(self, "do_" + self.command, None)
+            if method is None:
+                self.send_error(501, f"Unsupported method ({self.command!r})")
+                return
+            method()
+            self.wfile.flush()
+        except TimeoutError:
+            self.close_connection = True
+
+    def _refuse_oversized_head(self) -> None:
+        # Read the rest of the head first (up to a bound), so closing does not reset the
+        # connection under the client before it reads the answer.
+        read = len(self.raw_requestline)
+        line = self.raw_requestline
+        while read < 1024 * 1024 and line not in (b"\r\n", b"\n", b""):
+            line = self.rfile.readline(65536)
+            read += len(line)
+        self.wfile.write(HEADERS_TOO_LARGE)
+        self.close_connection = True
+
     def do_GET(self) -> None:
         self._handle()
 
@@ -198,14 +243,16 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def _control(self, raw_path: str, query: dict[str, str], raw_body: bytes) -> None:
         if not ipaddress.ip_address(self.client_address[0].split("%")[0]).is_loopback:
-            self._write(Response(403, to_json({"error": "the control API answers loopback only"})))
+            answer = Response(403, to_json({"error": "the control API answers loopback only"}))
+            self._write(answer, express=False)
             return
-        self._write(control.handle(self.server, self.command, raw_path, query, raw_body))
+        answer = control.handle(self.server, self.command, raw_path, query, raw_body)
+        self._write(answer, express=False)
 
     def _runtime(self, raw_path: str, query: dict[str, str], raw_body: bytes) -> None:
         server = self.server
         if self.command == "OPTIONS":
-            self._write(self._preflight())
+            self._write(self._preflight(), express=False)
             return
         try:
             route = match_route(self.command, raw_path)
@@ -284,12 +331,16 @@ class SandboxHandler(BaseHTTPRequestHandler):
         # gr-src's cors middleware reflects the origin and answers preflights itself (§7.1 item 14).
         requested = self.headers.get("Access-Control-Request-Headers")
         headers = {
+            "Access-Control-Allow-Credentials": "true",
             "Access-Control-Allow-Methods": CORS_METHODS,
-            "Vary": "Access-Control-Request-Headers",
+            "Vary": "Origin, Access-Control-Request-Headers",
         }
+        origin = self.headers.get("Origin")
+        if origin:
+            headers = {"Access-Control-Allow-Origin": origin, **headers}
         if requested:
             headers["Access-Control-Allow-Headers"] = requested
-        return Response(204, b"", None, headers)
+        return Response(204, b"", None, headers, etag=False)
 
     # ---- reading and writing ----
 
@@ -330,29 +381,43 @@ class SandboxHandler(BaseHTTPRequestHandler):
         return body
 
     def _cors_headers(self) -> dict[str, str]:
+        """gr-src's cors middleware: the origin reflected, credentials allowed (§7.1 item 14);
+        compression adds Accept-Encoding to Vary."""
         origin = self.headers.get("Origin")
-        if not origin:
-            return {}
+        allowed = {"Access-Control-Allow-Origin": origin} if origin else {}
         return {
-            "Access-Control-Allow-Origin": origin,
+            **allowed,
+            "Vary": "Origin, Accept-Encoding",
             "Access-Control-Allow-Credentials": "true",
-            "Vary": "Origin",
         }
 
-    def _write(self, answer: Response | EventStream) -> None:
+    def _write(self, answer: Response | EventStream, *, express: bool = True) -> None:
+        """Write an answer; `express` adds what gr-src's middleware adds to every answer (CORS,
+        helmet, a weak ETag), which the control API and preflights do without."""
         if isinstance(answer, EventStream):
             self._write_stream(answer)
             return
         self.send_response(answer.status)
-        for name, value in {**self._cors_headers(), **answer.headers}.items():
+        headers = {**self._cors_headers(), **HELMET_HEADERS} if express else {}
+        for name, value in {**headers, **answer.headers}.items():
             self.send_header(name, value)
         if answer.content_type:
             self.send_header("Content-Type", answer.content_type)
-        self.send_header("Content-Length", str(len(answer.body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
+        if answer.chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(answer.body)))
+        if express and answer.etag and answer.body:
+            self.send_header("ETag", weak_etag(answer.body))
+        self.send_header("Connection", "close" if self.close_connection else "keep-alive")
         self.end_headers()
-        if self.command != "HEAD" and answer.body:
+        if self.command == "HEAD":
+            return
+        if answer.chunked:
+            body = answer.body
+            self.wfile.write((f"{len(body):x}\r\n".encode() + body + b"\r\n") if body else b"")
+            self.wfile.write(b"0\r\n\r\n")
+        elif answer.body:
             self.wfile.write(answer.body)
 
     def _write_stream(self, stream: EventStream) -> None:

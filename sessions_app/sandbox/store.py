@@ -32,6 +32,8 @@ class Project:
     # alias -> version ID; None means "never published" (or, for development, never compiled).
     versions: dict[str, str | None] = field(default_factory=dict)
     access_token: str | None = None
+    # The scripted agent the project runs (agent.SCRIPTS).
+    agent: str = "pizzeria"
 
     def version_ids(self) -> set[str]:
         return {version for version in self.versions.values() if version}
@@ -47,7 +49,22 @@ class Project:
             name=value.get("name") or value["project_id"],
             versions=dict(value.get("versions") or {}),
             access_token=value.get("access_token"),
+            agent=value.get("agent") or "pizzeria",
         )
+
+
+def js_key_order(value: dict) -> dict:
+    """A JavaScript object's key order: array-index keys first, ascending, then the others in
+    insertion order (so PATCH [1, 2] puts "0" and "1" first, observed.json)."""
+    indexes = sorted(
+        (key for key in value if key.isdigit() and (key == "0" or not key.startswith("0"))),
+        key=int,
+    )
+    index_set = set(indexes)
+    return {
+        **{key: value[key] for key in indexes},
+        **{key: item for key, item in value.items() if key not in index_set},
+    }
 
 
 class Store:
@@ -78,6 +95,10 @@ class Store:
     def project_by_key(self, api_key: str) -> Project | None:
         with self._lock:
             return next((p for p in self._projects.values() if p.api_key == api_key), None)
+
+    def project_by_version(self, version_id: str) -> Project | None:
+        with self._lock:
+            return next((p for p in self._projects.values() if version_id in p.version_ids()), None)
 
     def project_by_token(self, access_token: str) -> Project | None:
         with self._lock:
@@ -116,7 +137,9 @@ class Store:
         with self._lock:
             state = self._states.setdefault((project_id, user_id), {})
             current = state.get("variables")
-            state["variables"] = {**(current if isinstance(current, dict) else {}), **variables}
+            state["variables"] = js_key_order(
+                {**(current if isinstance(current, dict) else {}), **variables}
+            )
             self._dirty = True
             return copy.deepcopy(state)
 

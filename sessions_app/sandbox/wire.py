@@ -2,10 +2,13 @@
 the runtime's three error envelopes (voiceflow-api.md §7.1 item 2).
 """
 
+import base64
+import hashlib
 import html
+import itertools
 import json
+import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,6 +17,23 @@ from http import HTTPStatus
 from typing import Any
 
 JSON_TYPE = "application/json; charset=utf-8"
+# helmet 4's defaults, as gr-src installs it (observed on every answer but the 431, §9).
+HELMET_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self';base-uri 'self';block-all-mixed-content;font-src 'self' https: data:;"
+        "frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';"
+        "script-src-attr 'none';style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests"
+    ),
+    "X-DNS-Prefetch-Control": "off",
+    "Expect-CT": "max-age=0",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Strict-Transport-Security": "max-age=15552000; includeSubDomains",
+    "X-Download-Options": "noopen",
+    "X-Content-Type-Options": "nosniff",
+    "X-Permitted-Cross-Domain-Policies": "none",
+    "Referrer-Policy": "no-referrer",
+    "X-XSS-Protection": "0",
+}
 
 
 @dataclass
@@ -41,6 +61,17 @@ class Response:
     body: bytes = b""
     content_type: str | None = JSON_TYPE
     headers: dict[str, str] = field(default_factory=dict)
+    # Express's res.json(undefined) (DELETE): no body and no Content-Length, so Node sends the
+    # answer chunked (§9).
+    chunked: bool = False
+    # Express gives every body it sends a weak ETag; its default 404 page and 204s have none.
+    etag: bool = True
+
+
+def weak_etag(body: bytes) -> str:
+    """Express's default ETag (the `etag` package, weak): length in hex and a SHA-1 prefix."""
+    digest = base64.b64encode(hashlib.sha1(body, usedforsecurity=False).digest()).decode()
+    return f'W/"{len(body):x}-{digest[:27]}"'
 
 
 @dataclass
@@ -95,9 +126,19 @@ def coded_error(status: int, data: str) -> Response:
     )
 
 
+_request_ids = itertools.count(1)
+_request_ids_lock = threading.Lock()
+
+
+def next_request_id() -> str:
+    """gr-src numbers its requests with an integer counter, sent as a string (§9)."""
+    with _request_ids_lock:
+        return str(next(_request_ids))
+
+
 def named_error(status: int, name: str, message: str) -> Response:
     """The envelope of errors passed to the error handler: verror, SyntaxError, PayloadTooLarge."""
-    return json_response(status, {"name": name, "message": message, "requestID": str(uuid.uuid4())})
+    return json_response(status, {"name": name, "message": message, "requestID": next_request_id()})
 
 
 def validation_error(field_name: str, message: str) -> Response:
@@ -116,15 +157,12 @@ def html_not_found(method: str, raw_path: str) -> Response:
         page.encode(),
         "text/html; charset=utf-8",
         {"Content-Security-Policy": "default-src 'none'", "X-Content-Type-Options": "nosniff"},
+        etag=False,
     )
 
 
 def is_json(content_type: str | None) -> bool:
     return (content_type or "").split(";")[0].strip().lower() == "application/json"
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"Unexpected token {name[0]} in JSON")
 
 
 def _syntax_error(message: str) -> Refused:
@@ -133,7 +171,8 @@ def _syntax_error(message: str) -> Refused:
 
 def parse_body(request: Request) -> None:
     """Express's body-parser json(): only application/json bodies are read, anything else is
-    ignored (§9); strict mode refuses a top-level value that is not an object or array."""
+    ignored (§9); strict mode refuses a top-level value that is not an object or array. The
+    messages are those of Node 20's JSON.parse, which body-parser passes on."""
     if not is_json(request.header("content-type")) or not request.raw_body:
         return
     text = request.raw_body.decode("utf-8", errors="replace")
@@ -141,15 +180,204 @@ def parse_body(request: Request) -> None:
     if not stripped:
         return
     if stripped[0] not in "{[":
+        # body-parser's strict check parses the text up to the first character, with that
+        # character replaced by `#`, and puts the character back in the message's token only.
         position = len(text) - len(stripped)
-        raise _syntax_error(f"Unexpected token {stripped[0]} in JSON at position {position}")
+        raise _syntax_error(
+            f"Unexpected token '{stripped[0]}', \"{text[:position]}#\" is not valid JSON"
+        )
     try:
         request.body = json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as error:
-        if error.pos >= len(text):
-            raise _syntax_error("Unexpected end of JSON input") from error
-        raise _syntax_error(
-            f"Unexpected token {text[error.pos]} in JSON at position {error.pos}"
-        ) from error
     except (ValueError, RecursionError) as error:
-        raise _syntax_error(str(error)) from error
+        raise _syntax_error(v8_json_error(text)) from error
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def v8_json_error(text: str) -> str:
+    """The message V8 (Node 20) gives for JSON.parse(text), for a text that does not parse."""
+    try:
+        _V8JsonChecker(text).check()
+    except _V8JsonError as error:
+        return str(error)
+    except RecursionError:
+        return "Maximum call stack size exceeded"
+    return "Unexpected end of JSON input"
+
+
+class _V8JsonError(Exception):
+    pass
+
+
+class _V8JsonChecker:
+    """Just enough of V8's JSON parser to word its first error as V8 does."""
+
+    CONTEXT = 10  # V8's kMaxContextCharacters
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+
+    def check(self) -> None:
+        self._skip()
+        self._value()
+        self._skip()
+        if self.pos < len(self.text):
+            self._fail(f"Unexpected non-whitespace character after JSON at position {self.pos}")
+
+    def _fail(self, message: str) -> None:
+        raise _V8JsonError(message)
+
+    def _skip(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos] in " \t\n\r":
+            self.pos += 1
+
+    def _peek(self) -> str:
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+    def _unexpected(self, expected: str | None = None) -> None:
+        # Where V8 expects a given token it says so, even at the end of the text.
+        if expected is not None:
+            self._fail(f"{expected} in JSON at position {self.pos}")
+        char = self._peek()
+        if not char:
+            self._fail("Unexpected end of JSON input")
+        if char == '"':
+            self._fail(f"Unexpected string in JSON at position {self.pos}")
+        if char.isdigit() or char == "-":
+            self._fail(f"Unexpected number in JSON at position {self.pos}")
+        source, pos, limit = self.text, self.pos, self.CONTEXT
+        if len(source) < 2 * limit + 1:
+            self._fail(f"Unexpected token '{char}', \"{source}\" is not valid JSON")
+        if pos < limit:
+            self._fail(
+                f"Unexpected token '{char}', \"{source[: pos + limit]}\"... is not valid JSON"
+            )
+        if pos < len(source) - limit:
+            excerpt = source[pos - limit : pos + limit]
+            self._fail(f"Unexpected token '{char}', ...\"{excerpt}\"... is not valid JSON")
+        self._fail(f"Unexpected token '{char}', ...\"{source[pos - limit :]}\" is not valid JSON")
+
+    def _value(self) -> None:
+        char = self._peek()
+        if char == "{":
+            self._object()
+        elif char == "[":
+            self._array()
+        elif char == '"':
+            self._string()
+        elif char == "-" or char.isdigit():
+            self._number()
+        else:
+            for word in ("true", "false", "null"):
+                if self.text.startswith(word, self.pos):
+                    self.pos += len(word)
+                    return
+            if char and char in "tfn":
+                # A literal that starts right but does not finish: V8 points past what matched.
+                word = {"t": "true", "f": "false", "n": "null"}[char]
+                while self.pos < len(self.text) and self.text[self.pos] == word[0]:
+                    self.pos += 1
+                    word = word[1:]
+            self._unexpected()
+
+    def _object(self) -> None:
+        self.pos += 1
+        self._skip()
+        if self._peek() == "}":
+            self.pos += 1
+            return
+        first = True
+        while True:
+            if self._peek() != '"':
+                self._unexpected(
+                    "Expected property name or '}'"
+                    if first
+                    else "Expected double-quoted property name"
+                )
+            self._string()
+            self._skip()
+            if self._peek() != ":":
+                self._unexpected("Expected ':' after property name")
+            self.pos += 1
+            self._skip()
+            self._value()
+            self._skip()
+            if self._peek() == ",":
+                self.pos += 1
+                self._skip()
+                first = False
+                continue
+            if self._peek() == "}":
+                self.pos += 1
+                return
+            self._unexpected("Expected ',' or '}' after property value")
+
+    def _array(self) -> None:
+        self.pos += 1
+        self._skip()
+        if self._peek() == "]":
+            self.pos += 1
+            return
+        while True:
+            self._value()
+            self._skip()
+            if self._peek() == ",":
+                self.pos += 1
+                self._skip()
+                continue
+            if self._peek() == "]":
+                self.pos += 1
+                return
+            self._unexpected("Expected ',' or ']' after array element")
+
+    def _string(self) -> None:
+        self.pos += 1
+        while True:
+            if self.pos >= len(self.text):
+                self._fail(f"Unterminated string in JSON at position {self.pos}")
+            char = self.text[self.pos]
+            if char == '"':
+                self.pos += 1
+                return
+            if char < " ":
+                self._fail(
+                    f"Bad control character in string literal in JSON at position {self.pos}"
+                )
+            if char == "\\":
+                escaped = self.text[self.pos + 1 : self.pos + 2]
+                if escaped == "u":
+                    digits = self.text[self.pos + 2 : self.pos + 6]
+                    if len(digits) < 4 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+                        self._fail(f"Bad Unicode escape in JSON at position {self.pos}")
+                    self.pos += 6
+                    continue
+                if not escaped or escaped not in '"\\/bfnrt':
+                    self._fail(f"Bad escaped character in JSON at position {self.pos}")
+                self.pos += 2
+                continue
+            self.pos += 1
+
+    def _number(self) -> None:
+        if self._peek() == "-":
+            self.pos += 1
+            if not self._peek().isdigit():
+                self._fail(f"No number after minus sign in JSON at position {self.pos}")
+        while self._peek().isdigit():
+            self.pos += 1
+        if self._peek() == ".":
+            self.pos += 1
+            if not self._peek().isdigit():
+                self._fail(f"Unterminated fractional number in JSON at position {self.pos}")
+            while self._peek().isdigit():
+                self.pos += 1
+        if self._peek() in ("e", "E"):
+            self.pos += 1
+            if self._peek() in ("+", "-"):
+                self.pos += 1
+            if not self._peek().isdigit():
+                self._fail(f"Exponent part is missing a number in JSON at position {self.pos}")
+            while self._peek().isdigit():
+                self.pos += 1

@@ -15,9 +15,9 @@ it deletes every userID it wrote (with the realtime DELETE too for those written
 realtime API) and checks that each reads as unknown. It sends about 90 requests, one of them
 with a body just over 1 MB.
 
-Exit codes: 0 every check the contract calls confirmed passed (facts it calls inferred or
-unverified may differ: they are reported, not failed); 1 a confirmed check failed; 2 bad
-arguments, or the target did not answer (nothing was written).
+Exit codes: 0 every check the contract calls confirmed passed (facts it calls inferred,
+unverified or hosted-only may differ: they are reported, not failed); 1 a confirmed check
+failed; 2 bad arguments, or the target did not answer (nothing was written).
 
 Example, Voiceflow's cloud:
   python -m sessions_app.sandbox.contract --target https://general-runtime.voiceflow.com \\

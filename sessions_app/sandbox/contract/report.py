@@ -4,10 +4,13 @@ verdict; the exit code follows the facts the contract calls confirmed."""
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Tag = Literal["confirmed", "inferred", "unverified"]
+# confirmed: a source, or a real runtime's recorded answer, shows it; hosted-only: only the hosted
+# service is documented to do it (a local runtime does not), so a target may differ.
+Tag = Literal["confirmed", "inferred", "unverified", "hosted-only"]
 PASS = "pass"  # noqa: S105 - a verdict, not a password
 FAIL = "fail"
 DIFFERS = "differs (unverified in contract)"
+DIFFERS_HOSTED = "differs (hosted-only in contract)"
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class Outcome:
         difference worth knowing, not an error of the target."""
         if self.passed:
             return PASS
+        if self.claim.tag == "hosted-only":
+            return DIFFERS_HOSTED
         return FAIL if self.claim.tag == "confirmed" else DIFFERS
 
     def to_json(self) -> dict[str, Any]:
@@ -91,6 +96,7 @@ class Report:
                 "pass": self.count(PASS),
                 "fail": self.count(FAIL),
                 "differs": self.count(DIFFERS),
+                "differs_hosted_only": self.count(DIFFERS_HOSTED),
             },
             "exit_code": self.exit_code,
         }
@@ -104,7 +110,9 @@ class Report:
         ]
         width = max((len(outcome.check_id) for outcome in self.outcomes), default=0)
         for outcome in self.outcomes:
-            mark = {PASS: "pass", FAIL: "FAIL", DIFFERS: "DIFFERS"}[outcome.verdict]
+            mark = {PASS: "pass", FAIL: "FAIL", DIFFERS: "DIFFERS", DIFFERS_HOSTED: "HOSTED"}[
+                outcome.verdict
+            ]
             lines.append(
                 f"{mark:8} {outcome.check_id:{width}}  {outcome.title}  {outcome.claim.label()}"
             )
@@ -120,7 +128,8 @@ class Report:
             lines.append(f"  not deleted: {user_id!r}: {observed}")
         lines.append(
             f"{self.count(PASS)} passed, {self.count(FAIL)} failed (confirmed in the contract), "
-            f"{self.count(DIFFERS)} differ (inferred or unverified in the contract). "
+            f"{self.count(DIFFERS)} differ (inferred or unverified in the contract), "
+            f"{self.count(DIFFERS_HOSTED)} differ where only the hosted service is documented. "
             f"Exit code {self.exit_code}."
         )
         return "\n".join(lines)
