@@ -7,14 +7,20 @@ from urllib.parse import urlencode
 
 from django.urls import reverse
 
-from sessions_app.actions import fingerprint
+from sessions_app.actions import fingerprint, writable_state
 
 ORDERING_STATE = {
     "stack": [
         {
-            "diagramID": "66b0c1d2e3f4a5b6c7d8e9f0",
+            "nodeID": None,
+            "diagramID": "66b0c1d2e3f4a5b6c7d8e900",
+            "storage": {"isBase": True},
+            "commands": [],
+            "variables": {},
+        },
+        {
             "nodeID": "66b0c2aa0123456789abcd00",
-            "name": "ROOT",
+            "diagramID": "66b0c1d2e3f4a5b6c7d8e9f0",
             "storage": {},
             "commands": [
                 {"type": "push", "event": {"type": "intent", "intent": {"name": "order"}}}
@@ -22,12 +28,14 @@ ORDERING_STATE = {
             "variables": {},
         },
         {
-            "diagramID": "66b0c1d2e3f4a5b6c7d8e9f1",
             "nodeID": "66b0c2aa0123456789abcdef",
-            "name": "Order pizza",
+            "diagramID": "66b0c1d2e3f4a5b6c7d8e9f1",
             "storage": {"output": [{"children": [{"text": "Would you like a second pizza?"}]}]},
             "commands": [],
-            "variables": {"discount_code": "DEAL4TWO"},
+            "variables": {
+                "discount_code": "DEAL4TWO",
+                "last_response": "Would you like a second pizza?",
+            },
         },
     ],
     "storage": {"locale": "en-US", "noMatchesCounter": 0},
@@ -46,8 +54,19 @@ ORDERING_STATE = {
 }
 
 
+# The flows of ORDERING_STATE: its frames carry no name, as the runtime's do, so pages show their
+# diagramIDs (until a flow map names them).
+ROOT_FLOW = "66b0c1d2e3f4a5b6c7d8e9f0"
+ORDER_FLOW = "66b0c1d2e3f4a5b6c7d8e9f1"
+
+
 def ordering_state() -> dict:
     return copy.deepcopy(ORDERING_STATE)
+
+
+def ordering_state_as_written() -> dict:
+    """ORDERING_STATE as a write sends it back: the base frame's null nodeID left out."""
+    return writable_state(ordering_state())
 
 
 def inspect_url(environment, user_id: str, **params: str) -> str:

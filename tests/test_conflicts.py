@@ -23,7 +23,7 @@ def loaded(sandbox, environment, ops_client):
     moved = copy.deepcopy(ordering_state())
     moved["variables"]["pizza_size"] = "medium"
     moved["variables"]["last_utterance"] = "make it medium"
-    moved["stack"][1]["nodeID"] = "66b0c2aa0123456789abc999"
+    moved["stack"][-1]["nodeID"] = "66b0c2aa0123456789abc999"
     sandbox.set_state(project_id, USER, moved)
     return moved
 
@@ -69,7 +69,7 @@ def test_setting_a_variable_on_a_moved_conversation_is_refused_with_the_differen
     assert "You asked: Set coupon to the text “HALFOFF” for customer-42" in text
     assert "variables.pizza_size changed string large string medium" in text
     assert "variables.last_utterance added string make it medium" in text
-    assert "stack[1].nodeID changed" in text
+    assert "stack[2].nodeID changed" in text
     assert stored(sandbox, environment) == loaded
     entry = AuditEntry.objects.get()
     assert entry.outcome == AuditEntry.Outcome.CONFLICT

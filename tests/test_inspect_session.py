@@ -10,7 +10,14 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from sessions_app.models import KnownSession, OperatorPreference
-from tests.inspector_support import based_on, inspect_url, ordering_state, text_of
+from tests.inspector_support import (
+    ORDER_FLOW,
+    ROOT_FLOW,
+    based_on,
+    inspect_url,
+    ordering_state,
+    text_of,
+)
 
 ODD_USER_IDS = [
     "a/b",
@@ -57,11 +64,12 @@ def test_it_shows_the_stack_root_to_current_with_the_current_frame_marked(
     assert response.status_code == 200
     page = response.content.decode()
     frames = re.findall(r'<li class="frame( current)?[^"]*">.*?</li>', page, flags=re.S)
-    assert len(frames) == 2
-    root, current = re.findall(r'<li class="frame[^"]*">(.*?)</li>', page, flags=re.S)
-    assert "ROOT" in root and "current" not in root.split("</div>")[0]
-    assert "Order pizza" in current and "66b0c2aa0123456789abcdef" in current
-    assert frames[1] == " current"
+    assert len(frames) == 3  # the runtime's base frame, then the two flows
+    base, root, current = re.findall(r'<li class="frame[^"]*">(.*?)</li>', page, flags=re.S)
+    assert "Runtime base" in base
+    assert ROOT_FLOW in root and "current" not in root.split("</div>")[0]
+    assert ORDER_FLOW in current and "66b0c2aa0123456789abcdef" in current
+    assert frames[2] == " current"
     assert "DEAL4TWO" in current  # frame variables
     assert "Would you like a second pizza?" in current  # frame storage
     assert "intent" in root  # commands
@@ -195,7 +203,7 @@ def test_inspecting_remembers_the_environment_and_notes_the_session(
 
     assert OperatorPreference.objects.get(user=viewer).environment == environment
     known = KnownSession.objects.get(environment=environment, user_id=ordering)
-    assert known.has_state and known.stack_depth == 2 and known.current_flow == "Order pizza"
+    assert known.has_state and known.stack_depth == 2 and known.current_flow == ORDER_FLOW
     assert known.variables_snapshot["pizza_size"] == "large"
 
 
@@ -264,7 +272,7 @@ def test_watch_keeps_the_highlights_while_nothing_moves(
 def test_watch_says_when_the_stack_moved(viewer_client, sandbox, environment, ordering):
     viewer_client.get(inspect_url(environment, ordering, watch="1"))
     moved = ordering_state()
-    moved["stack"][1]["nodeID"] = "66b0c2aa0123456789abc999"
+    moved["stack"][-1]["nodeID"] = "66b0c2aa0123456789abc999"
     sandbox.set_state(environment.project.voiceflow_project_id, ordering, moved)
 
     response = viewer_client.get(
@@ -273,7 +281,7 @@ def test_watch_says_when_the_stack_moved(viewer_client, sandbox, environment, or
     )
 
     assert (
-        "the conversation moved (it was at Order pizza at node 66b0c2aa0123456789abcdef"
+        f"the conversation moved (it was at {ORDER_FLOW} at node 66b0c2aa0123456789abcdef"
         in text_of(response)
     )
     assert "frame current frame-changed" in response.content.decode()

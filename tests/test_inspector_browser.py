@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from sessions_app.known_sessions import note_session
 from tests.conftest import save_screenshot, sign_in
-from tests.inspector_support import ordering_state
+from tests.inspector_support import ORDER_FLOW, ordering_state
 
 pytestmark = pytest.mark.browser
 
@@ -62,7 +62,7 @@ def test_an_operator_finds_a_user_inspects_and_edits_a_variable(
     open_inspector(page)
 
     expect(page).to_have_url(re.compile(rf"/sessions/{environment.pk}/inspect\?user=customer-42$"))
-    expect(page.locator("li.frame.current .frame-title")).to_contain_text("Order pizza")
+    expect(page.locator("li.frame.current .frame-title")).to_contain_text(ORDER_FLOW)
     expect(page.locator("tr[data-name='quantity'] .type")).to_have_text("number")
     expect(page.locator("tr[data-name='quantity_text'] .type")).to_have_text("string")
     save_screenshot(page, "inspector")
@@ -111,7 +111,7 @@ def test_an_edit_on_a_moved_conversation_shows_the_conflict_and_can_be_re_applie
     open_inspector(page)
     moved = copy.deepcopy(ordering)
     moved["variables"]["pizza_size"] = "medium"
-    moved["stack"][1]["nodeID"] = "66b0c2aa0123456789abc999"
+    moved["stack"][-1]["nodeID"] = "66b0c2aa0123456789abc999"
     sandbox.set_state(environment.project.voiceflow_project_id, USER, moved)
 
     page.click("tr[data-name='coupon'] button:has-text('Edit')")
@@ -154,7 +154,7 @@ def test_a_reset_needs_the_user_id_typed_and_the_history_brings_the_session_back
     expect(page.locator(".message-success")).to_contain_text(
         "Restored the state recorded before entry"
     )
-    expect(page.locator("li.frame.current .frame-title")).to_contain_text("Order pizza")
+    expect(page.locator("li.frame.current .frame-title")).to_contain_text(ORDER_FLOW)
     assert stored(sandbox, environment) == ordering
     expect(page.locator("#history .timeline-entry")).to_have_count(2)
 
@@ -216,7 +216,7 @@ def test_watch_mode_highlights_changes_and_keeps_what_the_operator_opened(
     moved = copy.deepcopy(ordering)
     moved["variables"]["pizza_size"] = "small"
     moved["variables"]["drink"] = "cola"
-    moved["stack"][1]["nodeID"] = "66b0c2aa0123456789abc999"
+    moved["stack"][-1]["nodeID"] = "66b0c2aa0123456789abc999"
     sandbox.set_state(environment.project.voiceflow_project_id, USER, moved)
 
     expect(page.locator("tr[data-name='pizza_size'].changed")).to_be_visible(timeout=15_000)

@@ -5,7 +5,14 @@ import pytest
 from django.urls import reverse
 
 from sessions_app.models import AuditEntry
-from tests.inspector_support import action_url, based_on, inspect_url, ordering_state, text_of
+from tests.inspector_support import (
+    ORDER_FLOW,
+    action_url,
+    based_on,
+    inspect_url,
+    ordering_state,
+    text_of,
+)
 
 USER = "customer-42"
 
@@ -36,7 +43,7 @@ def test_the_confirmation_page_says_what_will_be_lost(ops_client, environment, o
 
     assert response.status_code == 200
     text = text_of(response)
-    assert "Currently at Order pizza, node 66b0c2aa0123456789abcdef" in text
+    assert f"Currently at {ORDER_FLOW}, node 66b0c2aa0123456789abcdef" in text
     assert "Variables 10" in text
     assert "Type the userID to confirm" in text
     assert "Production" not in text
