@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from sessions_app.known_sessions import note_session
 from tests.conftest import save_screenshot, sign_in
-from tests.inspector_support import ORDER_FLOW, ordering_state
+from tests.inspector_support import ORDER_FLOW, ordering_state, ordering_state_as_written
 
 pytestmark = pytest.mark.browser
 
@@ -155,7 +155,7 @@ def test_a_reset_needs_the_user_id_typed_and_the_history_brings_the_session_back
         "Restored the state recorded before entry"
     )
     expect(page.locator("li.frame.current .frame-title")).to_contain_text(ORDER_FLOW)
-    assert stored(sandbox, environment) == ordering
+    assert stored(sandbox, environment) == ordering_state_as_written()
     expect(page.locator("#history .timeline-entry")).to_have_count(2)
 
     page.click("a:has-text('Audit')")
