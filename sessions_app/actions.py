@@ -24,13 +24,16 @@ from django.utils import timezone
 
 from .known_sessions import note_session
 from .models import AuditEntry, BulkJob, Environment
+from .session_lock import one_writer_per_session
+from .stored_json import storable_text
 from .voiceflow import SessionClient, Unauthorized, VoiceflowError, client_for, validate_user_id
 
 
 def fingerprint(state: dict | None) -> str:
     """A short stable digest of a state, used to notice that a conversation moved."""
     canonical = json.dumps(state or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:20]
+    # surrogatepass: a state may hold lone surrogates (stored_json.py), which UTF-8 cannot encode.
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
 
 class Conflict(Exception):
@@ -127,7 +130,7 @@ def _finish(entry: AuditEntry, *, outcome: str, **fields: Any) -> AuditEntry:
     entry.outcome = outcome
     entry.completed_at = timezone.now()
     for name, value in fields.items():
-        setattr(entry, name, value)
+        setattr(entry, name, storable_text(value) if name == "error" else value)
     entry.save(update_fields=["outcome", "completed_at", *fields])
     return entry
 
@@ -152,6 +155,7 @@ def _finish_failed(entry: AuditEntry, error: VoiceflowError | StateShapeError) -
     )
 
 
+@one_writer_per_session
 def _write(
     *,
     environment: Environment,

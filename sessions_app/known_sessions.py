@@ -6,6 +6,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .models import Environment, KnownSession
+from .stored_json import storable_text
 
 SNAPSHOT_MAX_VARIABLES = 40
 SNAPSHOT_MAX_VALUE_CHARS = 200
@@ -29,10 +30,11 @@ def _snapshot(variables: dict) -> dict:
 
 
 def _search_text(snapshot: dict) -> str:
-    return "\n".join(
+    text = "\n".join(
         f"{name}={value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}"
         for name, value in snapshot.items()
     ).lower()
+    return storable_text(text)
 
 
 def note_session(
@@ -49,7 +51,9 @@ def note_session(
         "variables_snapshot": snapshot,
         "search_text": _search_text(snapshot),
         "stack_depth": len(stack),
-        "current_flow": str(current.get("name") or current.get("diagramID") or "")[:200],
+        "current_flow": storable_text(
+            str(current.get("name") or current.get("diagramID") or "")[:200]
+        ),
         "state_pending": False,
     }
     known, _ = KnownSession.objects.update_or_create(

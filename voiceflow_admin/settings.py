@@ -344,6 +344,16 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "sessions_app.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "sessions_app.api.errors.api_exception_handler",
+    # One validator for JSON bodies; states answered as Voiceflow answers them (api/json_io.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "sessions_app.api.json_io.CheckedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_RENDERER_CLASSES": [
+        "sessions_app.api.json_io.StateJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Voiceflow Session Admin API",

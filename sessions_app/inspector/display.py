@@ -1,10 +1,10 @@
 """A conversation state as the inspector shows it: variable rows, the stack trail, and what moved
 since an earlier read."""
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..stored_json import json_text, printable
 from .values import editable_text, type_name
 
 SHORT_TEXT_MAX = 120
@@ -29,11 +29,11 @@ BUILT_IN_VARIABLES = frozenset(
 
 
 def pretty_json(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False)
+    return json_text(value, indent=2)
 
 
 def compact_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return json_text(value)
 
 
 @dataclass
@@ -49,6 +49,7 @@ class ValueView:
     def of(cls, value: Any) -> "ValueView":
         kind = type_name(value)
         if kind == "string":
+            value = printable(value)
             if len(value) <= SHORT_TEXT_MAX and "\n" not in value:
                 return cls(kind, value, folded=False)
             first_line = value.split("\n", 1)[0][:FOLDED_SUMMARY_CHARS]
@@ -93,13 +94,21 @@ def variable_rows(variables: dict | None, previous: dict | None = None) -> list[
                 change = "changed"
                 value_before = ValueView.of(previous[name])
         rows.append(
-            VariableRow(str(name), ValueView.of(value), editable_text(value), change, value_before)
+            VariableRow(
+                printable(str(name)),
+                ValueView.of(value),
+                editable_text(value),
+                change,
+                value_before,
+            )
         )
     if previous is not None:
         for name, value in previous.items():
             if name not in variables:
                 rows.append(
-                    VariableRow(str(name), ValueView.of(value), editable_text(value), "removed")
+                    VariableRow(
+                        printable(str(name)), ValueView.of(value), editable_text(value), "removed"
+                    )
                 )
     return rows
 

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from ..actions import Conflict, StateShapeError
 from ..bulk import JobStateError
 from ..models import Environment
+from ..stored_json import UnsafeJSON, parse_input
 from ..voiceflow import VoiceflowError
 
 OK = 0
@@ -137,7 +138,9 @@ class OpsCommand(BaseCommand):
 
 def parse_json_object(text: str, what: str) -> dict:
     try:
-        value = json.loads(text)
+        value = parse_input(text, what)
+    except UnsafeJSON as error:
+        raise Error(str(error), code="validation", returncode=BAD_INPUT) from None
     except ValueError as error:
         raise Error(
             f"{what} is not valid JSON ({error}).", code="validation", returncode=BAD_INPUT

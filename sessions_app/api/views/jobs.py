@@ -19,8 +19,8 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import JSONParser, MultiPartParser
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.parsers import MultiPartParser
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,10 +28,11 @@ from rest_framework.views import APIView
 from ... import bulk, step_up
 from ...access import require
 from ...models import BulkJob, Environment
+from ...stored_json import UnsafeJSON, parse_input
 from ..errors import AUTH_ERRORS, ConflictingState, InvalidInput, StepUpRequired, error_responses
 from ..filters import query_id
+from ..json_io import CheckedJSONParser, StateJSONRenderer
 from ..permissions import RolePermission
-from ..serializers import no_nul_characters
 
 VIEW = "inspect_session"
 CONTROL = "run_bulk_jobs"
@@ -130,14 +131,15 @@ class JobCreateSerializer(serializers.Serializer):
     def validate_variables(self, variables):
         if isinstance(variables, str):
             try:
-                variables = json.loads(variables)
+                variables = parse_input(variables, "The variables")
+            except UnsafeJSON as error:
+                raise serializers.ValidationError(str(error)) from None
             except ValueError:
                 raise serializers.ValidationError("Give the variables as a JSON object.") from None
         if not isinstance(variables, dict) or not variables:
             raise serializers.ValidationError(
                 'The variables must be a JSON object with at least one name, e.g. {"plan": "gold"}.'
             )
-        no_nul_characters(variables, "The variables")
         return variables
 
     def validate(self, attrs):
@@ -235,7 +237,7 @@ class JobListView(generics.ListCreateAPIView):
     permission_classes = [RolePermission]
     required_permissions = {"GET": VIEW, "POST": CONTROL}
     serializer_class = JobSerializer
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [CheckedJSONParser, MultiPartParser]
 
     def get_queryset(self):
         jobs = BulkJob.objects.select_related("created_by").order_by("-created_at", "-pk")
@@ -382,7 +384,7 @@ JobUndoView = control_view(
 class JobResultsView(APIView):
     permission_classes = [RolePermission]
     required_permissions = {"GET": CONTROL}
-    renderer_classes = [JSONRenderer, CSVRenderer]
+    renderer_classes = [StateJSONRenderer, CSVRenderer]
 
     @extend_schema(
         operation_id="jobs_results",
