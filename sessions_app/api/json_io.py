@@ -12,11 +12,12 @@ written as `\\uXXXX` escapes and NaN/Infinity as null, which is what Voiceflow's
 import json
 
 from django.conf import settings
+from rest_framework import serializers
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 
-from ..stored_json import UnsafeJSON, as_javascript_would, parse_input
+from ..stored_json import UnsafeJSON, as_javascript_would, check_input, parse_input
 
 
 class CheckedJSONParser(JSONParser):
@@ -45,3 +46,22 @@ class StateJSONRenderer(JSONRenderer):
             fallback = JSONRenderer()
             fallback.ensure_ascii = True
             return fallback.render(as_javascript_would(data), accepted_media_type, renderer_context)
+
+
+class CheckedJSONField(serializers.JSONField):
+    """A JSON field whose text (a multipart form's field) goes through the same validator as a
+    body; a value from a JSON body was checked by the parser already."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str | bytes):
+            text = data.decode() if isinstance(data, bytes) else data
+            try:
+                return parse_input(text, "The value")
+            except UnsafeJSON as error:
+                raise serializers.ValidationError(str(error)) from None
+            except json.JSONDecodeError:
+                raise serializers.ValidationError("The value is not valid JSON.") from None
+        try:
+            return check_input(data, "The value")
+        except UnsafeJSON as error:
+            raise serializers.ValidationError(str(error)) from None

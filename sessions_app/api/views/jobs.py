@@ -28,10 +28,9 @@ from rest_framework.views import APIView
 from ... import bulk, step_up
 from ...access import require
 from ...models import BulkJob, Environment
-from ...stored_json import UnsafeJSON, parse_input
 from ..errors import AUTH_ERRORS, ConflictingState, InvalidInput, StepUpRequired, error_responses
 from ..filters import query_id
-from ..json_io import CheckedJSONParser, StateJSONRenderer
+from ..json_io import CheckedJSONField, CheckedJSONParser, StateJSONRenderer
 from ..permissions import RolePermission
 
 VIEW = "inspect_session"
@@ -115,7 +114,7 @@ class JobCreateSerializer(serializers.Serializer):
         max_length=100_000,
         help_text="Instead of a file: the userIDs, each gets `variables` (preload) or is reset.",
     )
-    variables = serializers.JSONField(
+    variables = CheckedJSONField(
         required=False,
         help_text="For a preload of a userID list: the variables every user gets (an object; in "
         "a multipart form, its JSON text).",
@@ -129,13 +128,6 @@ class JobCreateSerializer(serializers.Serializer):
     )
 
     def validate_variables(self, variables):
-        if isinstance(variables, str):
-            try:
-                variables = parse_input(variables, "The variables")
-            except UnsafeJSON as error:
-                raise serializers.ValidationError(str(error)) from None
-            except ValueError:
-                raise serializers.ValidationError("Give the variables as a JSON object.") from None
         if not isinstance(variables, dict) or not variables:
             raise serializers.ValidationError(
                 'The variables must be a JSON object with at least one name, e.g. {"plan": "gold"}.'
