@@ -454,9 +454,16 @@ logging.captureWarnings(True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "sessions_app.logs.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "sessions_app.logs.RequestIdFilter"},
+        # What the database says about the data, and SQL parameters, never reach a line.
+        "value_free": {"()": "sessions_app.logs.ValueFreeFilter"},
+    },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {
+            "()": "sessions_app.logs.PlainFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
         # One JSON object a line; extra fields (request_id, job_id, outcome…) become keys.
         "json": {
             "()": "sessions_app.logs.JsonFormatter",
@@ -469,7 +476,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["request_id"],
+            "filters": ["request_id", "value_free"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
