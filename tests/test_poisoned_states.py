@@ -217,3 +217,15 @@ def test_the_stored_form_is_exactly_reversible():
         assert from_storable(to_storable({text: [text]})) == {text: [text]}
     assert from_storable(to_storable("plain")) == "plain"
     assert to_storable({"plain": [1, "x", None]}) == {"plain": [1, "x", None]}
+
+
+def test_the_command_line_prints_it_escaped(sandbox, environment, poisoned, support):
+    from cli_support import run
+
+    for extra in ((), ("--json",)):
+        status, printed = run(
+            "session_state", "--environment", str(environment.pk), poisoned, *extra
+        )
+
+        assert status == 0
+        assert "\\ud83d and more" in printed

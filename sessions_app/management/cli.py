@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from ..actions import Conflict, StateShapeError
 from ..bulk import JobStateError
 from ..models import Environment
-from ..stored_json import UnsafeJSON, parse_input
+from ..stored_json import UnsafeJSON, escape_lone_surrogates, parse_input
 from ..voiceflow import VoiceflowError
 
 OK = 0
@@ -100,7 +100,9 @@ class OpsCommand(BaseCommand):
     def emit(self, payload: dict, text: str | None = None) -> None:
         """One JSON object with --json, else the text for people."""
         if self.as_json:
-            self.stdout.write(json.dumps(payload, ensure_ascii=False, sort_keys=True))
+            self.stdout.write(
+                escape_lone_surrogates(json.dumps(payload, ensure_ascii=False, sort_keys=True))
+            )
         elif text is not None:
             self.stdout.write(text)
 
