@@ -229,3 +229,24 @@ def test_the_command_line_prints_it_escaped(sandbox, environment, poisoned, supp
 
         assert status == 0
         assert "\\ud83d and more" in printed
+
+
+def test_the_reset_page_resets_it(sandbox, environment, poisoned, ops):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(ops)
+    shown = client.get(page_url(environment, "reset"))
+    assert shown.status_code == 200
+    based_on = shown.context["form"]["based_on"].value()
+
+    response = client.post(
+        f"/sessions/{environment.pk}/reset",
+        {"user": poisoned, "confirm_user_id": poisoned, "based_on": based_on},
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert remote(sandbox, environment, poisoned) is None
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.RESET)
+    entry.refresh_from_db()
+    assert entry.state_before["variables"]["nick\x00name"] == "nul in a name"
