@@ -72,7 +72,10 @@ def to_storable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return MARK + _NUMBER + json.dumps(value)
     if isinstance(value, dict):
-        return {_storable_string(str(key)): to_storable(item) for key, item in value.items()}
+        return {
+            _storable_string(key) if isinstance(key, str) else key: to_storable(item)
+            for key, item in value.items()
+        }
     if isinstance(value, list | tuple):
         return [to_storable(item) for item in value]
     return value
@@ -209,33 +212,30 @@ def _finite_float(text: str) -> float:
 
 
 def _finite_int(text: str) -> int:
-    if len(text.lstrip("-")) > 309:  # beyond any finite double: Voiceflow would read infinity
+    # Beyond a finite double Voiceflow (JavaScript) reads infinity; the length is checked first
+    # because Python refuses to convert integers of more than 4,300 digits at all.
+    if len(text.lstrip("-")) > 309 or not math.isfinite(float(text)):
         raise UnsafeJSON(
             f"the number {text[:40]}… is too large for Voiceflow (at most about 1.8e308)"
         )
     return int(text)
 
 
+# A whole string (escapes included) or one bracket: strings are skipped, brackets counted.
+_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
 def _nesting_depth_over(text: str, limit: int) -> bool:
     """Whether JSON text nests deeper than `limit`, found without parsing (a parser would
     recurse that deep)."""
     depth = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
+    for match in _STRUCTURE.finditer(text):
+        found = match.group()
+        if found in "[{":
             depth += 1
             if depth > limit:
                 return True
-        elif char in "]}":
+        elif found in "]}":
             depth -= 1
     return False
 

@@ -28,6 +28,8 @@ HOSTILE_VALUES = [
     ("-Infinity", "-Infinity is not standard JSON"),
     ('"\\ud800"', "lone surrogate"),
     ('"tail \\udfff"', "lone surrogate"),
+    ("9" * 309, "too large"),  # 309 digits, still beyond a double
+    ("1" * 5000, "too large"),  # more digits than Python converts at all
 ]
 STATE = {"stack": [{"diagramID": "root"}], "storage": {}, "variables": {"plan": "basic"}}
 
