@@ -10,7 +10,9 @@ finishes (upstream error, killed worker) is still on record.
 There is an unavoidable window between the re-read and the write (one round trip, usually well
 under a second): a turn the end user takes inside it is overwritten by a full-state write. Voiceflow
 offers no conditional write (no ETag or version on the state API) to close it. Variable merges
-(PATCH) only touch the keys they name, so they are safe against that window.
+(PATCH) only touch the keys they name, so they are safe against that window. The product's own
+writers never meet inside it: `_write` holds the session's write lock (session_lock.py) from the
+re-read to the end of the write, so a second writer re-reads after the first and gets Conflict.
 """
 
 import hashlib
