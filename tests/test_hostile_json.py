@@ -195,3 +195,22 @@ def test_the_command_line_refuses_it(sandbox, environment, customer, support, va
 
     assert status != 0
     assert untouched(sandbox, environment)
+
+
+@pytest.mark.parametrize(("value", "problem"), HOSTILE_VALUES)
+def test_the_whole_state_editor_refuses_it(sandbox, environment, customer, ops, value, problem):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(ops)
+    state_json = (
+        '{"stack": [{"diagramID": "root"}], "storage": {}, "variables": {"x": VALUE}}'
+    ).replace("VALUE", value)
+    response = client.post(
+        f"/sessions/{environment.pk}/edit-state",
+        {"user": customer, "state_json": state_json, "based_on": "whatever", "step": "send"},
+    )
+
+    assert response.status_code == 400
+    assert problem in response.content.decode()
+    assert untouched(sandbox, environment)
