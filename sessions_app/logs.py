@@ -111,10 +111,15 @@ def _withhold(text: str, error: BaseException | None) -> str:
         None,
     )
     withheld = f"{WITHHELD} (SQLSTATE {sqlstate})" if sqlstate else WITHHELD
+    # What the error says, as a whole, as Celery's repr() quotes it, and line by line (a repr
+    # escapes the line breaks between DETAIL and CONTEXT).
+    said: set[str] = set()
     for database_error in database_errors:
-        said = str(database_error)
-        if said:
-            text = text.replace(said, withheld)
+        message = str(database_error)
+        said |= {message, repr(database_error)} if message else set()
+        said |= {line.strip() for line in message.splitlines() if len(line.strip()) > 3}
+    for quoted in sorted(said, key=len, reverse=True):
+        text = text.replace(quoted, withheld)
     return text
 
 

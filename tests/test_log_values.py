@@ -33,6 +33,10 @@ try:
 except IntegrityError as error:
     logging.getLogger("sessions_app.api.errors").exception("Unexpected error in SessionView")
     logging.getLogger("sessions_app").warning("It failed: %s", error, exc_info=True)
+    # As Celery reports a task that raised: the error's repr in the message.
+    logging.getLogger("celery.app.trace").error(
+        "Task %s raised unexpected: %s", "run_job", repr(error), exc_info=True
+    )
 print("done", flush=True)
 """
 
