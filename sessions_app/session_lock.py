@@ -29,7 +29,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from .models import Environment, SessionWriteLock
@@ -108,9 +108,13 @@ def _advisory_lock(project_id: int, user_id: str) -> Iterator[None]:
     try:
         yield
     finally:
-        if connection.connection is not None:
+        try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        except DatabaseError:
+            # The connection broke or its transaction was aborted: ending the connection
+            # releases the lock, which a later request on it would otherwise still hold.
+            connection.close()
 
 
 @contextmanager
