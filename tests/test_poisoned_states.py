@@ -250,3 +250,15 @@ def test_the_reset_page_resets_it(sandbox, environment, poisoned, ops):
     entry = AuditEntry.objects.get(action=AuditEntry.Action.RESET)
     entry.refresh_from_db()
     assert entry.state_before["variables"]["nick\x00name"] == "nul in a name"
+
+
+def test_the_sandbox_keeps_such_states_in_its_state_file(tmp_path):
+    from sessions_app.sandbox.store import Store
+
+    store = Store()
+    store.put("p", USER, STATE)
+    store.save_file(tmp_path / "state.json")
+    reloaded = Store()
+    reloaded.load_file(tmp_path / "state.json")
+
+    assert reloaded.get("p", USER) == STATE
