@@ -214,3 +214,16 @@ def test_the_whole_state_editor_refuses_it(sandbox, environment, customer, ops, 
     assert response.status_code == 400
     assert problem in response.content.decode()
     assert untouched(sandbox, environment)
+
+
+def test_nul_characters_in_uploads_are_accepted_and_kept(ops_client, environment):
+    content = (
+        b'{"userID": "jsonl-1", "variables": {"note": "a\\u0000b"}}\n'
+        b'{"userID": "jsonl-2", "variables": {"k\\u0000": 1}}\n'
+    )
+
+    job = upload(ops_client, environment, content, "jsonl")
+
+    assert job.validation_report["problems"] == []
+    items = {item.user_id: item.variables for item in job.items.all()}
+    assert items == {"jsonl-1": {"note": "a\x00b"}, "jsonl-2": {"k\x00": 1}}
