@@ -215,7 +215,6 @@ def test_a_process_killed_while_holding_a_session_does_not_block_it(
     finally:
         holder.kill()
         holder.wait(timeout=30)
-    settings.VOICEFLOW_TIMEOUT_S = 10
 
     entry = do_set_variables(environment, USER, {"plan": "gold"}, actor=support, source="cli")
 
