@@ -262,3 +262,20 @@ def test_the_sandbox_keeps_such_states_in_its_state_file(tmp_path):
     reloaded.load_file(tmp_path / "state.json")
 
     assert reloaded.get("p", USER) == STATE
+
+
+def test_the_home_list_and_the_audit_pages_show_it(sandbox, environment, poisoned, ops):
+    from django.test import Client
+
+    token_client(ops).patch(
+        api_url(environment, "state/variables"), {"plan": "gold"}, format="json"
+    )
+    entry = AuditEntry.objects.get()
+    client = Client()
+    client.force_login(ops)
+
+    assert client.get("/audit/").status_code == 200
+    for url in (f"/?environment={environment.pk}", f"/audit/{entry.pk}/"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "\\ud83d" in response.content.decode(), url

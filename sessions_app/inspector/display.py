@@ -141,8 +141,8 @@ def _frame_view(
     position: int, frame: Any, *, is_current: bool, previous: Any = None, compare: bool = False
 ) -> FrameView:
     frame = frame if isinstance(frame, dict) else {"diagramID": "", "value": frame}
-    diagram_id = str(frame.get("diagramID") or frame.get("programID") or "")
-    name = frame.get("name")
+    diagram_id = printable(str(frame.get("diagramID") or frame.get("programID") or ""))
+    name = printable(str(frame["name"])) if frame.get("name") else ""
     previous_variables = previous.get("variables") if isinstance(previous, dict) else None
     change = ""
     if compare:
@@ -153,10 +153,10 @@ def _frame_view(
     other = {key: value for key, value in frame.items() if key not in FRAME_KEYS}
     return FrameView(
         position=position,
-        title=str(name) if name else diagram_id or "(no diagramID)",
+        title=name or diagram_id or "(no diagramID)",
         diagram_id=diagram_id,
-        name=str(name) if name else "",
-        node_id=frame.get("nodeID") if isinstance(frame.get("nodeID"), str) else None,
+        name=name,
+        node_id=printable(frame["nodeID"]) if isinstance(frame.get("nodeID"), str) else None,
         variables=variable_rows(
             frame.get("variables"),
             previous_variables if compare and isinstance(previous_variables, dict) else None,
@@ -220,6 +220,11 @@ def key_variables(snapshot: dict, limit: int = 4) -> list[tuple[str, str]]:
     own = [name for name in snapshot if name not in BUILT_IN_VARIABLES]
     chosen = (own + [name for name in snapshot if name in BUILT_IN_VARIABLES])[:limit]
     return [
-        (name, snapshot[name] if isinstance(snapshot[name], str) else compact_json(snapshot[name]))
+        (
+            printable(name),
+            printable(snapshot[name])
+            if isinstance(snapshot[name], str)
+            else compact_json(snapshot[name]),
+        )
         for name in chosen
     ]
