@@ -267,6 +267,8 @@ def test_the_sandbox_keeps_such_states_in_its_state_file(tmp_path):
 def test_the_home_list_and_the_audit_pages_show_it(sandbox, environment, poisoned, ops):
     from django.test import Client
 
+    seed(sandbox, environment, "poisoned-2", {**STATE, "variables": {"half": "\ud83d x"}})
+    token_client(ops).get(api_url(environment, user="poisoned-2"))  # now a known session
     token_client(ops).patch(
         api_url(environment, "state/variables"), {"plan": "gold"}, format="json"
     )
