@@ -10,7 +10,9 @@ finishes (upstream error, killed worker) is still on record.
 There is an unavoidable window between the re-read and the write (one round trip, usually well
 under a second): a turn the end user takes inside it is overwritten by a full-state write. Voiceflow
 offers no conditional write (no ETag or version on the state API) to close it. Variable merges
-(PATCH) only touch the keys they name, so they are safe against that window.
+(PATCH) only touch the keys they name, so they are safe against that window. The product's own
+writers never meet inside it: `_write` holds the session's write lock (session_lock.py) from the
+re-read to the end of the write, so a second writer re-reads after the first and gets Conflict.
 """
 
 import hashlib
@@ -24,13 +26,16 @@ from django.utils import timezone
 
 from .known_sessions import note_session
 from .models import AuditEntry, BulkJob, Environment
+from .session_lock import one_writer_per_session
+from .stored_json import storable_text
 from .voiceflow import SessionClient, Unauthorized, VoiceflowError, client_for, validate_user_id
 
 
 def fingerprint(state: dict | None) -> str:
     """A short stable digest of a state, used to notice that a conversation moved."""
     canonical = json.dumps(state or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:20]
+    # surrogatepass: a state may hold lone surrogates (stored_json.py), which UTF-8 cannot encode.
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
 
 class Conflict(Exception):
@@ -137,7 +142,7 @@ def _finish(entry: AuditEntry, *, outcome: str, **fields: Any) -> AuditEntry:
     entry.outcome = outcome
     entry.completed_at = timezone.now()
     for name, value in fields.items():
-        setattr(entry, name, value)
+        setattr(entry, name, storable_text(value) if name == "error" else value)
     entry.save(update_fields=["outcome", "completed_at", *fields])
     return entry
 
@@ -162,6 +167,7 @@ def _finish_failed(entry: AuditEntry, error: VoiceflowError | StateShapeError) -
     )
 
 
+@one_writer_per_session
 def _write(
     *,
     environment: Environment,

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from .inspector.display import flow_frames
 from .models import Environment, KnownSession
+from .stored_json import storable_text
 
 SNAPSHOT_MAX_VARIABLES = 40
 SNAPSHOT_MAX_VALUE_CHARS = 200
@@ -30,10 +31,11 @@ def _snapshot(variables: dict) -> dict:
 
 
 def _search_text(snapshot: dict) -> str:
-    return "\n".join(
+    text = "\n".join(
         f"{name}={value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}"
         for name, value in snapshot.items()
     ).lower()
+    return storable_text(text)
 
 
 def note_session(
@@ -50,7 +52,9 @@ def note_session(
         "variables_snapshot": snapshot,
         "search_text": _search_text(snapshot),
         "stack_depth": len(stack),
-        "current_flow": str(current.get("name") or current.get("diagramID") or "")[:200],
+        "current_flow": storable_text(
+            str(current.get("name") or current.get("diagramID") or "")[:200]
+        ),
         "state_pending": False,
     }
     known, _ = KnownSession.objects.update_or_create(

@@ -7,16 +7,24 @@ method, path (never the query string, which can hold userIDs), status and durati
 
 With `LOG_FORMAT=json` (settings) each line is one JSON object; extra fields passed by callers
 (`job_id`, `item_id`, `outcome`…) become keys of that object.
+
+Values never reach a log line. Callers log ids, never userIDs or variable values; what the
+database says about a failed statement is another matter: PostgreSQL's messages quote the data
+(`DETAIL: Key (user_id)=(maria@example.com) already exists`, `CONTEXT: JSON data, line 1: …`),
+and Django's SQL debug lines carry the parameters. `ValueFreeFilter` (on every handler) and the
+formatters' `formatException` withhold both, keeping the kind of error and its SQLSTATE.
 """
 
 import contextvars
 import logging
 import re
 import time
+import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from django.core.signals import request_finished
+from django.db import Error as DatabaseError
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from pythonjsonlogger.core import RESERVED_ATTRS
@@ -78,9 +86,78 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+# ---- keeping values out ----
+
+WITHHELD = "[withheld: it may quote the data]"
+_SQL_STRING = re.compile(r"'(?:[^']|'')*'")
+
+
+def _database_errors(error: BaseException | None) -> Iterator[BaseException]:
+    """The database errors in an exception's chain (Django wraps the driver's error)."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        module = type(error).__module__
+        if isinstance(error, DatabaseError) or module.startswith(("psycopg", "sqlite3")):
+            yield error
+        error = error.__cause__ or error.__context__
+
+
+def _withhold(text: str, error: BaseException | None) -> str:
+    database_errors = list(_database_errors(error))
+    # The driver's error (the cause of Django's) knows the SQLSTATE.
+    sqlstate = next(
+        (getattr(e, "sqlstate", None) for e in database_errors if getattr(e, "sqlstate", None)),
+        None,
+    )
+    withheld = f"{WITHHELD} (SQLSTATE {sqlstate})" if sqlstate else WITHHELD
+    # What the error says, as a whole, as Celery's repr() quotes it, and line by line (a repr
+    # escapes the line breaks between DETAIL and CONTEXT).
+    said: set[str] = set()
+    for database_error in database_errors:
+        message = str(database_error)
+        said |= {message, repr(database_error)} if message else set()
+        said |= {line.strip() for line in message.splitlines() if len(line.strip()) > 3}
+    for quoted in sorted(said, key=len, reverse=True):
+        text = text.replace(quoted, withheld)
+    return text
+
+
+def value_free_exception(exc_info) -> str:
+    """A formatted traceback without what the database said about the data."""
+    text = "".join(traceback.format_exception(*exc_info)).rstrip("\n")
+    return _withhold(text, exc_info[1])
+
+
+class ValueFreeFilter(logging.Filter):
+    """Withholds what a log line would quote of the data: the database's messages about a
+    failed statement (in the message as well as the traceback), and the SQL parameters of
+    Django's query debug lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("django.db.backends") and hasattr(record, "params"):
+            sql = _SQL_STRING.sub("'…'", str(getattr(record, "sql", "")))
+            record.msg = "(%.3f) %s; args=%s; alias=%s"
+            record.args = (getattr(record, "duration", 0) or 0, sql, WITHHELD, record.alias)
+            record.sql, record.params = sql, WITHHELD
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and any(True for _ in _database_errors(error)):
+            record.msg, record.args = _withhold(record.getMessage(), error), None
+            record.exc_text = value_free_exception(record.exc_info)
+        return True
+
+
+class PlainFormatter(logging.Formatter):
+    def formatException(self, ei) -> str:
+        return value_free_exception(ei)
+
+
 class JsonFormatter(BaseJsonFormatter):
     """python-json-logger's formatter without Django's `request` field, whose text holds the
     query string (userIDs travel there)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, reserved_attrs=[*RESERVED_ATTRS, "request"], **kwargs)
+
+    def formatException(self, ei) -> str:
+        return value_free_exception(ei)

@@ -3,12 +3,15 @@ from django.db import models
 from django.utils import timezone
 
 from .encryption import EncryptedTextField, hint
+from .stored_json import StoredJSONDecoder, StoredJSONEncoder
 
 # The longest userID the product handles, in UTF-8 bytes (so in characters too): every write is
 # audited, and PostgreSQL's btree indexes on (environment, user_id…) take at most 2,704 bytes a
 # row. The runtime itself keeps longer ones than the 128 characters its hosted docs name
 # (voiceflow/userids.py).
 USER_ID_MAX_LENGTH = 2_600
+# Every JSON column stores values as Voiceflow hands them over, NUL characters and all.
+STORED_JSON = {"encoder": StoredJSONEncoder, "decoder": StoredJSONDecoder}
 # Project's encrypted fields: loaded only where a request to Voiceflow needs them.
 SECRET_FIELDS = ("api_key", "access_token")
 
@@ -136,7 +139,7 @@ class KnownSession(models.Model):
     has_state = models.BooleanField(default=True)
     last_seen_at = models.DateTimeField(default=timezone.now)
     last_activity_at = models.DateTimeField(null=True, blank=True)
-    variables_snapshot = models.JSONField(default=dict, blank=True)
+    variables_snapshot = models.JSONField(default=dict, blank=True, **STORED_JSON)
     # "name=value" lines of the snapshot, lower-cased: searchable the same way on every database.
     search_text = models.TextField(blank=True, default="")
     stack_depth = models.PositiveIntegerField(default=0)
@@ -183,7 +186,7 @@ class BulkJob(models.Model):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="undo_jobs"
     )
     source_format = models.CharField(max_length=16, blank=True, default="")
-    validation_report = models.JSONField(default=dict, blank=True)
+    validation_report = models.JSONField(default=dict, blank=True, **STORED_JSON)
     total_items = models.PositiveIntegerField(default=0)
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -214,8 +217,8 @@ class BulkItem(models.Model):
     job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="items")
     line_number = models.PositiveIntegerField()
     user_id = models.CharField(max_length=USER_ID_MAX_LENGTH)
-    variables = models.JSONField(null=True, blank=True)
-    state_to_restore = models.JSONField(null=True, blank=True)
+    variables = models.JSONField(null=True, blank=True, **STORED_JSON)
+    state_to_restore = models.JSONField(null=True, blank=True, **STORED_JSON)
     status = models.CharField(max_length=16, choices=Status, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     lease_until = models.DateTimeField(null=True, blank=True)
@@ -299,9 +302,9 @@ class AuditEntry(models.Model):
     user_id = models.CharField(max_length=USER_ID_MAX_LENGTH, blank=True, default="")
     action = models.CharField(max_length=32, choices=Action)
     outcome = models.CharField(max_length=16, choices=Outcome, default=Outcome.PENDING)
-    state_before = models.JSONField(null=True, blank=True)
-    state_after = models.JSONField(null=True, blank=True)
-    request_sent = models.JSONField(null=True, blank=True)
+    state_before = models.JSONField(null=True, blank=True, **STORED_JSON)
+    state_after = models.JSONField(null=True, blank=True, **STORED_JSON)
+    request_sent = models.JSONField(null=True, blank=True, **STORED_JSON)
     upstream_status = models.PositiveSmallIntegerField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
     restored_from = models.ForeignKey(
@@ -357,3 +360,22 @@ class OperatorPreference(models.Model):
 
     def __str__(self) -> str:
         return f"Preferences of user {self.user_id}"
+
+
+class SessionWriteLock(models.Model):
+    """A write to one session (project and userID) in progress, on databases without advisory
+    locks (SQLite). `expires_at` bounds how long a process that died holding it blocks others
+    (`session_lock.py`)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    user_id = models.CharField(max_length=USER_ID_MAX_LENGTH)
+    holder = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user_id"], name="unique_session_write"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Write lock on {self.user_id} in project {self.project_id}"

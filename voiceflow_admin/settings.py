@@ -344,6 +344,16 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "sessions_app.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "sessions_app.api.errors.api_exception_handler",
+    # One validator for JSON bodies; states answered as Voiceflow answers them (api/json_io.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "sessions_app.api.json_io.CheckedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_RENDERER_CLASSES": [
+        "sessions_app.api.json_io.StateJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Voiceflow Session Admin API",
@@ -445,9 +455,16 @@ logging.captureWarnings(True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "sessions_app.logs.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "sessions_app.logs.RequestIdFilter"},
+        # What the database says about the data, and SQL parameters, never reach a line.
+        "value_free": {"()": "sessions_app.logs.ValueFreeFilter"},
+    },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {
+            "()": "sessions_app.logs.PlainFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
         # One JSON object a line; extra fields (request_id, job_id, outcome…) become keys.
         "json": {
             "()": "sessions_app.logs.JsonFormatter",
@@ -460,7 +477,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["request_id"],
+            "filters": ["request_id", "value_free"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

@@ -34,6 +34,8 @@ UPSTREAM_STATUS = {
     "upstream_unknown_environment": status.HTTP_502_BAD_GATEWAY,
     "upstream_error": status.HTTP_502_BAD_GATEWAY,
     "upstream_timeout": status.HTTP_504_GATEWAY_TIMEOUT,
+    # Another write to the same session did not finish in time (session_lock.SessionBusy).
+    "conflict": status.HTTP_409_CONFLICT,
 }
 
 ERROR_CODES = [

@@ -8,24 +8,6 @@ from ..models import AuditEntry, Environment, KnownSession, Project
 from ..personal_data import mask_state
 from ..voiceflow.address_guard import PrivateAddressRefused, check_base_url
 
-
-def _has_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
-
-
-def no_nul_characters(value, what: str = "The body") -> None:
-    """NUL characters cannot be stored in the audit trail on PostgreSQL; refuse them before
-    anything is sent rather than fail halfway."""
-    if _has_nul(value):
-        raise serializers.ValidationError(f"{what} contains a NUL character (\\u0000); remove it.")
-
-
 # ---- projects and environments ----
 
 # These values travel in HTTP headers to Voiceflow (Authorization, versionID, projectID), so they
@@ -199,12 +181,7 @@ class InteractRequestSerializer(serializers.Serializer):
     def validate_action(self, action: dict) -> dict:
         if not isinstance(action.get("type"), str) or not action["type"]:
             raise serializers.ValidationError('The action needs a type, e.g. {"type": "launch"}.')
-        no_nul_characters(action, "The action")
         return action
-
-    def validate_config(self, config: dict) -> dict:
-        no_nul_characters(config, "The config")
-        return config
 
 
 class InteractResultSerializer(serializers.Serializer):

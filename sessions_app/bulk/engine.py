@@ -23,11 +23,18 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connections
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connections,
+)
 from django.utils import timezone
 
 from .. import actions
 from ..models import AuditEntry, BulkItem, BulkJob
+from ..stored_json import storable_text
 from ..voiceflow import (
     RateLimited,
     SessionClient,
@@ -55,6 +62,22 @@ STATUS_FRESH_S = 1.0
 CLAIM_SIZE = 2
 # Errors that are about the environment, not the item: every other item would fail the same way.
 JOB_STOPPING_ERRORS = (Unauthorized, UnknownEnvironment)
+
+
+def lost_the_database(error: BaseException) -> bool:
+    """Whether a database error says the database went away (a restart, a fail-over, a
+    time-out), which waiting cures, rather than that it refused this item's data (DataError,
+    IntegrityError…), which no wait changes."""
+    return isinstance(error, OperationalError | InterfaceError) or type(error) is DatabaseError
+
+
+def failure_reason(error: BaseException) -> str:
+    """What went wrong with an item for its row: the kind of error and the first line of its
+    message (database messages continue with the statement's data on later lines)."""
+    first_line = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+    return (
+        f"Could not be processed ({type(error).__name__}{': ' + first_line if first_line else ''})."
+    )
 
 
 def backoff_s(attempt: int) -> float:
@@ -214,6 +237,7 @@ class Runner:
         """
         transient_failures = 0
         rate_limited = 0
+        broken = 0
         while True:
             resume = resumable_entry(item)
             if resume is not None and resume.outcome == AuditEntry.Outcome.SUCCEEDED:
@@ -264,6 +288,27 @@ class Runner:
                 if error.upstream_message and error.upstream_message not in reason:
                     reason = f"{reason} (Voiceflow said: {error.upstream_message})"
                 record(item, holder, ItemStatus.FAILED, reason=reason, upstream_status=error.status)
+                return
+            except Exception as error:
+                if isinstance(error, DatabaseError) and lost_the_database(error):
+                    raise  # _thread_main waits for the database and hands the item on
+                # The database refused this item's data, or a bug: retried like a transient
+                # failure, then the item fails with the reason instead of being handed on
+                # for ever. Logged without the message, which may quote the data.
+                broken += 1
+                logger.warning(
+                    "Bulk job %s: item %s could not be processed (%s), attempt %s",
+                    item.job_id,
+                    item.pk,
+                    type(error).__name__,
+                    broken,
+                    extra={"job_id": item.job_id, "item_id": item.pk},
+                )
+                close_old_connections()
+                if broken < TRANSIENT_ATTEMPTS:
+                    time.sleep(backoff_s(broken))
+                    continue
+                record(item, holder, ItemStatus.FAILED, reason=failure_reason(error))
                 return
             record(item, holder, ItemStatus.SUCCEEDED, entry=entry)
             return
@@ -362,7 +407,7 @@ def record(
     ).update(
         status=outcome,
         audit_entry=entry,
-        reason=reason,
+        reason=storable_text(reason),
         upstream_status=upstream_status if entry is None else 200,
         finished_at=timezone.now(),
         lease_until=None,
@@ -394,6 +439,11 @@ def stop_job(job_id: int, reason: str) -> None:
 
 
 def finish_if_done(job_id: int) -> None:
+    # A cancelled job runs nothing new: items put back after the cancel (a worker that lost the
+    # database, a lease that ran out) and never attempted are skipped, so the job can finish.
+    BulkItem.objects.filter(
+        job_id=job_id, job__status=Status.CANCELLED, status=ItemStatus.PENDING, attempts=0
+    ).update(status=ItemStatus.SKIPPED, reason=CANCELLED_REASON, finished_at=timezone.now())
     open_items = BulkItem.objects.filter(
         job_id=job_id, status__in=[ItemStatus.PENDING, ItemStatus.CLAIMED]
     )

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from ..stored_json import UnsafeJSON, json_text, parse_input, printable
 from ..voiceflow import InvalidUserID, validate_user_id
 
 USER_ID_COLUMN = "userID"
@@ -53,7 +54,7 @@ class Problem:
 
 
 def shown(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = printable(value) if isinstance(value, str) else json_text(value)
     return text if len(text) <= VALUE_SHOWN_CHARS else text[:VALUE_SHOWN_CHARS] + "…"
 
 
@@ -230,8 +231,12 @@ def typed_value(text: str, type_name: str) -> Any:
             )
         return None
     try:
-        return json.loads(text)
-    except ValueError as error:
+        return parse_input(text, "The cell")
+    except UnsafeJSON as error:
+        raise ValueError(
+            f"is refused: {str(error).removeprefix('The cell is refused: ')}"
+        ) from None
+    except json.JSONDecodeError as error:
         raise ValueError(f"is not valid JSON ({error.msg} at character {error.pos + 1})") from None
 
 
@@ -445,8 +450,11 @@ def read_jsonl(binary: IO[bytes]) -> Iterator[Row | Problem]:
             continue
         rows_seen += 1
         try:
-            record = json.loads(text)
-        except ValueError as error:
+            record = parse_input(text, "This line")
+        except UnsafeJSON as error:
+            yield Problem(number, str(error))
+            continue
+        except json.JSONDecodeError as error:
             yield Problem(
                 number,
                 f"This line is not valid JSON ({error.msg} at character {error.pos + 1}).",
@@ -531,8 +539,10 @@ def text_lines_as_binary(text: str) -> Iterable[bytes]:
 def parse_variables_object(text: str) -> dict:
     """The JSON object of variables given once for a list of userIDs; ValueError says why not."""
     try:
-        variables = json.loads(text)
-    except ValueError as error:
+        variables = parse_input(text, "The variables")
+    except UnsafeJSON as error:
+        raise ValueError(str(error)) from None
+    except json.JSONDecodeError as error:
         raise ValueError(
             f"The variables are not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})."
         ) from None

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 
 from ..inspector.values import json_error_message
+from ..stored_json import UnsafeJSON, parse_input
 
 NAME_MAX = 200
 TEXT_MAX = 5000
@@ -24,7 +25,9 @@ KIND_CHOICES = [
 def _json_object(text: str, *, subject: str, example: str) -> dict:
     """`text` parsed as a JSON object; `subject` names it in messages ("The payload is")."""
     try:
-        value = json.loads(text)
+        value = parse_input(text, subject.removesuffix(" is").removesuffix(" are"))
+    except UnsafeJSON as error:
+        raise forms.ValidationError(str(error)) from error
     except json.JSONDecodeError as error:
         raise forms.ValidationError(
             f"{subject} not valid JSON. {json_error_message(error)}"

@@ -7,11 +7,11 @@ from http(s) addresses, and images are only drawn inline from `data:` URIs (the 
 Policy keeps the operator's browser from fetching anything else).
 """
 
-import json
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..inspector.display import compact_json, pretty_json
+from ..stored_json import json_text, printable
 
 TEMPLATES = "sessions/console/traces"
 FOLDED_STEPS = {"flow", "block", "path"}
@@ -27,8 +27,8 @@ def _list(value: Any) -> list:
 
 def _text(value: Any) -> str:
     if isinstance(value, str):
-        return value
-    return "" if value is None else json.dumps(value, ensure_ascii=False)
+        return printable(value)
+    return "" if value is None else json_text(value)
 
 
 def _slate_text(slate: Any) -> str:

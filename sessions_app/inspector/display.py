@@ -1,10 +1,10 @@
 """A conversation state as the inspector shows it: variable rows, the stack trail, and what moved
 since an earlier read."""
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..stored_json import json_text, printable
 from .values import editable_text, type_name
 
 SHORT_TEXT_MAX = 120
@@ -34,11 +34,11 @@ BUILT_IN_VARIABLES = frozenset(RUNTIME_VARIABLES)
 
 
 def pretty_json(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False)
+    return json_text(value, indent=2)
 
 
 def compact_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return json_text(value)
 
 
 @dataclass
@@ -54,6 +54,7 @@ class ValueView:
     def of(cls, value: Any) -> "ValueView":
         kind = type_name(value)
         if kind == "string":
+            value = printable(value)
             if len(value) <= SHORT_TEXT_MAX and "\n" not in value:
                 return cls(kind, value, folded=False)
             first_line = value.split("\n", 1)[0][:FOLDED_SUMMARY_CHARS]
@@ -103,13 +104,21 @@ def variable_rows(variables: dict | None, previous: dict | None = None) -> list[
                 change = "changed"
                 value_before = ValueView.of(previous[name])
         rows.append(
-            VariableRow(str(name), ValueView.of(value), editable_text(value), change, value_before)
+            VariableRow(
+                printable(str(name)),
+                ValueView.of(value),
+                editable_text(value),
+                change,
+                value_before,
+            )
         )
     if previous is not None:
         for name, value in previous.items():
             if name not in variables:
                 rows.append(
-                    VariableRow(str(name), ValueView.of(value), editable_text(value), "removed")
+                    VariableRow(
+                        printable(str(name)), ValueView.of(value), editable_text(value), "removed"
+                    )
                 )
     return rows
 
@@ -166,8 +175,8 @@ def _frame_view(
     compare: bool = False,
 ) -> FrameView:
     frame = frame if isinstance(frame, dict) else {"diagramID": "", "value": frame}
-    diagram_id = str(frame.get("diagramID") or frame.get("programID") or "")
-    name = frame.get("name")
+    diagram_id = printable(str(frame.get("diagramID") or frame.get("programID") or ""))
+    name = printable(str(frame["name"])) if frame.get("name") else ""
     previous_variables = previous.get("variables") if isinstance(previous, dict) else None
     change = ""
     if compare:
@@ -178,10 +187,10 @@ def _frame_view(
     other = {key: value for key, value in frame.items() if key not in FRAME_KEYS}
     return FrameView(
         position=position,
-        title=str(name) if name else diagram_id or "(no diagramID)",
+        title=name or diagram_id or "(no diagramID)",
         diagram_id=diagram_id,
-        name=str(name) if name else "",
-        node_id=frame.get("nodeID") if isinstance(frame.get("nodeID"), str) else None,
+        name=name,
+        node_id=printable(frame["nodeID"]) if isinstance(frame.get("nodeID"), str) else None,
         variables=variable_rows(
             frame.get("variables"),
             previous_variables if compare and isinstance(previous_variables, dict) else None,
@@ -269,6 +278,11 @@ def key_variables(snapshot: dict, limit: int = 4) -> list[tuple[str, str]]:
     own = [name for name in snapshot if name not in BUILT_IN_VARIABLES]
     chosen = (own + [name for name in snapshot if name in BUILT_IN_VARIABLES])[:limit]
     return [
-        (name, snapshot[name] if isinstance(snapshot[name], str) else compact_json(snapshot[name]))
+        (
+            printable(name),
+            printable(snapshot[name])
+            if isinstance(snapshot[name], str)
+            else compact_json(snapshot[name]),
+        )
         for name in chosen
     ]

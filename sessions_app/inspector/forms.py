@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from ..actions import StateShapeError, check_state_shape
 from ..models import USER_ID_MAX_LENGTH, AuditEntry
+from ..stored_json import UnsafeJSON, parse_input
 from ..voiceflow import InvalidUserID, validate_user_id
 from ..workspace import environments_without_secrets
 from .display import RUNTIME_VARIABLES
@@ -127,7 +128,9 @@ class StateEditForm(BasedOnForm):
     def clean_state_json(self) -> str:
         text = self.cleaned_data["state_json"]
         try:
-            state = json.loads(text)
+            state = parse_input(text, "The state")
+        except UnsafeJSON as error:
+            raise forms.ValidationError(str(error)) from error
         except json.JSONDecodeError as error:
             self.error_line, self.error_column = error.lineno, error.colno
             raise forms.ValidationError(f"Not valid JSON. {json_error_message(error)}") from error

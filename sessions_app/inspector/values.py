@@ -4,6 +4,8 @@ import json
 import math
 from typing import Any
 
+from ..stored_json import UnsafeJSON, json_text, parse_input, printable
+
 TYPE_CHOICES = [
     ("string", "Text (string)"),
     ("number", "Number"),
@@ -74,7 +76,9 @@ def parse_typed_value(kind: str, text: str) -> Any:
         return number
     if kind in ("object", "list"):
         try:
-            parsed = json.loads(text)
+            parsed = parse_input(text, "The value")
+        except UnsafeJSON as error:
+            raise TypedValueError(str(error)) from error
         except json.JSONDecodeError as error:
             raise TypedValueError(f"Not valid JSON. {json_error_message(error)}") from error
         expected = dict if kind == "object" else list
@@ -89,11 +93,11 @@ def editable_text(value: Any) -> str:
     """The text that, with the value's type, gives back the same value in the edit form."""
     kind = type_name(value)
     if kind == "string":
-        return value
+        return printable(value)
     if kind == "null":
         return ""
     if kind in ("object", "list"):
-        return json.dumps(value, indent=2, ensure_ascii=False)
+        return json_text(value, indent=2)
     return json.dumps(value)
 
 
@@ -101,7 +105,7 @@ def describe_value(value: Any) -> str:
     """The value in a few words, for messages and the audit of what an operator asked for."""
     kind = type_name(value)
     if kind == "string":
-        shown = value if len(value) <= 60 else value[:60] + "…"
+        shown = printable(value if len(value) <= 60 else value[:60] + "…")
         return f"the text “{shown}”"
     if kind == "number":
         return f"the number {json.dumps(value)}"

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from ..actions import Conflict, StateShapeError
 from ..bulk import JobStateError
 from ..models import Environment
+from ..stored_json import UnsafeJSON, escape_lone_surrogates, parse_input
 from ..voiceflow import VoiceflowError, user_id_warning, validate_user_id
 
 OK = 0
@@ -99,7 +100,9 @@ class OpsCommand(BaseCommand):
     def emit(self, payload: dict, text: str | None = None) -> None:
         """One JSON object with --json, else the text for people."""
         if self.as_json:
-            self.stdout.write(json.dumps(payload, ensure_ascii=False, sort_keys=True))
+            self.stdout.write(
+                escape_lone_surrogates(json.dumps(payload, ensure_ascii=False, sort_keys=True))
+            )
         elif text is not None:
             self.stdout.write(text)
 
@@ -146,7 +149,9 @@ class OpsCommand(BaseCommand):
 
 def parse_json_object(text: str, what: str) -> dict:
     try:
-        value = json.loads(text)
+        value = parse_input(text, what)
+    except UnsafeJSON as error:
+        raise Error(str(error), code="validation", returncode=BAD_INPUT) from None
     except ValueError as error:
         raise Error(
             f"{what} is not valid JSON ({error}).", code="validation", returncode=BAD_INPUT

@@ -138,7 +138,9 @@ def _state(
     project_id = _required(source, "project_id")
     user_id = _required(source, "user_id")
     if method == "GET":
-        return json_response(200, server.store.get(project_id, user_id))
+        # The stored truth exactly, for tests: NaN and Infinity as Python writes them, lone
+        # surrogates escaped (the runtime's routes answer as JSON.stringify would, wire.to_json).
+        return Response(200, json.dumps(server.store.get(project_id, user_id)).encode())
     if method == "DELETE":
         server.store.delete(project_id, user_id)
         return json_response(200, {"ok": True})

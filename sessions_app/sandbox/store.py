@@ -313,7 +313,8 @@ class Store:
         with self._lock:
             if only_if_changed and not self._dirty:
                 return
-            payload = json.dumps(self.to_json(), ensure_ascii=False, indent=1)
+            # ASCII escapes: a state may hold lone surrogates, which UTF-8 cannot write.
+            payload = json.dumps(self.to_json(), ensure_ascii=True, indent=1)
             self._dirty = False
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")

@@ -7,6 +7,8 @@ import hashlib
 import html
 import itertools
 import json
+import math
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -92,7 +94,28 @@ class Refused(Exception):
 
 def to_json(value: Any) -> bytes:
     # Compact like Express's res.json (JSON.stringify without spaces).
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    try:
+        return json.dumps(
+            value, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        ).encode()
+    except ValueError:
+        # What JSON.stringify does with values a state may hold but JSON cannot: NaN and
+        # Infinity become null, a lone surrogate is written as its \uXXXX escape.
+        text = json.dumps(_finite(value), ensure_ascii=False, separators=(",", ":"))
+        return _LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text).encode()
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
 
 
 def json_response(status: int, value: Any) -> Response:

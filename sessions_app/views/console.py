@@ -21,6 +21,7 @@ from ..console.traces import completion_view, trace_view
 from ..inspector.reading import fetch_state
 from ..inspector.seen import remember_seen
 from ..models import AuditEntry, Environment
+from ..stored_json import escape_lone_surrogates
 from ..voiceflow import InvalidUserID, NoSessionApi, VoiceflowError
 from .sessions import live_state_context, requested_user_id, wait_of
 
@@ -195,7 +196,10 @@ def _legacy_offer(request: HttpRequest) -> list[tuple[str, str]]:
 
 def _event(name: str, **fields: str) -> str:
     # One line of JSON per event: JSON escapes the line breaks of the HTML it carries.
-    return f"event: {name}\ndata: {json.dumps(fields, ensure_ascii=False)}\n\n"
+    # A lone surrogate in a trace (an emoji cut in two) travels as its \uXXXX escape.
+    return (
+        f"event: {name}\ndata: {escape_lone_surrogates(json.dumps(fields, ensure_ascii=False))}\n\n"
+    )
 
 
 def _relay(

@@ -1,6 +1,6 @@
 """The session inspector: read one conversation, watch it live, set and remove variables."""
 
-import json
+import itertools
 import re
 from urllib.parse import urlencode
 
@@ -22,6 +22,7 @@ from ..inspector.seen import remember_seen, seen_state
 from ..inspector.values import describe_value
 from ..models import AuditEntry, Environment
 from ..personal_data import is_mask, mask_entry, mask_state
+from ..stored_json import json_text, oddities
 from ..voiceflow import (
     InvalidUserID,
     RateLimited,
@@ -34,6 +35,7 @@ from .conflict import render_conflict
 
 WATCH_INTERVAL_S = 3
 HISTORY_SHOWN = 25
+ODDITIES_SHOWN = 10
 
 
 def inspector_url(environment: Environment, user_id: str, **params: str) -> str:
@@ -111,6 +113,7 @@ def live_state_context(
             "storage_json": pretty_json(state["storage"]) if state.get("storage") else "",
             "turn_json": pretty_json(state["turn"]) if state.get("turn") else "",
             "raw_json": pretty_json(state),
+            "oddities": list(itertools.islice(oddities(state), ODDITIES_SHOWN)),
         }
     return context
 
@@ -215,7 +218,7 @@ def download(request: HttpRequest, environment_id: int) -> HttpResponse:
     safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", user_id)[:60].strip("_") or "session"
     filename = f"{safe_name}-{environment.label}-{timezone.now():%Y%m%d-%H%M%S}.json"
     return HttpResponse(
-        json.dumps(mask_state(state, request.user), indent=2, ensure_ascii=False),
+        json_text(mask_state(state, request.user), indent=2),
         content_type="application/json; charset=utf-8",
         headers={"Content-Disposition": content_disposition_header(True, filename)},
     )

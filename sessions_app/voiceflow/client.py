@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import httpx
 
+from ..stored_json import escape_lone_surrogates, oddities
 from .address_guard import GuardedTransport
 from .errors import (
     InvalidUserID,
@@ -110,6 +111,21 @@ def pooled_http(runtime_url: str, timeout_s: float) -> httpx.Client:
             )
             _pools[key] = client
         return client
+
+
+def json_body_bytes(value: Any) -> bytes:
+    """A request body as Voiceflow's own JSON.stringify would write it: lone surrogates a state
+    may hold (read from Voiceflow, stored_json.py) as \\uXXXX escapes, so what was read can be
+    written back. NaN and Infinity have no JSON form at all: refused, naming where they are."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        where = next((odd for odd in oddities(value) if "not a JSON number" in odd), "a value")
+        raise ValidationFailed(
+            f"Nothing was sent: {where}, and JSON cannot carry it to Voiceflow. Set it to a "
+            "number or null first."
+        ) from None
+    return escape_lone_surrogates(text).encode()
 
 
 def _parse_json(text: str) -> Any:
@@ -393,14 +409,19 @@ class SessionClient:
                 f"This project has no {surface.credential}, which this call needs; add one on "
                 "the project's page."
             )
+        headers = self._headers(surface, authorization)
+        body = None
+        if json_body is not None:
+            body = json_body_bytes(json_body)
+            headers["Content-Type"] = "application/json"
         self._pace()
         try:
             response = pooled_http(surface.base_url, self.timeout_s).request(
                 method,
                 path,
-                json=json_body,
+                content=body,
                 params=params,
-                headers=self._headers(surface, authorization),
+                headers=headers,
             )
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout(self._timeout_message()) from exc

@@ -19,8 +19,8 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import JSONParser, MultiPartParser
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.parsers import MultiPartParser
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -30,8 +30,8 @@ from ...access import require
 from ...models import BulkJob, Environment
 from ..errors import AUTH_ERRORS, ConflictingState, InvalidInput, StepUpRequired, error_responses
 from ..filters import query_id
+from ..json_io import CheckedJSONField, CheckedJSONParser, StateJSONRenderer
 from ..permissions import RolePermission
-from ..serializers import no_nul_characters
 
 VIEW = "inspect_session"
 CONTROL = "run_bulk_jobs"
@@ -114,7 +114,7 @@ class JobCreateSerializer(serializers.Serializer):
         max_length=100_000,
         help_text="Instead of a file: the userIDs, each gets `variables` (preload) or is reset.",
     )
-    variables = serializers.JSONField(
+    variables = CheckedJSONField(
         required=False,
         help_text="For a preload of a userID list: the variables every user gets (an object; in "
         "a multipart form, its JSON text).",
@@ -128,16 +128,10 @@ class JobCreateSerializer(serializers.Serializer):
     )
 
     def validate_variables(self, variables):
-        if isinstance(variables, str):
-            try:
-                variables = json.loads(variables)
-            except ValueError:
-                raise serializers.ValidationError("Give the variables as a JSON object.") from None
         if not isinstance(variables, dict) or not variables:
             raise serializers.ValidationError(
                 'The variables must be a JSON object with at least one name, e.g. {"plan": "gold"}.'
             )
-        no_nul_characters(variables, "The variables")
         return variables
 
     def validate(self, attrs):
@@ -235,7 +229,7 @@ class JobListView(generics.ListCreateAPIView):
     permission_classes = [RolePermission]
     required_permissions = {"GET": VIEW, "POST": CONTROL}
     serializer_class = JobSerializer
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [CheckedJSONParser, MultiPartParser]
 
     def get_queryset(self):
         jobs = BulkJob.objects.select_related("created_by").order_by("-created_at", "-pk")
@@ -382,7 +376,7 @@ JobUndoView = control_view(
 class JobResultsView(APIView):
     permission_classes = [RolePermission]
     required_permissions = {"GET": CONTROL}
-    renderer_classes = [JSONRenderer, CSVRenderer]
+    renderer_classes = [StateJSONRenderer, CSVRenderer]
 
     @extend_schema(
         operation_id="jobs_results",

@@ -29,7 +29,6 @@ from ..serializers import (
     InteractResultSerializer,
     SessionStateSerializer,
     SessionWriteSerializer,
-    no_nul_characters,
 )
 
 USER_PARAMETER = OpenApiParameter(
@@ -177,7 +176,6 @@ class SessionStateView(SessionView):
         user_id = _user_id(request)
         fingerprint = based_on(request, required=True)
         state = request.data
-        no_nul_characters(state, "The state")
         if isinstance(state, dict):
             state = {key: value for key, value in state.items() if key != "turn"}
         entry = actions.do_replace_state(
@@ -226,7 +224,6 @@ class SessionVariablesView(SessionView):
     def patch(self, request: Request, environment_id: int) -> Response:
         environment = self.environment()
         user_id = _user_id(request)
-        no_nul_characters(request.data, "The variables")
         if not isinstance(request.data, dict):
             raise InvalidInput('The body must be a JSON object of variables, e.g. {"plan": "pro"}.')
         entry = actions.do_set_variables(

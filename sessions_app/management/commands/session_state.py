@@ -1,8 +1,7 @@
-import json
-
 from sessions_app.actions import fingerprint
 from sessions_app.known_sessions import note_session
 from sessions_app.management.cli import OpsCommand
+from sessions_app.stored_json import json_text
 from sessions_app.voiceflow import client_for
 
 
@@ -24,5 +23,5 @@ class Command(OpsCommand):
         etag = fingerprint(state)
         self.emit(
             {"environment": target.pk, "user_id": user_id, "etag": etag, "state": state},
-            text=f"ETag: {etag}\n{json.dumps(state, indent=2, ensure_ascii=False)}",
+            text=f"ETag: {etag}\n{json_text(state, indent=2)}",
         )

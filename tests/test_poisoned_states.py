@@ -1,0 +1,283 @@
+"""A conversation whose state holds what a database column refuses (NUL characters, lone
+surrogates, NaN and Infinity, numbers like 1e400) is read, shown, edited, reset and audited like
+any other, and its values come back exactly from the audit trail."""
+
+import json
+import math
+from urllib.parse import quote
+
+import pytest
+from api_support import etag_of, token_client
+
+from sessions_app.models import AuditEntry, BulkItem, BulkJob, KnownSession
+from sessions_app.stored_json import MARK, from_storable, to_storable
+
+# Also run on PostgreSQL by `make test`: jsonb is where these values used to fail.
+pytestmark = pytest.mark.production_path
+
+USER = "poisoned-1"
+POISONED_VARIABLES = {
+    "last_utterance": "my order\x00 is late",
+    "nick\x00name": "nul in a name",
+    "half_emoji": "\ud83d and more",
+    "marked": MARK + "s looks like our own escape",
+    "nested": {"deep": ["\x00", "\udfff", {"k\ud800": 1}]},
+    "plan": "basic",
+}
+STATE = {
+    "stack": [{"diagramID": "root", "nodeID": "start", "storage": {}, "variables": {}}],
+    "storage": {"note": "\x00"},
+    "variables": POISONED_VARIABLES,
+}
+# What Python can hold but JSON and both databases cannot; the sandbox's control API reads
+# Python's own JSON (NaN, Infinity), and 1e400 becomes infinity there, as in JavaScript.
+NON_FINITE = {"score": math.nan, "ceiling": math.inf, "floor": -math.inf, "huge": "<1e400>"}
+
+
+def seed(sandbox, environment, user_id: str, state: dict) -> None:
+    """PUT /_sandbox/state with the JSON text written by hand: httpx refuses to send these."""
+    payload = {
+        "project_id": environment.project.voiceflow_project_id,
+        "user_id": user_id,
+        "state": state,
+    }
+    body = json.dumps(payload).replace('"<1e400>"', "1e400")
+    sandbox.control.put(
+        "/_sandbox/state", content=body.encode(), headers={"Content-Type": "application/json"}
+    ).raise_for_status()
+
+
+def remote(sandbox, environment, user_id: str) -> dict | None:
+    return sandbox.state(environment.project.voiceflow_project_id, user_id)
+
+
+def api_url(environment, tail: str = "state", user: str = USER) -> str:
+    return f"/api/v1/environments/{environment.pk}/sessions/{tail}?user={quote(user, safe='')}"
+
+
+def page_url(environment, name: str, user: str = USER) -> str:
+    return f"/sessions/{environment.pk}/{name}?user={quote(user, safe='')}"
+
+
+@pytest.fixture
+def poisoned(sandbox, environment) -> str:
+    seed(sandbox, environment, USER, {**STATE, "variables": {**POISONED_VARIABLES, **NON_FINITE}})
+    return USER
+
+
+def same(left, right) -> bool:
+    """Equality that counts NaN equal to NaN."""
+    return json.dumps(left, sort_keys=True) == json.dumps(right, sort_keys=True)
+
+
+def test_the_sandbox_holds_such_states_and_serves_them_as_voiceflow_does(
+    sandbox, environment, poisoned
+):
+    held = remote(sandbox, environment, poisoned)
+    assert held["variables"]["last_utterance"] == "my order\x00 is late"
+    assert held["variables"]["half_emoji"] == "\ud83d and more"
+    assert math.isnan(held["variables"]["score"]) and held["variables"]["huge"] == math.inf
+
+    from sessions_app.voiceflow import client_for
+
+    served = client_for(environment).get_state(poisoned)
+    # JSON.stringify: NaN and Infinity become null, NUL and lone surrogates are escaped.
+    assert served["variables"] == {
+        **POISONED_VARIABLES,
+        "score": None,
+        "ceiling": None,
+        "floor": None,
+        "huge": None,
+    }
+
+
+def test_the_api_reads_it_and_notes_it_in_the_index(sandbox, environment, poisoned, viewer):
+    response = token_client(viewer).get(api_url(environment))
+
+    assert response.status_code == 200, response.content[:500]
+    body = json.loads(response.content)
+    assert body["state"]["variables"]["last_utterance"] == "my order\x00 is late"
+    assert body["state"]["variables"]["half_emoji"] == "\ud83d and more"
+    assert response["ETag"] == etag_of(body["state"])
+    known = KnownSession.objects.get(user_id=poisoned)
+    assert known.variables_snapshot["last_utterance"] == "my order\x00 is late"
+    assert "my order\ufffd is late" in known.search_text
+
+
+def test_the_inspector_shows_it_and_says_what_is_odd(sandbox, environment, poisoned, support):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(support)
+    response = client.get(page_url(environment, "inspect"))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "last_utterance contains a NUL character" in page
+    assert "half_emoji contains a lone surrogate (shown as \\ud83d)" in page
+    assert "my order\\u0000 is late" in page
+
+
+def test_support_sets_and_removes_variables_and_the_audit_trail_keeps_every_value(
+    sandbox, environment, poisoned, support
+):
+    client = token_client(support)
+    etag = client.get(api_url(environment))["ETag"]
+
+    patched = client.patch(
+        api_url(environment, "state/variables"), {"plan": "gold"}, format="json", HTTP_IF_MATCH=etag
+    )
+    assert patched.status_code == 200, patched.content[:500]
+
+    from django.test import Client
+
+    page = Client()
+    page.force_login(support)
+    based_on = json.loads(client.get(api_url(environment)).content)["etag"]
+    removed = page.post(
+        f"/sessions/{environment.pk}/remove-variable",
+        {"user": poisoned, "name": "marked", "based_on": based_on},
+    )
+    assert removed.status_code == 302, removed.content.decode()[:2000]
+
+    held = remote(sandbox, environment, poisoned)["variables"]
+    assert held["plan"] == "gold"
+    assert "marked" not in held
+    assert held["nick\x00name"] == "nul in a name"
+    # Written back exactly as read, lone surrogates included.
+    assert held["half_emoji"] == "\ud83d and more"
+    assert held["nested"] == POISONED_VARIABLES["nested"]
+    assert held["last_utterance"] == "my order\x00 is late"
+
+    first, second = AuditEntry.objects.order_by("pk")
+    assert first.outcome == second.outcome == AuditEntry.Outcome.SUCCEEDED
+    first.refresh_from_db()
+    assert first.state_before["variables"]["nick\x00name"] == "nul in a name"
+    assert first.state_before["variables"]["marked"] == POISONED_VARIABLES["marked"]
+    assert first.state_after["variables"]["plan"] == "gold"
+
+
+def test_a_reset_always_goes_through_and_can_be_undone(sandbox, environment, poisoned, ops):
+    client = token_client(ops)
+
+    response = client.delete(api_url(environment))
+
+    assert response.status_code == 200, response.content[:500]
+    assert remote(sandbox, environment, poisoned) is None
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.RESET)
+    entry.refresh_from_db()
+    assert entry.state_before["variables"]["last_utterance"] == "my order\x00 is late"
+
+    restored = client.post(f"/api/v1/audit/{entry.pk}/restore", format="json")
+    assert restored.status_code == 200, restored.content[:500]
+    assert remote(sandbox, environment, poisoned)["variables"]["half_emoji"] == "\ud83d and more"
+
+
+def test_every_json_column_stores_and_gives_back_any_value(db, environment):
+    value = {
+        **POISONED_VARIABLES,
+        "score": math.nan,
+        "ceiling": math.inf,
+        "floor": -math.inf,
+        "big_integer": 10**400,
+        MARK + "n": MARK + "nNaN",
+    }
+    entry = AuditEntry.objects.create(
+        source="cli",
+        action=AuditEntry.Action.SET_VARIABLES,
+        state_before={"variables": value},
+        state_after=value,
+        request_sent={"body": value},
+    )
+    job = BulkJob.objects.create(
+        kind=BulkJob.Kind.PRELOAD, environment=environment, validation_report={"v": value}
+    )
+    item = BulkItem.objects.create(
+        job=job, line_number=2, user_id="u", variables=value, state_to_restore={"variables": value}
+    )
+    known = KnownSession.objects.create(
+        environment=environment, user_id="u", variables_snapshot=value
+    )
+
+    for row in (entry, job, item, known):
+        row.refresh_from_db()
+    assert same(entry.state_before["variables"], value)
+    assert same(entry.state_after, value) and same(entry.request_sent["body"], value)
+    assert same(job.validation_report["v"], value)
+    assert same(item.variables, value) and same(item.state_to_restore["variables"], value)
+    assert same(known.variables_snapshot, value)
+    # Lookups on the stored JSON see the stored form of ordinary values unchanged.
+    assert AuditEntry.objects.filter(state_after__plan="basic").exists()
+
+
+def test_the_stored_form_is_exactly_reversible():
+    tricky = ["", MARK, MARK + "s", MARK + "n", "\\u0000", "\x00", "\ud800\udc00", "🍕"]
+    for text in tricky:
+        assert from_storable(to_storable(text)) == text
+        assert from_storable(to_storable({text: [text]})) == {text: [text]}
+    assert from_storable(to_storable("plain")) == "plain"
+    assert to_storable({"plain": [1, "x", None]}) == {"plain": [1, "x", None]}
+
+
+def test_the_command_line_prints_it_escaped(sandbox, environment, poisoned, support):
+    from cli_support import run
+
+    for extra in ((), ("--json",)):
+        status, printed = run(
+            "session_state", "--environment", str(environment.pk), poisoned, *extra
+        )
+
+        assert status == 0
+        assert "\\ud83d and more" in printed
+
+
+def test_the_reset_page_resets_it(sandbox, environment, poisoned, ops):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(ops)
+    shown = client.get(page_url(environment, "reset"))
+    assert shown.status_code == 200
+    based_on = shown.context["form"]["based_on"].value()
+
+    response = client.post(
+        f"/sessions/{environment.pk}/reset",
+        {"user": poisoned, "confirm_user_id": poisoned, "based_on": based_on},
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert remote(sandbox, environment, poisoned) is None
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.RESET)
+    entry.refresh_from_db()
+    assert entry.state_before["variables"]["nick\x00name"] == "nul in a name"
+
+
+def test_the_sandbox_keeps_such_states_in_its_state_file(tmp_path):
+    from sessions_app.sandbox.store import Store
+
+    store = Store()
+    store.put("p", USER, STATE)
+    store.save_file(tmp_path / "state.json")
+    reloaded = Store()
+    reloaded.load_file(tmp_path / "state.json")
+
+    assert reloaded.get("p", USER) == STATE
+
+
+def test_the_home_list_and_the_audit_pages_show_it(sandbox, environment, poisoned, ops):
+    from django.test import Client
+
+    seed(sandbox, environment, "poisoned-2", {**STATE, "variables": {"half": "\ud83d x"}})
+    token_client(ops).get(api_url(environment, user="poisoned-2"))  # now a known session
+    token_client(ops).patch(
+        api_url(environment, "state/variables"), {"plan": "gold"}, format="json"
+    )
+    entry = AuditEntry.objects.get()
+    client = Client()
+    client.force_login(ops)
+
+    assert client.get("/audit/").status_code == 200
+    for url in (f"/?environment={environment.pk}", f"/audit/{entry.pk}/"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "\\ud83d" in response.content.decode(), url
