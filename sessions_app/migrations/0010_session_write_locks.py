@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sessions_app', '0007_team_permission'),
+        ('sessions_app', '0009_long_user_ids'),
     ]
 
     operations = [
