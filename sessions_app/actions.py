@@ -13,7 +13,6 @@ offers no conditional write (no ETag or version on the state API) to close it. V
 (PATCH) only touch the keys they name, so they are safe against that window.
 """
 
-import hashlib
 import itertools
 import json
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from .known_sessions import note_session
 from .models import AuditEntry, BulkJob, Environment
@@ -28,9 +28,15 @@ from .voiceflow import SessionClient, Unauthorized, VoiceflowError, client_for, 
 
 
 def fingerprint(state: dict | None) -> str:
-    """A short stable digest of a state, used to notice that a conversation moved."""
+    """A stable digest of a state, used to notice that a conversation moved (the API's ETag).
+
+    Keyed with the server's secret (HMAC-SHA256): an unkeyed hash would let a reader who sees a
+    state with masked values guess them one by one against the ETag (docs/security.md).
+    """
     canonical = json.dumps(state or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:20]
+    return salted_hmac("sessions_app.state-fingerprint", canonical, algorithm="sha256").hexdigest()[
+        :32
+    ]
 
 
 class Conflict(Exception):
