@@ -6,6 +6,13 @@ from rest_framework import serializers
 
 from ..models import AuditEntry, Environment, KnownSession, Project
 from ..personal_data import mask_state
+from ..project_forms import (
+    validate_access_token,
+    validate_alias,
+    validate_api_key,
+    validate_project_id,
+    validate_version_id,
+)
 from ..voiceflow.address_guard import PrivateAddressRefused, check_base_url
 
 
@@ -79,6 +86,13 @@ class EnvironmentSerializer(serializers.ModelSerializer):
                 )
         return attrs
 
+    # The same checks as the project pages' and Django admin's forms (project_forms.py).
+    def validate_version_id(self, value: str) -> str:
+        return validate_version_id(value)
+
+    def validate_alias(self, value: str) -> str:
+        return validate_alias(value)
+
 
 class EnvironmentSummarySerializer(serializers.ModelSerializer):
     class Meta:
@@ -145,6 +159,16 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     def validate_analytics_url(self, url: str) -> str:
         return self._checked_url(url, "analytics_url")
+
+    # The same checks as the project pages' and Django admin's forms (project_forms.py).
+    def validate_voiceflow_project_id(self, value: str) -> str:
+        return validate_project_id(value)
+
+    def validate_api_key(self, value: str) -> str:
+        return validate_api_key(value)
+
+    def validate_access_token(self, value: str) -> str:
+        return validate_access_token(value)
 
 
 class ConnectionCheckSerializer(serializers.Serializer):
