@@ -416,11 +416,15 @@ VOICEFLOW_ALLOW_PRIVATE_URLS = _http_urls("VOICEFLOW_ALLOW_PRIVATE_URLS", [SANDB
 # Step-up confirmation: the password re-entered this recently covers high-impact work.
 STEP_UP_MINUTES = _int("STEP_UP_MINUTES", 10, minimum=1)
 STEP_UP_PRELOAD_THRESHOLD = _int("STEP_UP_PRELOAD_THRESHOLD", 1000, minimum=1)
-# Variables whose values only roles with see_personal_data see (names, case-insensitive).
+# Variables whose values only roles with see_personal_data see: shell-style name patterns,
+# case-insensitive (sessions_app/personal_data.py; values shaped like emails or phone numbers
+# are hidden whatever their name).
 PERSONAL_DATA_VARIABLES = [
     name.strip().lower()
     for name in env.str(
-        "PERSONAL_DATA_VARIABLES", default="email,phone,phone_number,address"
+        "PERSONAL_DATA_VARIABLES",
+        default="*email*,*phone*,*mobile*,*address*,customer_*,*first_name*,*last_name*,"
+        "*full_name*,*birth*",
     ).split(",")
     if name.strip()
 ]

@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..models import AuditEntry, Environment, KnownSession, Project
-from ..personal_data import mask_state
+from ..personal_data import mask_entry, mask_known_session
 from ..project_forms import (
     validate_access_token,
     validate_alias,
@@ -246,11 +246,7 @@ class KnownSessionSerializer(serializers.ModelSerializer):
         ]
 
     def to_representation(self, instance):
-        shown = super().to_representation(instance)
-        shown["variables_snapshot"] = mask_state(
-            shown["variables_snapshot"], self.context["request"].user
-        )
-        return shown
+        return super().to_representation(mask_known_session(instance, self.context["request"].user))
 
 
 # ---- audit ----
@@ -289,11 +285,7 @@ class AuditEntrySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def to_representation(self, instance):
-        shown = super().to_representation(instance)
-        user = self.context["request"].user
-        for name in ("state_before", "state_after", "request_sent"):
-            shown[name] = mask_state(shown[name], user)
-        return shown
+        return super().to_representation(mask_entry(instance, self.context["request"].user))
 
 
 # ---- tokens ----

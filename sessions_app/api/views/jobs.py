@@ -28,6 +28,7 @@ from rest_framework.views import APIView
 from ... import bulk, step_up
 from ...access import require
 from ...models import BulkJob, Environment
+from ...personal_data import mask_validation_report
 from ..errors import AUTH_ERRORS, ConflictingState, InvalidInput, StepUpRequired, error_responses
 from ..filters import query_id
 from ..permissions import RolePermission
@@ -91,6 +92,13 @@ class JobSerializer(serializers.ModelSerializer):
     @extend_schema_field(ProgressSerializer)
     def get_progress(self, job: BulkJob) -> dict:
         return bulk.job_progress(job)
+
+    def to_representation(self, instance):
+        shown = super().to_representation(instance)
+        shown["validation_report"] = mask_validation_report(
+            shown["validation_report"], self.context["request"].user
+        )
+        return shown
 
 
 class JobCreateSerializer(serializers.Serializer):
@@ -280,7 +288,9 @@ class JobListView(generics.ListCreateAPIView):
         if options["start"]:
             _start(job, request, options)
         job.refresh_from_db()
-        return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
+        return Response(
+            JobSerializer(job, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
 
 
 @extend_schema_view(
@@ -339,7 +349,7 @@ class JobControlView(APIView):
         except bulk.JobStateError as error:
             raise ConflictingState(str(error), details={"job": job.pk}) from None
         job.refresh_from_db()
-        return Response(JobSerializer(job).data, status=answer_status)
+        return Response(JobSerializer(job, context={"request": request}).data, status=answer_status)
 
 
 def control_view(control: str, summary: str, description: str = ""):
