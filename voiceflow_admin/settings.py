@@ -184,6 +184,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "sessions_app.logs.RequestIdMiddleware",
+    "sessions_app.api.limits.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -429,6 +430,10 @@ PERSONAL_DATA_VARIABLES = [
     if name.strip()
 ]
 AUDIT_RETENTION_DAYS = _int("AUDIT_RETENTION_DAYS", 365, minimum=1)
+# Size limits (README, Configuration): an API body, a job's uploaded input, a job's rows.
+API_MAX_BODY_MB = _int("API_MAX_BODY_MB", 2, minimum=1)
+BULK_UPLOAD_MAX_MB = _int("BULK_UPLOAD_MAX_MB", 20, minimum=1)
+BULK_MAX_ROWS = _int("BULK_MAX_ROWS", 100_000, minimum=1)
 # How many userIDs the bulk engine works on at once in one worker process.
 BULK_CONCURRENCY = _int("BULK_CONCURRENCY", 8, minimum=1)
 # How many tasks a started job is queued as, so that as many worker processes can share it.

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .. import bulk, step_up
 from ..access import can, environment_for, require
+from ..bulk import limits as bulk_limits
 from ..bulk.parsing import TYPES, parse_variables_object
 from ..bulk.preview import sample_diffs
 from ..models import BulkItem, BulkJob, Environment
@@ -64,6 +65,9 @@ def job_new(request: HttpRequest) -> HttpResponse:
     upload = request.FILES.get("file")
     pasted = request.POST.get("user_ids", "")
     try:
+        if upload is not None:
+            bulk_limits.check_upload(upload)
+        bulk_limits.check_pasted(pasted)
         if mode == "file":
             source_format = request.POST.get("format", bulk.Format.CSV)
             if source_format not in (bulk.Format.CSV, bulk.Format.JSONL):

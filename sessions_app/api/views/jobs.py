@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 
 from ... import bulk, step_up
 from ...access import require
+from ...bulk import limits as bulk_limits
 from ...models import BulkJob, Environment
 from ...personal_data import mask_validation_report
 from ..errors import AUTH_ERRORS, ConflictingState, InvalidInput, StepUpRequired, error_responses
@@ -264,6 +265,7 @@ class JobListView(generics.ListCreateAPIView):
             with transaction.atomic():
                 if "file" in options:
                     upload = options["file"]
+                    bulk_limits.check_upload(upload)
                     source_format = options.get("format") or bulk.format_for(upload.name, kind)
                     job = bulk.create_job_from_upload(
                         options["environment"],
@@ -276,6 +278,7 @@ class JobListView(generics.ListCreateAPIView):
                     )
                 else:
                     text = "".join(f"{user_id}\n" for user_id in options["user_ids"])
+                    bulk_limits.check_pasted(text)
                     job = bulk.create_job_from_text(
                         options["environment"],
                         request.user,
