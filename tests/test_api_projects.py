@@ -262,6 +262,7 @@ REFUSED_PROJECT_FIELDS = [
 ]
 
 
+@pytest.mark.production_path
 @pytest.mark.parametrize(("field", "value"), REFUSED_PROJECT_FIELDS)
 def test_the_api_refuses_project_fields_the_form_refuses(sandbox, admin_user, field, value):
     from sessions_app.project_forms import ProjectForm
@@ -279,6 +280,7 @@ def test_the_api_refuses_project_fields_the_form_refuses(sandbox, admin_user, fi
     assert not Project.objects.exists()
 
 
+@pytest.mark.production_path
 @pytest.mark.parametrize(("field", "value"), [("version_id", "../x"), ("alias", "a?b")])
 def test_the_api_refuses_environment_fields_the_form_refuses(project, admin_user, field, value):
     from sessions_app.project_forms import EnvironmentForm

@@ -216,6 +216,7 @@ def test_the_state_api_hides_them_but_keeps_the_real_etag(viewer, ops, environme
     assert as_viewer["etag"] == as_ops["etag"]
 
 
+@pytest.mark.production_path
 def test_the_etag_does_not_let_a_masked_reader_check_a_guess(viewer, environment, caller, settings):
     path = f"/api/v1/environments/{environment.pk}/sessions/state"
     answer = token_client(viewer).get(path, {"user": USER})
