@@ -306,3 +306,16 @@ def test_the_validation_report_masks_personal_values_on_the_page_and_in_the_api(
         assert "+44 20 7946 0958" not in text
         assert "not-a-number" in text  # other values are shown as usual
     assert "maria.private@example.org" in as_ops
+
+
+def test_a_412_answer_masks_the_current_state(sandbox, support, environment, maria):
+    response = token_client(support).patch(
+        f"/api/v1/environments/{environment.pk}/sessions/state/variables?user={USER}",
+        {"pizza_size": "small"},
+        format="json",
+        HTTP_IF_MATCH='"stale-etag"',
+    )
+
+    assert response.status_code == 412
+    assert_hidden(response.content.decode())
+    assert response.json()["error"]["details"]["state"]["variables"]["pizza_size"] == "large"

@@ -19,6 +19,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
 from ..actions import Conflict, StateShapeError
+from ..personal_data import mask_state
 from ..secrets import UndecryptableSecret
 from ..voiceflow import VoiceflowError
 
@@ -146,6 +147,13 @@ _DRF_CODES = [
 ]
 
 
+def _masked_for(context: dict, state):
+    """A state in an error answer, as the caller may see it (personal_data.py)."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    return state if user is None else mask_state(state, user)
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, ApiError):
         return error_response(
@@ -159,7 +167,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
             "state and its ETag are in details.",
             details={
                 "etag": exc.fingerprint_now,
-                "state": exc.state_now,
+                "state": _masked_for(context, exc.state_now),
                 "audit_entry": exc.entry.pk,
             },
             headers={"ETag": f'"{exc.fingerprint_now}"'},
