@@ -6,12 +6,17 @@ account's row never names its password.
 """
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.signals import post_save
+from django.dispatch import receiver
 from django.utils import timezone
 from knox.models import AuthToken
 
@@ -58,6 +63,50 @@ def do_revoke_token(user: AbstractBaseUser, prefix: str, *, source: str) -> bool
     if revoked:
         _record(AuditEntry.Action.TOKEN_REVOKED, {"prefix": prefix}, actor=user, source=source)
     return bool(revoked)
+
+
+# ---- a password changed: the account's API tokens are revoked ----
+
+# Who is changing a password, for its audit row; unset outside the pages and Django admin (a
+# management command such as `changepassword`, or a shell).
+_password_changed_by: ContextVar[tuple[AbstractBaseUser | None, str] | None] = ContextVar(
+    "password_changed_by", default=None
+)
+
+
+@contextmanager
+def password_change_by(actor: AbstractBaseUser | None, *, source: str) -> Iterator[None]:
+    """Password changes saved inside this block are audited as made by `actor` from `source`."""
+    reset = _password_changed_by.set((actor, source))
+    try:
+        yield
+    finally:
+        _password_changed_by.reset(reset)
+
+
+@receiver(post_save, sender=get_user_model())
+def _revoke_tokens_on_password_change(sender, instance, created: bool, **kwargs) -> None:
+    # `_password` holds the new raw password between set_password() and the end of save();
+    # Django clears it before saving a mere re-hash at sign-in, which is no change.
+    if created or getattr(instance, "_password", None) is None:
+        return
+    actor, source = _password_changed_by.get() or (None, AuditEntry.Source.CLI)
+    do_record_password_change(instance, actor=actor, source=source)
+
+
+@transaction.atomic
+def do_record_password_change(
+    account: AbstractBaseUser, *, actor: AbstractBaseUser | None, source: str
+) -> AuditEntry:
+    """Revoke every API token of `account` (whoever knew the old password could have made one)
+    and write a PASSWORD_CHANGED row naming the account and how many tokens were revoked."""
+    revoked, _ = AuthToken.objects.filter(user=account).delete()
+    return _record(
+        AuditEntry.Action.PASSWORD_CHANGED,
+        {"user": account.get_username(), "tokens_revoked": revoked},
+        actor=actor,
+        source=source,
+    )
 
 
 def access_of(user: AbstractBaseUser) -> dict:

@@ -15,7 +15,6 @@ writers never meet inside it: `_write` holds the session's write lock (session_l
 re-read to the end of the write, so a second writer re-reads after the first and gets Conflict.
 """
 
-import hashlib
 import itertools
 import json
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from .known_sessions import note_session
 from .models import AuditEntry, BulkJob, Environment
@@ -32,10 +32,19 @@ from .voiceflow import SessionClient, Unauthorized, VoiceflowError, client_for, 
 
 
 def fingerprint(state: dict | None) -> str:
-    """A short stable digest of a state, used to notice that a conversation moved."""
+    """A stable digest of a state, used to notice that a conversation moved (the API's ETag).
+
+    Keyed with the server's secret (HMAC-SHA256): an unkeyed hash would let a reader who sees a
+    state with masked values guess them one by one against the ETag (docs/security.md).
+    """
     canonical = json.dumps(state or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     # surrogatepass: a state may hold lone surrogates (stored_json.py), which UTF-8 cannot encode.
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+    # Keyed, so that an ETag cannot be used to guess masked values (docs/security.md).
+    return salted_hmac(
+        "sessions_app.state-fingerprint",
+        canonical.encode("utf-8", "surrogatepass"),
+        algorithm="sha256",
+    ).hexdigest()[:32]
 
 
 class Conflict(Exception):

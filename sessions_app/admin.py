@@ -11,6 +11,7 @@ from .admin_actions import (
     do_save_project,
 )
 from .models import AuditEntry, Environment, KnownSession, Project
+from .personal_data import mask_entry, mask_known_session, may_see, shown_user_id
 from .project_forms import BaseEnvironmentFormSet, EnvironmentForm, ProjectForm
 
 
@@ -34,6 +35,36 @@ class ManageProjectsPermission:
 
     def has_module_permission(self, request) -> bool:
         return self._may_manage(request)
+
+
+class PersonalDataMasking:
+    """Rows shown to a reader without see_personal_data have personal data masked (in memory,
+    never saved), on the list as on the change page, and their userIDs cannot be searched for
+    by prefix: a search matches a whole userID only."""
+
+    def mask(self, obj, user):
+        raise NotImplementedError
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        return obj if obj is None else self.mask(obj, request.user)
+
+    def get_list_display(self, request):
+        list_display = super().get_list_display(request)
+        if may_see(request.user):
+            return list_display
+
+        def user_id(obj) -> str:
+            return shown_user_id(obj.user_id, request.user)
+
+        user_id.short_description = "userID"
+        return [user_id if field == "user_id" else field for field in list_display]
+
+    def get_search_fields(self, request):
+        search_fields = super().get_search_fields(request)
+        if may_see(request.user):
+            return search_fields
+        return ["=user_id" if field == "user_id" else field for field in search_fields]
 
 
 class EnvironmentInline(ManageProjectsPermission, admin.TabularInline):
@@ -140,7 +171,7 @@ class EnvironmentAdmin(StepUpAdminMixin, ManageProjectsPermission, admin.ModelAd
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(PersonalDataMasking, admin.ModelAdmin):
     """The audit trail, for those who may read it. Nobody adds, changes or deletes a row here;
     only the retention task removes rows, once they are older than AUDIT_RETENTION_DAYS."""
 
@@ -157,6 +188,9 @@ class AuditEntryAdmin(admin.ModelAdmin):
     list_filter = ["action", "outcome", "source"]
     search_fields = ["user_id", "actor_name"]
     date_hierarchy = "created_at"
+
+    def mask(self, obj, user):
+        return mask_entry(obj, user)
 
     def has_view_permission(self, request, obj=None) -> bool:
         return request.user.has_perm("sessions_app.view_audit")
@@ -175,13 +209,16 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(KnownSession)
-class KnownSessionAdmin(admin.ModelAdmin):
+class KnownSessionAdmin(PersonalDataMasking, admin.ModelAdmin):
     """The index of userIDs the dashboard has seen: read by inspectors, pruned by admins."""
 
     list_display = ["user_id", "environment", "origin", "has_state", "last_seen_at", "current_flow"]
     list_filter = ["environment", "origin", "has_state"]
     list_select_related = ["environment__project"]
     search_fields = ["user_id"]
+
+    def mask(self, obj, user):
+        return mask_known_session(obj, user)
 
     def has_view_permission(self, request, obj=None) -> bool:
         return request.user.has_perm("sessions_app.inspect_session")

@@ -13,6 +13,7 @@ from . import step_up
 from .account_actions import (
     PRIVILEGE_FLAGS,
     access_of,
+    password_change_by,
     record_access_change,
     record_role_permissions_change,
 )
@@ -32,8 +33,23 @@ class StepUpAdminMixin:
             return step_up.redirect_to_confirm(request, request.get_full_path())
         return super().delete_view(request, object_id, extra_context)
 
+    def changelist_view(self, request, extra_context=None):
+        # An action run on the selected rows ("delete selected") is as high-impact as the same
+        # change made one object at a time. Nothing is done until the password is confirmed.
+        if request.method == "POST" and "action" in request.POST and not step_up.is_fresh(request):
+            return step_up.redirect_to_confirm(request, request.get_full_path())
+        return super().changelist_view(request, extra_context)
+
 
 class AuditedUserAdmin(StepUpAdminMixin, UserAdmin):
+    def user_change_password(self, request, id, form_url=""):
+        """Setting a password (another user's, or a superuser's own): step-up first, then an
+        audit row, and the account's API tokens are revoked (account_actions)."""
+        if not step_up.is_fresh(request):
+            return step_up.redirect_to_confirm(request, request.get_full_path())
+        with password_change_by(request.user, source=AuditEntry.Source.ADMIN):
+            return super().user_change_password(request, id, form_url)
+
     def save_related(self, request, form, formsets, change) -> None:
         # The user row is saved already; its groups and permissions are saved here.
         before = access_of(form.instance) if change else access_of(User())

@@ -6,5 +6,6 @@ class SessionsAppConfig(AppConfig):
     verbose_name = "Voiceflow sessions"
 
     def ready(self) -> None:
-        # Connects the sign-in receiver: signing in with the password is a step-up confirmation.
-        from . import step_up  # noqa: F401
+        # Connects the receivers: signing in with the password is a step-up confirmation
+        # (step_up); a changed password revokes the account's API tokens (account_actions).
+        from . import account_actions, step_up  # noqa: F401

@@ -268,6 +268,7 @@ class AuditEntry(models.Model):
         ROLE_CHANGED = "role_changed", "Role changed"
         TOKEN_CREATED = "token_created", "API token created"
         TOKEN_REVOKED = "token_revoked", "API token revoked"
+        PASSWORD_CHANGED = "password_changed", "Password changed"
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "Pending"

@@ -32,6 +32,80 @@ http_url = URLValidator(
 )
 
 
+UNUSUAL_KEY_WARNING = (
+    "The API key starts with VF.DM. but does not have the usual shape "
+    "(VF.DM. + 24 characters + '.' + at least 16 characters). It was saved; "
+    "use Test connection to check that Voiceflow accepts it."
+)
+
+
+# ---- the checks of each field, shared by these forms, Django's admin and the API ----
+
+
+def validate_project_id(value: str) -> str:
+    project_id = value.strip()
+    if not IDENTIFIER_PATTERN.fullmatch(project_id):
+        raise forms.ValidationError(
+            "A Voiceflow project ID has only letters, digits, '-' and '_' "
+            "(copy it from the project's Settings → General)."
+        )
+    return project_id
+
+
+def validate_api_key(value: str) -> str:
+    """A non-empty Dialog Manager key; one of an unusual shape passes (see API_KEY_PATTERN)."""
+    api_key = value.strip()
+    if re.search(r"\s", api_key):
+        raise forms.ValidationError("An API key has no spaces or line breaks.")
+    if not HEADER_VALUE_PATTERN.fullmatch(api_key):
+        raise forms.ValidationError(
+            "An API key has only printable ASCII characters (it is sent in an HTTP header)."
+        )
+    if api_key.startswith("VF.WS."):
+        raise forms.ValidationError(
+            "This is a workspace key (VF.WS.…); the runtime needs the project's Dialog "
+            "Manager API key (VF.DM.…)."
+        )
+    if not api_key.startswith(API_KEY_PREFIX):
+        raise forms.ValidationError(
+            "A Dialog Manager API key starts with VF.DM. (the project's Settings → API keys)."
+        )
+    return api_key
+
+
+def validate_access_token(value: str) -> str:
+    """A personal access token, or empty for none."""
+    access_token = value.strip()
+    if re.search(r"\s", access_token):
+        raise forms.ValidationError("An access token has no spaces or line breaks.")
+    if access_token and not HEADER_VALUE_PATTERN.fullmatch(access_token):
+        raise forms.ValidationError(
+            "An access token has only printable ASCII characters (it is sent in an HTTP header)."
+        )
+    return access_token
+
+
+def validate_version_id(value: str) -> str:
+    version_id = value.strip()
+    if version_id.lower() in VERSION_ALIASES:
+        return version_id.lower()
+    if not IDENTIFIER_PATTERN.fullmatch(version_id):
+        raise forms.ValidationError(
+            "Use development, staging, production or a literal version ID "
+            "(letters, digits, '-' and '_')."
+        )
+    return version_id
+
+
+def validate_alias(value: str) -> str:
+    alias = value.strip()
+    if not IDENTIFIER_PATTERN.fullmatch(alias):
+        raise forms.ValidationError(
+            "An environment alias has only letters, digits, '-' and '_' (e.g. main)."
+        )
+    return alias
+
+
 def https_by_default(db_field, **kwargs) -> forms.Field | None:
     """Model form fields, with a URL typed without a scheme taken as https://."""
     if isinstance(db_field, models.URLField):
@@ -98,13 +172,7 @@ class ProjectForm(forms.ModelForm):
         self.warnings: list[str] = []
 
     def clean_voiceflow_project_id(self) -> str:
-        project_id = self.cleaned_data["voiceflow_project_id"].strip()
-        if not IDENTIFIER_PATTERN.fullmatch(project_id):
-            raise forms.ValidationError(
-                "A Voiceflow project ID has only letters, digits, '-' and '_' "
-                "(copy it from the project's Settings → General)."
-            )
-        return project_id
+        return validate_project_id(self.cleaned_data["voiceflow_project_id"])
 
     def clean_api_key(self) -> str:
         api_key = self.cleaned_data["api_key"]
@@ -112,39 +180,13 @@ class ProjectForm(forms.ModelForm):
             if self.instance.pk is None:
                 raise forms.ValidationError("A new project needs its Dialog Manager API key.")
             return ""
-        if re.search(r"\s", api_key):
-            raise forms.ValidationError("An API key has no spaces or line breaks.")
-        if not HEADER_VALUE_PATTERN.fullmatch(api_key):
-            raise forms.ValidationError(
-                "An API key has only printable ASCII characters (it is sent in an HTTP header)."
-            )
-        if api_key.startswith("VF.WS."):
-            raise forms.ValidationError(
-                "This is a workspace key (VF.WS.…); the runtime needs the project's Dialog "
-                "Manager API key (VF.DM.…)."
-            )
-        if not api_key.startswith(API_KEY_PREFIX):
-            raise forms.ValidationError(
-                "A Dialog Manager API key starts with VF.DM. (the project's Settings → API keys)."
-            )
+        api_key = validate_api_key(api_key)
         if not API_KEY_PATTERN.fullmatch(api_key):
-            self.warnings.append(
-                "The API key starts with VF.DM. but does not have the usual shape "
-                "(VF.DM. + 24 characters + '.' + at least 16 characters). It was saved; "
-                "use Test connection to check that Voiceflow accepts it."
-            )
+            self.warnings.append(UNUSUAL_KEY_WARNING)
         return api_key
 
     def clean_access_token(self) -> str:
-        access_token = self.cleaned_data["access_token"]
-        if re.search(r"\s", access_token):
-            raise forms.ValidationError("An access token has no spaces or line breaks.")
-        if access_token and not HEADER_VALUE_PATTERN.fullmatch(access_token):
-            raise forms.ValidationError(
-                "An access token has only printable ASCII characters (it is sent in an HTTP "
-                "header)."
-            )
-        return access_token
+        return validate_access_token(self.cleaned_data["access_token"])
 
     def _clean_base_url(self, name: str) -> str:
         url = self.cleaned_data[name]
@@ -182,23 +224,10 @@ class EnvironmentForm(forms.ModelForm):
         fields = ["label", "version_id", "alias", "realtime_version", "badge", "is_production"]
 
     def clean_version_id(self) -> str:
-        version_id = self.cleaned_data["version_id"].strip()
-        if version_id.lower() in VERSION_ALIASES:
-            return version_id.lower()
-        if not IDENTIFIER_PATTERN.fullmatch(version_id):
-            raise forms.ValidationError(
-                "Use development, staging, production or a literal version ID "
-                "(letters, digits, '-' and '_')."
-            )
-        return version_id
+        return validate_version_id(self.cleaned_data["version_id"])
 
     def clean_alias(self) -> str:
-        alias = self.cleaned_data["alias"].strip()
-        if not IDENTIFIER_PATTERN.fullmatch(alias):
-            raise forms.ValidationError(
-                "An environment alias has only letters, digits, '-' and '_' (e.g. main)."
-            )
-        return alias
+        return validate_alias(self.cleaned_data["alias"])
 
 
 class BaseEnvironmentFormSet(BaseInlineFormSet):

@@ -154,3 +154,16 @@ def test_an_id_filter_that_is_not_an_id_is_a_validation_error(db, admin_user, pa
 
     assert response.status_code == 400
     assert error_of(response)["code"] == "validation"
+
+
+@pytest.mark.production_path
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/%0A", "/api/v1/jobs/%0A", "/api/v1/%0D%0Ax", "/api/v2/jobs", "/api/", "/api"],
+)
+def test_an_unroutable_api_path_is_a_json_404(db, viewer, path):
+    response = token_client(viewer).get(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert error_of(response)["code"] == "not_found"

@@ -250,3 +250,48 @@ def test_values_sent_in_http_headers_must_be_printable_ascii(environment, admin_
         .post(f"/api/v1/environments/{environment.pk}/test-connection")
         .json()["ok"]
     )
+
+
+# ---- one validation: the API refuses what the project forms refuse, with the same words ----
+
+REFUSED_PROJECT_FIELDS = [
+    ("voiceflow_project_id", "../../x?y#z"),
+    ("voiceflow_project_id", "abc/def"),
+    ("api_key", "VF.WS.aaaaaaaaaaaaaaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbb"),
+    ("api_key", "sk-live-0123456789"),
+]
+
+
+@pytest.mark.production_path
+@pytest.mark.parametrize(("field", "value"), REFUSED_PROJECT_FIELDS)
+def test_the_api_refuses_project_fields_the_form_refuses(sandbox, admin_user, field, value):
+    from sessions_app.project_forms import ProjectForm
+
+    form = ProjectForm(
+        data={**new_project_body(sandbox, **{field: value}), "state_api": "legacy"},
+    )
+    response = token_client(admin_user).post(
+        "/api/v1/projects", new_project_body(sandbox, **{field: value}), format="json"
+    )
+
+    assert field in form.errors
+    assert response.status_code == 400
+    assert error_of(response)["details"][field] == form.errors[field]
+    assert not Project.objects.exists()
+
+
+@pytest.mark.production_path
+@pytest.mark.parametrize(("field", "value"), [("version_id", "../x"), ("alias", "a?b")])
+def test_the_api_refuses_environment_fields_the_form_refuses(project, admin_user, field, value):
+    from sessions_app.project_forms import EnvironmentForm
+
+    body = {"label": "Odd", "version_id": "development", "alias": "main", field: value}
+    form = EnvironmentForm(data={**body, "badge": "blue", "realtime_version": "draft"})
+    response = token_client(admin_user).post(
+        "/api/v1/environments", {**body, "project": project.pk}, format="json"
+    )
+
+    assert field in form.errors
+    assert response.status_code == 400
+    assert error_of(response)["details"][field] == form.errors[field]
+    assert not Environment.objects.filter(label="Odd").exists()

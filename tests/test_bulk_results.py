@@ -79,3 +79,27 @@ def test_the_progress_contract_of_a_finished_job(celery_worker, environment, ops
         "is_finished": True,
     }
     assert set(progress) >= {"rate_per_minute", "eta_seconds", "status_label", "stop_reason"}
+
+
+FORMULA_USER_IDS = ["=cmd|' /C calc'!A0", "+44 20 7946 0958", "-2+3", "@SUM(A1:A2)"]
+
+
+@pytest.mark.parametrize("client_kind", ["page", "api"])
+def test_the_results_csv_neutralises_formula_leading_cells(
+    environment, ops, ops_client, client_kind
+):
+    from api_support import token_client
+    from bulk_support import preload_for_users
+
+    job = preload_for_users(environment, ops, [*FORMULA_USER_IDS, "plain-user"], {"n": 1})
+
+    if client_kind == "page":
+        response = ops_client.get(reverse("job_results", args=[job.pk]))
+    else:
+        response = token_client(ops).get(f"/api/v1/jobs/{job.pk}/results")
+
+    text = b"".join(response.streaming_content).decode()
+    user_ids = [row["userID"] for row in csv.DictReader(io.StringIO(text))]
+    assert user_ids == [*("'" + user_id for user_id in FORMULA_USER_IDS), "plain-user"]
+    # Every cell is quoted, so a separator inside a value cannot start a new, unguarded cell.
+    assert all(line.startswith('"') for line in text.splitlines())

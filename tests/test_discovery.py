@@ -385,9 +385,11 @@ def test_the_page_finds_sessions_by_userid_prefix(viewer_client, indexed):
 def test_each_result_opens_the_inspector(viewer_client, indexed):
     response = find_page(viewer_client, active="15m")
 
-    link = inspect_url(indexed, "hungry")
+    known = KnownSession.objects.get(environment=indexed, user_id="hungry")
+    link = reverse("known_session_open", args=[known.pk])
     assert f'href="{link}"' in response.content.decode()
-    assert viewer_client.get(link).status_code == 200
+    assert viewer_client.get(link)["Location"] == inspect_url(indexed, "hungry")
+    assert viewer_client.get(link, follow=True).status_code == 200
 
 
 def test_an_unknown_activity_period_is_refused_with_a_message(viewer_client, indexed):

@@ -178,11 +178,15 @@ def test_the_index_is_paginated_and_keeps_the_search_across_pages(
 
 def test_a_link_in_the_index_opens_the_exact_user(viewer_client, viewer, environment):
     OperatorPreference.objects.create(user=viewer, environment=environment)
-    note_session(environment, "50% off/#1", {"variables": {}})
+    known = note_session(environment, "50% off/#1", {"variables": {}})
 
     response = viewer_client.get(reverse("home"))
+    link = reverse("known_session_open", args=[known.pk])
+    opened = viewer_client.get(link)
 
-    assert "?user=50%25%20off%2F%231" in response.content.decode()
+    assert f'href="{link}"' in response.content.decode()
+    assert opened.status_code == 302
+    assert opened["Location"].endswith("?user=50%25+off%2F%231")
 
 
 def test_someone_without_a_role_is_told_so_and_sees_no_sessions(outsider_client, environment):

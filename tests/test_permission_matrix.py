@@ -18,6 +18,7 @@ from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 from knox.models import AuthToken
 
+from sessions_app.known_sessions import note_session
 from sessions_app.models import AuditEntry, BulkJob
 from sessions_app.roles import permissions_of
 
@@ -54,6 +55,8 @@ ACCESS: dict[tuple[str, str], str] = {
     ("session_console_emit", "POST"): "interact_session",
     ("session_console_state", "GET"): "interact_session",
     ("find_by_activity", "GET"): "inspect_session",
+    ("known_session_open", "GET"): "inspect_session",
+    ("audit_entry_session", "GET"): "view_audit",  # and inspect_session, which every role has
     ("import_transcripts", "POST"): "inspect_session",
     ("audit_list", "GET"): "view_audit",
     ("audit_detail", "GET"): "view_audit",
@@ -167,7 +170,9 @@ def objects(environment, ops, admin_user):
         state_after={"stack": [], "storage": {}, "variables": {"a": 1}},
     )
     token, _ = AuthToken.objects.create(admin_user, expiry=None)
+    known = note_session(environment, "matrix-user", {"variables": {"a": 1}})
     return {
+        "known": known,
         "environment": environment,
         "job": job,
         "entry": entry,
@@ -193,6 +198,7 @@ def kwargs_for(name: str, route: str, objects: dict) -> dict:
             "environments": objects["environment"].pk,
             "jobs": objects["job"].pk,
             "audit": objects["entry"].pk,
+            "known": objects["known"].pk,
         }[owner]
     return kwargs
 

@@ -1,6 +1,7 @@
 """Values of the variables named in PERSONAL_DATA_VARIABLES are hidden from roles without
 `see_personal_data` (Viewer, Support) on every surface that shows values; Ops and Admin see them."""
 
+import hashlib
 import json
 
 import pytest
@@ -192,12 +193,14 @@ def test_sending_the_mask_back_as_a_value_is_refused(support_client, environment
 
 
 def test_the_names_are_a_setting(viewer_client, environment, caller, settings):
-    settings.PERSONAL_DATA_VARIABLES = ["pizza_size"]
+    settings.PERSONAL_DATA_VARIABLES = ["pizza_*"]
 
     page = inspect(viewer_client, environment).content.decode()
 
-    assert EMAIL in page
     assert "large" not in page
+    # Values shaped like an email address or a phone number stay hidden whatever their name.
+    assert EMAIL not in page
+    assert PHONE not in page
 
 
 # ---- the API ----
@@ -211,6 +214,25 @@ def test_the_state_api_hides_them_but_keeps_the_real_etag(viewer, ops, environme
     assert as_viewer["state"]["variables"]["email"] == MASK
     assert as_ops["state"]["variables"]["email"] == EMAIL
     assert as_viewer["etag"] == as_ops["etag"]
+
+
+@pytest.mark.production_path
+def test_the_etag_does_not_let_a_masked_reader_check_a_guess(viewer, environment, caller, settings):
+    path = f"/api/v1/environments/{environment.pk}/sessions/state"
+    answer = token_client(viewer).get(path, {"user": USER})
+    etag = answer["ETag"].strip('"')
+    masked = answer.json()["state"]
+
+    # The reader guesses the hidden values right; an unkeyed digest of the guess would match.
+    guess = json.loads(json.dumps(masked))
+    guess["variables"].update({"email": EMAIL, "phone": PHONE})
+    guess["stack"][0]["variables"]["Email"] = EMAIL
+    canonical = json.dumps(guess, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    unkeyed = hashlib.sha256(canonical.encode()).hexdigest()
+    assert etag not in unkeyed
+    # Keyed with the server's secret: another secret gives another ETag for the same state.
+    settings.SECRET_KEY = "another-secret-" + "x" * 40
+    assert token_client(viewer).get(path, {"user": USER})["ETag"].strip('"') != etag
 
 
 def test_a_masked_reader_can_still_write_with_the_etag(support, environment, caller, sandbox):

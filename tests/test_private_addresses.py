@@ -25,6 +25,19 @@ FORBIDDEN_URLS = [
     "http://0.0.0.0:8200",
     "http://[::ffff:127.0.0.1]",
 ]
+# IPv6 addresses that carry a private IPv4 address, and the way each one reaches it.
+EMBEDDED_PRIVATE_ADDRESSES = [
+    "::127.0.0.1",  # IPv4-compatible
+    "::10.0.0.5",
+    "64:ff9b::7f00:1",  # NAT64, well-known prefix
+    "64:ff9b::a9fe:a9fe",  # NAT64 to cloud metadata
+    "64:ff9b:1::a00:5",  # NAT64, local-use prefix
+    "::ffff:0:7f00:1",  # IPv4-translated (SIIT)
+    "::ffff:7f00:1",  # IPv4-mapped, written in hex
+    "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+    "2002:c0a8:114::1",  # 6to4 of 192.168.1.20
+    "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo to 127.0.0.1 (the client part, obfuscated)
+]
 
 
 @pytest.fixture
@@ -39,6 +52,21 @@ def nothing_private_allowed(settings):
 def test_it_refuses_a_private_or_loopback_url(url, nothing_private_allowed):
     with pytest.raises(PrivateAddressRefused, match="private, loopback, link-local or reserved"):
         check_base_url(url, what="The runtime base URL")
+
+
+@pytest.mark.parametrize("address", EMBEDDED_PRIVATE_ADDRESSES)
+def test_it_refuses_an_ipv6_address_that_carries_a_private_ipv4_one(
+    address, nothing_private_allowed
+):
+    with pytest.raises(PrivateAddressRefused, match="private, loopback, link-local or reserved"):
+        check_base_url(f"http://[{address}]:8080", what="The runtime base URL")
+
+
+@pytest.mark.parametrize(
+    "address", ["64:ff9b::808:808", "2002:808:808::1", "::ffff:8.8.8.8", "2606:4700::1111"]
+)
+def test_it_accepts_an_ipv6_address_that_leads_to_a_public_one(address, nothing_private_allowed):
+    check_base_url(f"https://[{address}]/", what="The runtime base URL")
 
 
 def test_it_refuses_a_name_that_resolves_to_loopback(nothing_private_allowed):

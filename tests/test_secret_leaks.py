@@ -26,7 +26,8 @@ from test_permission_matrix import ACCESS, kwargs_for, url_patterns
 from sessions_app import bulk
 from sessions_app.actions import do_set_variables
 from sessions_app.bulk.engine import run_job
-from sessions_app.models import AuditEntry, BulkJob, Environment, Project
+from sessions_app.known_sessions import note_session
+from sessions_app.models import AuditEntry, BulkJob, Environment, KnownSession, Project
 
 KEY_PART = "SecretLeakKey" + secrets.token_hex(8)
 TOKEN_PART = "SecretLeakToken" + secrets.token_hex(8)
@@ -103,6 +104,8 @@ def test_no_page_api_answer_log_line_audit_row_or_results_file_carries_them(
         "job": job,
         "entry": entry,
         "token": admin_user.auth_token_set.first(),
+        "known": KnownSession.objects.filter(environment=environment).first()
+        or note_session(environment, "leak-check", {"variables": {}}),
     }
     shown: list[tuple[str, str]] = []
     for user in (admin_user, viewer):

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from test_permission_matrix import ACCESS, kwargs_for, url_patterns
 
+from sessions_app.known_sessions import note_session
 from sessions_app.models import Project
 
 
@@ -125,6 +126,7 @@ def test_every_page_carries_the_csp_without_inline_scripts_and_the_security_head
             source="page", environment=environment, user_id="u", action="reset"
         ),
         "token": None,
+        "known": note_session(environment, "u", {"variables": {}}),
     }
     client = client_for_user(admin_user)
     checked = 0

@@ -64,9 +64,10 @@ def test_every_web_server_line_is_json_and_a_request_s_lines_carry_its_id(
     assert answer.headers["X-Request-ID"] == "trace-1"
     text = log_path.read_text()
     lines = [json.loads(line) for line in text.splitlines()]  # gunicorn's own lines too
-    assert {"Starting gunicorn 23.0.0", "Using worker: gthread"} <= {
-        line["message"] for line in lines
-    }
+    assert {
+        "Starting gunicorn 23.0.0",
+        "Using worker: voiceflow_admin.gunicorn.SlowClientSafeThreadWorker",
+    } <= {line["message"] for line in lines}
     access, refusal = [line for line in lines if line["request_id"] == "trace-1"]
     assert access == access | {
         "level": "INFO",

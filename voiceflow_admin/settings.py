@@ -184,6 +184,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "sessions_app.logs.RequestIdMiddleware",
+    "sessions_app.api.limits.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -426,16 +427,24 @@ VOICEFLOW_ALLOW_PRIVATE_URLS = _http_urls("VOICEFLOW_ALLOW_PRIVATE_URLS", [SANDB
 # Step-up confirmation: the password re-entered this recently covers high-impact work.
 STEP_UP_MINUTES = _int("STEP_UP_MINUTES", 10, minimum=1)
 STEP_UP_PRELOAD_THRESHOLD = _int("STEP_UP_PRELOAD_THRESHOLD", 1000, minimum=1)
-# Variables whose values only roles with see_personal_data see (names, case-insensitive).
+# Variables whose values only roles with see_personal_data see: shell-style name patterns,
+# case-insensitive (sessions_app/personal_data.py; values shaped like emails or phone numbers
+# are hidden whatever their name).
 PERSONAL_DATA_VARIABLES = [
     name.strip().lower()
     for name in env.str(
-        "PERSONAL_DATA_VARIABLES", default="email,phone,phone_number,address"
+        "PERSONAL_DATA_VARIABLES",
+        default="*email*,*phone*,*mobile*,*address*,customer_*,*first_name*,*last_name*,"
+        "*full_name*,*birth*",
     ).split(",")
     if name.strip()
 ]
 # 0 keeps audit entries forever.
 AUDIT_RETENTION_DAYS = _int("AUDIT_RETENTION_DAYS", 365, minimum=0)
+# Size limits (README, Configuration): an API body, a job's uploaded input, a job's rows.
+API_MAX_BODY_MB = _int("API_MAX_BODY_MB", 2, minimum=1)
+BULK_UPLOAD_MAX_MB = _int("BULK_UPLOAD_MAX_MB", 20, minimum=1)
+BULK_MAX_ROWS = _int("BULK_MAX_ROWS", 100_000, minimum=1)
 # How many userIDs the bulk engine works on at once in one worker process.
 BULK_CONCURRENCY = _int("BULK_CONCURRENCY", 8, minimum=1)
 # How many tasks a started job is queued as, so that as many worker processes can share it.

@@ -2,10 +2,11 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.templatetags.static import static
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
+from sessions_app.api.urls import no_such_endpoint
 from sessions_app.views import health
 from sessions_app.views.password import PasswordChange
 
@@ -24,5 +25,7 @@ urlpatterns = [
     ),
     path("django-admin/", admin.site.urls),
     path("api/v1/", include("sessions_app.api.urls")),
+    # /api/… outside a known version answers in the API's error shape too.
+    re_path(r"^api(?:/(?P<path>[\s\S]*))?$", no_such_endpoint),
     path("", include("sessions_app.urls")),
 ]

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from ..actions import Conflict, StateShapeError
 from ..encryption import UndecryptableSecret
+from ..personal_data import mask_state
 from ..voiceflow import RateLimited, VoiceflowError
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ ERROR_CODES = [
     "method_not_allowed",
     "not_acceptable",
     "unsupported_media_type",
+    "payload_too_large",
     "upstream_unauthorized",
     "upstream_rate_limited",
     "upstream_error",
@@ -147,6 +149,13 @@ _DRF_CODES = [
 ]
 
 
+def _masked_for(context: dict, state):
+    """A state in an error answer, as the caller may see it (personal_data.py)."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    return state if user is None else mask_state(state, user)
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, ApiError):
         return error_response(
@@ -160,7 +169,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
             "state and its ETag are in details.",
             details={
                 "etag": exc.fingerprint_now,
-                "state": exc.state_now,
+                "state": _masked_for(context, exc.state_now),
                 "audit_entry": exc.entry.pk,
             },
             headers={"ETag": f'"{exc.fingerprint_now}"'},
@@ -220,6 +229,11 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     )
 
 
+def error_json(status_code: int, code: str, message: str) -> JsonResponse:
+    """The error shape outside DRF (middleware, Django's own handlers)."""
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status_code)
+
+
 def lockout_response(request: HttpRequest, original_response, credentials) -> HttpResponse:
     """django-axes' answer once a username and address are locked out (AXES_LOCKOUT_CALLABLE):
     the error shape for the API, the locked-out page for people."""
@@ -262,6 +276,7 @@ _DESCRIPTIONS = {
     404: "not_found: no such object.",
     409: "conflict: the object is not in a state that allows this.",
     412: "precondition_failed: the conversation moved since the If-Match ETag; nothing was sent.",
+    413: "payload_too_large: the body is over API_MAX_BODY_MB (an upload: BULK_UPLOAD_MAX_MB).",
     422: "upstream_validation: Voiceflow refused the request.",
     428: "precondition_required: send If-Match with the ETag of the state you edited.",
     429: "upstream_rate_limited: retry after `retry_after` seconds (Retry-After header); "

@@ -5,7 +5,14 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..models import AuditEntry, Environment, KnownSession, Project
-from ..personal_data import mask_state
+from ..personal_data import mask_entry, mask_known_session
+from ..project_forms import (
+    validate_access_token,
+    validate_alias,
+    validate_api_key,
+    validate_project_id,
+    validate_version_id,
+)
 from ..voiceflow.address_guard import PrivateAddressRefused, check_base_url
 
 # ---- projects and environments ----
@@ -60,6 +67,13 @@ class EnvironmentSerializer(serializers.ModelSerializer):
                     {"label": f"The project already has an environment labelled {label!r}."}
                 )
         return attrs
+
+    # The same checks as the project pages' and Django admin's forms (project_forms.py).
+    def validate_version_id(self, value: str) -> str:
+        return validate_version_id(value)
+
+    def validate_alias(self, value: str) -> str:
+        return validate_alias(value)
 
 
 class EnvironmentSummarySerializer(serializers.ModelSerializer):
@@ -127,6 +141,16 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     def validate_analytics_url(self, url: str) -> str:
         return self._checked_url(url, "analytics_url")
+
+    # The same checks as the project pages' and Django admin's forms (project_forms.py).
+    def validate_voiceflow_project_id(self, value: str) -> str:
+        return validate_project_id(value)
+
+    def validate_api_key(self, value: str) -> str:
+        return validate_api_key(value)
+
+    def validate_access_token(self, value: str) -> str:
+        return validate_access_token(value)
 
 
 class ConnectionCheckSerializer(serializers.Serializer):
@@ -205,11 +229,7 @@ class KnownSessionSerializer(serializers.ModelSerializer):
         ]
 
     def to_representation(self, instance):
-        shown = super().to_representation(instance)
-        shown["variables_snapshot"] = mask_state(
-            shown["variables_snapshot"], self.context["request"].user
-        )
-        return shown
+        return super().to_representation(mask_known_session(instance, self.context["request"].user))
 
 
 # ---- audit ----
@@ -248,11 +268,7 @@ class AuditEntrySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def to_representation(self, instance):
-        shown = super().to_representation(instance)
-        user = self.context["request"].user
-        for name in ("state_before", "state_after", "request_sent"):
-            shown[name] = mask_state(shown[name], user)
-        return shown
+        return super().to_representation(mask_entry(instance, self.context["request"].user))
 
 
 # ---- tokens ----

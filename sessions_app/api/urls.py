@@ -99,5 +99,7 @@ urlpatterns = [
     path("jobs/<id:pk>/results", jobs.JobResultsView.as_view(), name="api-job-results"),
     path("tokens", tokens.TokenListView.as_view(), name="api-tokens"),
     path("tokens/<str:prefix>", tokens.TokenDetailView.as_view(), name="api-token"),
-    re_path(r"^(?P<path>.*)$", no_such_endpoint),
+    # Any path at all, a newline (`%0A`) included: `.` alone would stop at it and leave the
+    # request to Django's HTML 404.
+    re_path(r"^(?P<path>[\s\S]*)$", no_such_endpoint),
 ]

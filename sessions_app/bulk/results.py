@@ -51,6 +51,24 @@ def result_rows(job: BulkJob) -> Iterator[list]:
         ]
 
 
+# OWASP's CSV injection guidance: a cell starting with one of these is a formula to a
+# spreadsheet (`=cmd|' /C calc'!A0`); a leading single quote makes it text.
+# https://owasp.org/www-community/attacks/CSV_Injection
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(cell: object) -> object:
+    """The cell as a spreadsheet shows it as text: `'` before a formula-leading string."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_PREFIXES):
+        return "'" + cell
+    return cell
+
+
+def _safe_rows(job: BulkJob) -> Iterator[list]:
+    for row in result_rows(job):
+        yield [neutralised(cell) for cell in row]
+
+
 class _Echo:
     def write(self, value: str) -> str:
         return value
@@ -58,12 +76,12 @@ class _Echo:
 
 def iter_results_csv(job: BulkJob) -> Iterator[str]:
     """CSV text line by line, for a streaming HTTP response."""
-    writer = csv.writer(_Echo())
-    for row in result_rows(job):
+    writer = csv.writer(_Echo(), quoting=csv.QUOTE_ALL)
+    for row in _safe_rows(job):
         yield writer.writerow(row)
 
 
 def write_results_csv(job: BulkJob, file: IO[str]) -> None:
-    writer = csv.writer(file)
-    for row in result_rows(job):
+    writer = csv.writer(file, quoting=csv.QUOTE_ALL)
+    for row in _safe_rows(job):
         writer.writerow(row)

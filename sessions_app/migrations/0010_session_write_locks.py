@@ -51,7 +51,7 @@ class Migration(migrations.Migration):
             name='SessionWriteLock',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('user_id', models.CharField(max_length=128)),
+                ('user_id', models.CharField(max_length=2600)),
                 ('holder', models.CharField(max_length=64)),
                 ('expires_at', models.DateTimeField()),
                 ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='sessions_app.project')),

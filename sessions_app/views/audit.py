@@ -32,6 +32,8 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     elif form.is_bound:
         entries = entries.none()
     page = Paginator(entries, ENTRIES_PER_PAGE).get_page(request.GET.get("page"))
+    for entry in page:
+        mask_entry(entry, request.user)
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "page": page, "filter_query": query.urlencode()}
@@ -58,6 +60,18 @@ def audit_detail(request: HttpRequest, entry_id: int) -> HttpResponse:
         "restorable": restorable_entry,
     }
     return render(request, "audit/detail.html", context)
+
+
+@require_GET
+def audit_entry_session(request: HttpRequest, entry_id: int) -> HttpResponse:
+    """The inspector of the session an entry wrote to; audit pages link here, not to the userID
+    (hidden from roles without see_personal_data)."""
+    require(request, "view_audit")
+    entry = get_object_or_404(AuditEntry.objects.only("environment_id", "user_id"), pk=entry_id)
+    if entry.environment_id is None or not entry.user_id:
+        return render_problem(request, "This record names no session.", status=404)
+    environment = environment_for(request, entry.environment_id, "inspect_session")
+    return redirect(inspector_url(environment, entry.user_id))
 
 
 def restorable(entry: AuditEntry) -> bool:

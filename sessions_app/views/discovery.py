@@ -16,7 +16,7 @@ from ..discovery.tasks import read_imported_states
 from ..encryption import UndecryptableSecret
 from ..inspector.display import key_variables
 from ..models import Environment
-from ..personal_data import exclude_hidden_matches, mask_state
+from ..personal_data import exclude_hidden_matches, exclude_hidden_user_ids, mask_known_session
 from ..voiceflow import VoiceflowError
 from ..workspace import current_environment, remember_environment
 
@@ -44,9 +44,11 @@ def _render(
             search_form.cleaned_data["value"],
             request.user,
         )
+        found = exclude_hidden_user_ids(found, search_form.cleaned_data["user"], request.user)
         results = Paginator(found, RESULTS_PER_PAGE).get_page(request.GET.get("page"))
         for known in results:
-            known.key_variables = key_variables(mask_state(known.variables_snapshot, request.user))
+            mask_known_session(known, request.user)
+            known.key_variables = key_variables(known.variables_snapshot)
     query = request.GET.copy()
     query.pop("page", None)
     context = {

@@ -2,14 +2,15 @@
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
-from ..access import can
+from ..access import can, environment_for
 from ..inspector.display import key_variables
 from ..inspector.forms import FindSessionForm, KnownSessionSearchForm
 from ..known_sessions import search_known_sessions
-from ..personal_data import exclude_hidden_matches, mask_state
+from ..models import KnownSession
+from ..personal_data import exclude_hidden_matches, exclude_hidden_user_ids, mask_known_session
 from ..workspace import current_environment, remember_environment
 from .sessions import inspector_url
 
@@ -37,20 +38,17 @@ def home(request: HttpRequest) -> HttpResponse:
     known_page = None
     if environment is not None:
         value = search_form.cleaned_data.get("value", "")
+        prefix = search_form.cleaned_data.get("prefix", "")
         known = exclude_hidden_matches(
-            search_known_sessions(
-                environment,
-                user_id_prefix=search_form.cleaned_data.get("prefix", ""),
-                variable_value=value,
-            ),
+            search_known_sessions(environment, user_id_prefix=prefix, variable_value=value),
             value,
             request.user,
         )
+        known = exclude_hidden_user_ids(known, prefix, request.user)
         known_page = Paginator(known, SESSIONS_PER_PAGE).get_page(request.GET.get("page"))
         for known_session in known_page:
-            known_session.key_variables = key_variables(
-                mask_state(known_session.variables_snapshot, request.user)
-            )
+            mask_known_session(known_session, request.user)
+            known_session.key_variables = key_variables(known_session.variables_snapshot)
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -64,3 +62,12 @@ def home(request: HttpRequest) -> HttpResponse:
         ),
     }
     return render(request, "home.html", context, status=status)
+
+
+@require_GET
+def open_known_session(request: HttpRequest, pk: int) -> HttpResponse:
+    """The inspector of a listed session. Lists link here rather than to the userID itself, so
+    a list shown to a role without see_personal_data does not carry the userIDs it hides."""
+    known = get_object_or_404(KnownSession.objects.only("environment_id", "user_id"), pk=pk)
+    environment = environment_for(request, known.environment_id, "inspect_session")
+    return redirect(inspector_url(environment, known.user_id))

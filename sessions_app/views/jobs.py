@@ -4,7 +4,6 @@ Viewing needs `inspect_session`; anything that creates or controls a job (and th
 results, which show variable values) needs `run_bulk_jobs`.
 """
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
@@ -15,10 +14,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .. import bulk, step_up
 from ..access import can, environment_for, require
+from ..bulk import limits as bulk_limits
 from ..bulk.parsing import TYPES, parse_variables_object
 from ..bulk.preview import sample_diffs
 from ..models import BulkItem, BulkJob, Environment
-from ..personal_data import MASK, may_see
+from ..personal_data import mask_diffs, mask_validation_report
 from ..workspace import current_environment
 
 VIEW = "inspect_session"
@@ -65,6 +65,9 @@ def job_new(request: HttpRequest) -> HttpResponse:
     upload = request.FILES.get("file")
     pasted = request.POST.get("user_ids", "")
     try:
+        if upload is not None:
+            bulk_limits.check_upload(upload)
+        bulk_limits.check_pasted(pasted)
         if mode == "file":
             source_format = request.POST.get("format", bulk.Format.CSV)
             if source_format not in (bulk.Format.CSV, bulk.Format.JSONL):
@@ -120,7 +123,7 @@ def _int(value: str | None) -> int:
 @require_GET
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk, VIEW)
-    report = job.validation_report or {}
+    report = mask_validation_report(job.validation_report or {}, request.user)
     context = {
         "job": job,
         "report": report,
@@ -160,13 +163,7 @@ def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def job_preview(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk, CONTROL)
-    diffs = sample_diffs(job)
-    if not may_see(request.user):
-        hidden = set(settings.PERSONAL_DATA_VARIABLES)
-        for diff in diffs:
-            for change in diff["changes"]:
-                if change["name"].lower() in hidden:
-                    change["before"] = change["after"] = MASK
+    diffs = mask_diffs(sample_diffs(job), request.user)
     return render(request, "jobs/_preview.html", {"job": job, "diffs": diffs})
 
 

@@ -39,11 +39,45 @@ def _allowed_origins() -> set[tuple[str, int]]:
     return allowed
 
 
+# IPv6 ranges whose last 32 bits are an IPv4 address that a packet reaches in the end: NAT64
+# (RFC 6052's well-known and RFC 8215's local-use prefix), IPv4-compatible (deprecated, RFC 4291
+# §2.5.5.1) and IPv4-translated (SIIT, RFC 2765) addresses.
+_EMBEDDING_LAST_32_BITS = [
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+    ipaddress.IPv6Network("::/96"),
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),
+]
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries (and would reach through a gateway)."""
+    embedded = []
+    if ip.ipv4_mapped is not None:
+        embedded.append(ip.ipv4_mapped)
+    if ip.sixtofour is not None:
+        embedded.append(ip.sixtofour)
+    if ip.teredo is not None:
+        embedded.extend(ip.teredo)
+    if any(ip in network for network in _EMBEDDING_LAST_32_BITS):
+        embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return embedded
+
+
 def _is_public(address: str) -> bool:
+    """A globally routable unicast address, judged by what it leads to: an IPv6 address that
+    embeds an IPv4 one (mapped, compatible, translated, NAT64, 6to4, Teredo) is as public as
+    every IPv4 address it carries."""
     ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded:
+            return all(_is_public_unicast(inner) for inner in embedded)
+    return _is_public_unicast(ip)
+
+
+def _is_public_unicast(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
 
 
 def _resolve(host: str, port: int) -> list[str]:

@@ -27,7 +27,9 @@ from rest_framework.views import APIView
 
 from ... import bulk, step_up
 from ...access import require
+from ...bulk import limits as bulk_limits
 from ...models import BulkJob, Environment
+from ...personal_data import mask_validation_report
 from ..errors import AUTH_ERRORS, ConflictingState, InvalidInput, StepUpRequired, error_responses
 from ..filters import query_id
 from ..json_io import CheckedJSONField, CheckedJSONParser, StateJSONRenderer
@@ -91,6 +93,13 @@ class JobSerializer(serializers.ModelSerializer):
     @extend_schema_field(ProgressSerializer)
     def get_progress(self, job: BulkJob) -> dict:
         return bulk.job_progress(job)
+
+    def to_representation(self, instance):
+        shown = super().to_representation(instance)
+        shown["validation_report"] = mask_validation_report(
+            shown["validation_report"], self.context["request"].user
+        )
+        return shown
 
 
 class JobCreateSerializer(serializers.Serializer):
@@ -250,6 +259,7 @@ class JobListView(generics.ListCreateAPIView):
             with transaction.atomic():
                 if "file" in options:
                     upload = options["file"]
+                    bulk_limits.check_upload(upload)
                     source_format = options.get("format") or bulk.format_for(upload.name, kind)
                     job = bulk.create_job_from_upload(
                         options["environment"],
@@ -262,6 +272,7 @@ class JobListView(generics.ListCreateAPIView):
                     )
                 else:
                     text = "".join(f"{user_id}\n" for user_id in options["user_ids"])
+                    bulk_limits.check_pasted(text)
                     job = bulk.create_job_from_text(
                         options["environment"],
                         request.user,
@@ -274,7 +285,9 @@ class JobListView(generics.ListCreateAPIView):
         if options["start"]:
             _start(job, request, options)
         job.refresh_from_db()
-        return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
+        return Response(
+            JobSerializer(job, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
 
 
 @extend_schema_view(
@@ -333,7 +346,7 @@ class JobControlView(APIView):
         except bulk.JobStateError as error:
             raise ConflictingState(str(error), details={"job": job.pk}) from None
         job.refresh_from_db()
-        return Response(JobSerializer(job).data, status=answer_status)
+        return Response(JobSerializer(job, context={"request": request}).data, status=answer_status)
 
 
 def control_view(control: str, summary: str, description: str = ""):

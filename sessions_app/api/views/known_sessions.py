@@ -6,7 +6,7 @@ from rest_framework import generics, serializers
 
 from ...known_sessions import search_known_sessions
 from ...models import USER_ID_MAX_LENGTH, Environment
-from ...personal_data import exclude_hidden_matches
+from ...personal_data import exclude_hidden_matches, exclude_hidden_user_ids
 from ..errors import AUTH_ERRORS, error_responses
 from ..permissions import RolePermission
 from ..serializers import KnownSessionSerializer
@@ -48,11 +48,9 @@ class KnownSessionListView(generics.ListAPIView):
         search = KnownSessionSearchSerializer(data=self.request.query_params)
         search.is_valid(raise_exception=True)
         value = search.validated_data.get("variable", "")
-        found = search_known_sessions(
-            environment,
-            user_id_prefix=search.validated_data.get("user_prefix", ""),
-            variable_value=value,
-        )
-        return exclude_hidden_matches(found, value, self.request.user).order_by(
+        prefix = search.validated_data.get("user_prefix", "")
+        found = search_known_sessions(environment, user_id_prefix=prefix, variable_value=value)
+        found = exclude_hidden_matches(found, value, self.request.user)
+        return exclude_hidden_user_ids(found, prefix, self.request.user).order_by(
             "-last_seen_at", "-pk"
         )

@@ -33,7 +33,9 @@ SECRETS = ("api_key", "access_token")
 
 
 def _confirmed(request: Request) -> None:
-    """Credentials change: a browser session must have confirmed its password recently."""
+    """A project or environment changes (its credentials, where writes go, whether production
+    asks for confirmation): a browser session must have confirmed its password recently, as on
+    the project pages. Token-authenticated scripts are not asked (step_up.py)."""
     if step_up.api_caller_needs_step_up(request):
         raise StepUpRequired()
 
@@ -137,6 +139,7 @@ class EnvironmentListView(generics.ListCreateAPIView):
         return environments if project is None else environments.filter(project_id=project)
 
     def perform_create(self, serializer: EnvironmentSerializer) -> None:
+        _confirmed(self.request)
         environment = Environment(**serializer.validated_data)
         do_save_environment(environment, actor=self.request.user, source="api")
         serializer.instance = environment
@@ -167,12 +170,14 @@ class EnvironmentDetailView(generics.RetrieveUpdateDestroyAPIView):
     queryset = Environment.objects.select_related("project")
 
     def perform_update(self, serializer: EnvironmentSerializer) -> None:
+        _confirmed(self.request)
         environment = serializer.instance
         for name, value in serializer.validated_data.items():
             setattr(environment, name, value)
         do_save_environment(environment, actor=self.request.user, source="api")
 
     def perform_destroy(self, instance: Environment) -> None:
+        _confirmed(self.request)
         do_delete_environment(instance, actor=self.request.user, source="api")
 
 
