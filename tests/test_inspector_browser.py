@@ -74,14 +74,18 @@ def test_an_operator_finds_a_user_inspects_and_edits_a_variable(
     page.fill("#id_value", "small")
     page.click("button:has-text('Set variable')")
 
-    expect(page.locator(".message-success")).to_have_text("Set pizza_size to the text “small”.")
+    expect(page.locator(".message-success .message-text")).to_have_text(
+        "Set pizza_size to the text “small”."
+    )
     expect(page.locator("tr[data-name='pizza_size'] td.value")).to_contain_text("small")
     assert stored(sandbox, environment)["variables"]["pizza_size"] == "small"
 
     page.click("tr[data-name='quantity'] button:has-text('Edit')")
     page.fill("#id_value", "12")
     page.click("button:has-text('Set variable')")
-    expect(page.locator(".message-success")).to_have_text("Set quantity to the number 12.")
+    expect(page.locator(".message-success .message-text")).to_have_text(
+        "Set quantity to the number 12."
+    )
     assert stored(sandbox, environment)["variables"]["quantity"] == 12
 
 
@@ -126,7 +130,9 @@ def test_an_edit_on_a_moved_conversation_shows_the_conflict_and_can_be_re_applie
 
     page.click("button:has-text('Re-apply my change on the current state')")
 
-    expect(page.locator(".message-success")).to_have_text("Set coupon to the text “HALFOFF”.")
+    expect(page.locator(".message-success .message-text")).to_have_text(
+        "Set coupon to the text “HALFOFF”."
+    )
     assert stored(sandbox, environment)["variables"] == {**moved["variables"], "coupon": "HALFOFF"}
 
 
@@ -149,7 +155,10 @@ def test_a_reset_needs_the_user_id_typed_and_the_history_brings_the_session_back
     expect(page.locator(".empty-state h2")).to_have_text("No conversation state for this user")
     assert stored(sandbox, environment) is None
 
-    page.click("#history button:has-text('Restore this state')")
+    page.click("#history a:has-text('Restore this state')")
+    expect(page.locator("h1")).to_contain_text("Put back the state")
+    assert stored(sandbox, environment) is None
+    page.click("button:has-text('Put this state back')")
 
     expect(page.locator(".message-success")).to_contain_text(
         "Restored the state recorded before entry"
@@ -198,7 +207,9 @@ def test_the_whole_state_is_edited_with_a_preview_before_sending(
     assert stored(sandbox, environment) == ordering
 
     page.click("button:has-text('Send this state')")
-    expect(page.locator(".message-success")).to_have_text("The whole state was replaced.")
+    expect(page.locator(".message-success .message-text")).to_have_text(
+        "The whole state was replaced."
+    )
     assert stored(sandbox, environment)["variables"]["pizza_size"] == "family"
 
 
