@@ -29,7 +29,7 @@ from ... import bulk, step_up
 from ...access import require
 from ...models import BulkJob, Environment
 from ..errors import AUTH_ERRORS, ConflictingState, InvalidInput, StepUpRequired, error_responses
-from ..filters import query_id
+from ..filters import KnownFiltersOnly, query_id
 from ..permissions import RolePermission
 from ..serializers import no_nul_characters
 
@@ -231,7 +231,8 @@ JOB_ERRORS = error_responses(*AUTH_ERRORS, 404, 409)
         responses={201: JobSerializer, **JOB_ERRORS},
     ),
 )
-class JobListView(generics.ListCreateAPIView):
+class JobListView(KnownFiltersOnly, generics.ListCreateAPIView):
+    known_filters = ("environment", "status")
     permission_classes = [RolePermission]
     required_permissions = {"GET": VIEW, "POST": CONTROL}
     serializer_class = JobSerializer
