@@ -444,7 +444,10 @@ logging.captureWarnings(True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "sessions_app.logs.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "sessions_app.logs.RequestIdFilter"},
+        "forbidden_without_traceback": {"()": "sessions_app.logs.ForbiddenWithoutTraceback"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         # One JSON object a line; extra fields (request_id, job_id, outcome…) become keys.
@@ -466,5 +469,6 @@ LOGGING = {
     "loggers": {
         # httpx logs every request line at INFO; keep it quiet unless asked for.
         "httpx": {"level": _log_level("HTTPX_LOG_LEVEL", "WARNING")},
+        "django.request": {"filters": ["forbidden_without_traceback"]},
     },
 }

@@ -26,3 +26,6 @@ urlpatterns = [
     path("api/v1/", include("sessions_app.api.urls")),
     path("", include("sessions_app.urls")),
 ]
+
+handler403 = "sessions_app.views.errors.permission_denied"
+handler404 = "sessions_app.views.errors.page_not_found"
