@@ -10,7 +10,7 @@ from django.utils import timezone
 from ..actions import StateShapeError, check_state_shape
 from ..models import AuditEntry
 from ..voiceflow import InvalidUserID, validate_user_id
-from ..workspace import environments_without_secrets
+from ..workspace import EnvironmentChoiceField, environments_without_secrets
 from .values import TYPE_CHOICES, TypedValueError, json_error_message, parse_typed_value
 
 VARIABLE_NAME_MAX = 200
@@ -57,7 +57,7 @@ class BasedOnForm(forms.Form):
 
 
 class FindSessionForm(forms.Form):
-    environment = forms.ModelChoiceField(
+    environment = EnvironmentChoiceField(
         queryset=environments_without_secrets(),
         empty_label=None,
         error_messages={"invalid_choice": "Choose one of the listed environments."},
@@ -150,7 +150,7 @@ class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(
         required=False, choices=[("", "Any action"), *AuditEntry.Action.choices]
     )
-    environment = forms.ModelChoiceField(
+    environment = EnvironmentChoiceField(
         required=False,
         queryset=environments_without_secrets(),
         empty_label="Any environment",
