@@ -50,3 +50,21 @@ def test_after_a_turn_the_header_follows_the_new_state(page, ops, environment, w
             "datetime", fetched, timeout=20_000
         )
         expect(page.locator("#inspector-actions a:has-text('Stop watching')")).to_be_visible()
+
+
+def test_watch_mode_swaps_styled_elements_without_a_csp_violation(
+    page, viewer, sandbox, environment
+):
+    sandbox.set_state(environment.project.voiceflow_project_id, "customer-42", ordering_state())
+    sign_in(page, viewer)
+    page.goto(inspect_url(environment, "customer-42", watch="1"))
+    # As browser extensions (password managers, spell checkers) do: a style set through the
+    # CSSOM, which the policy allows; copying it as an attribute is what it forbids.
+    page.locator("#variable-filter").evaluate("input => { input.style.caretColor = 'red'; }")
+    fetched = page.locator(".fetch-bar time").get_attribute("datetime")
+
+    expect(page.locator(".fetch-bar time")).not_to_have_attribute(
+        "datetime", fetched, timeout=20_000
+    )
+    expect(page.locator(".watch-badge")).to_be_visible()
+    assert not page.problems, page.problems
