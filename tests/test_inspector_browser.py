@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from sessions_app.known_sessions import note_session
-from tests.conftest import save_screenshot, sign_in
+from tests.conftest import sign_in
 from tests.inspector_support import ordering_state
 
 pytestmark = pytest.mark.browser
@@ -57,7 +57,6 @@ def test_an_operator_finds_a_user_inspects_and_edits_a_variable(
 ):
     sign_in(page, ops)
     page.goto("/")
-    save_screenshot(page, "home")
 
     open_inspector(page)
 
@@ -65,7 +64,6 @@ def test_an_operator_finds_a_user_inspects_and_edits_a_variable(
     expect(page.locator("li.frame.current .frame-title")).to_contain_text("Order pizza")
     expect(page.locator("tr[data-name='quantity'] .type")).to_have_text("number")
     expect(page.locator("tr[data-name='quantity_text'] .type")).to_have_text("string")
-    save_screenshot(page, "inspector")
 
     page.click("tr[data-name='pizza_size'] button:has-text('Edit')")
     expect(page.locator("#id_name")).to_have_value("pizza_size")
@@ -125,7 +123,6 @@ def test_an_edit_on_a_moved_conversation_shows_the_conflict_and_can_be_re_applie
 
     expect(page.locator("h1")).to_have_text("The conversation moved; nothing was sent")
     expect(page.locator("table.state-diff")).to_contain_text("variables.pizza_size")
-    save_screenshot(page, "conflict")
     assert stored(sandbox, environment) == moved
 
     page.click("button:has-text('Re-apply my change on the current state')")
@@ -169,7 +166,6 @@ def test_a_reset_needs_the_user_id_typed_and_the_history_brings_the_session_back
 
     page.click("a:has-text('Audit')")
     expect(page.locator("table.audit-table tbody tr")).to_have_count(2)
-    save_screenshot(page, "audit-list")
 
 
 def test_production_resets_say_so_plainly(page, ops, sandbox, production_environment):
