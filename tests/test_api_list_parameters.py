@@ -62,6 +62,7 @@ def test_the_audit_list_filters_by_job(entries, viewer):
     assert [entry["user_id"] for entry in response.json()["results"]] == ["Maria.Rossi@example.com"]
 
 
+@pytest.mark.production_path
 def test_the_audit_list_finds_part_of_a_user_id_in_any_case(entries, viewer):
     response = token_client(viewer).get("/api/v1/audit", {"user_contains": "MARIA"})
 

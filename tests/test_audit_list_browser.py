@@ -54,6 +54,7 @@ def test_every_row_says_what_changed(page, viewer, trail):
     ]
 
 
+@pytest.mark.production_path
 def test_the_inspector_history_link_shows_that_user_only(viewer_client, environment, trail):
     response = viewer_client.get(
         reverse("audit_list"),

@@ -86,6 +86,7 @@ def test_a_column_header_sorts_the_list_and_clicking_again_reverses_it(page, vie
     assert listed(page) == [*reversed(NEWEST_ACTIVITY_FIRST[:3]), "never-seen-active"]
 
 
+@pytest.mark.production_path
 def test_sorting_keeps_the_search(viewer_client, index):
     response = viewer_client.get(reverse("home"), {"prefix": "active-", "o": "user"})
 
@@ -94,7 +95,18 @@ def test_sorting_keeps_the_search(viewer_client, index):
     assert "prefix=active-&amp;o=-user" in response.content.decode()
 
 
+@pytest.mark.production_path
 def test_an_unknown_sort_falls_back_to_newest_activity_first(viewer_client, index):
     response = viewer_client.get(reverse("home"), {"o": "state_before"})
 
     assert [known.user_id for known in response.context["known_page"]] == NEWEST_ACTIVITY_FIRST
+
+
+@pytest.mark.production_path
+def test_sessions_never_seen_active_come_last_in_both_directions(viewer_client, index):
+    oldest_first = viewer_client.get(reverse("home"), {"o": "activity"}).context["known_page"]
+
+    assert [known.user_id for known in oldest_first] == [
+        *reversed(NEWEST_ACTIVITY_FIRST[:3]),
+        "never-seen-active",
+    ]
