@@ -5,13 +5,27 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
 from .models import Environment
+from .roles import roles_holding
 
 APP = "sessions_app"
 
 
+class MissingPermission(PermissionDenied):
+    """A 403 that knows which permission was missing, so the page can name it and its roles."""
+
+    def __init__(self, codename: str) -> None:
+        self.codename = codename
+        self.roles = roles_holding(codename)
+        holders = f" ({' or '.join(self.roles)})" if self.roles else ""
+        super().__init__(
+            f"Your role does not allow this: it needs the “{codename.replace('_', ' ')}” "
+            f"permission{holders}."
+        )
+
+
 def require(request: HttpRequest, codename: str) -> None:
     if not request.user.has_perm(f"{APP}.{codename}"):
-        raise PermissionDenied(f"Your role does not allow this ({codename.replace('_', ' ')}).")
+        raise MissingPermission(codename)
 
 
 def environment_for(request: HttpRequest, environment_id: int, codename: str) -> Environment:

@@ -161,3 +161,14 @@ class JsonFormatter(BaseJsonFormatter):
 
     def formatException(self, ei) -> str:
         return value_free_exception(ei)
+
+
+class ForbiddenWithoutTraceback(logging.Filter):
+    """Django logs a denied permission with the whole traceback of the PermissionDenied, which
+    is an answer, not a fault: keep its one line ("Forbidden (Permission denied): /path")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", None) == 403:
+            record.exc_info = None
+            record.exc_text = None
+        return True

@@ -122,6 +122,13 @@ class Environment(models.Model):
     def __str__(self) -> str:
         return f"{self.project.name} · {self.label}"
 
+    @property
+    def choice_label(self) -> str:
+        """How selectors name it: the environment first, so Production and Development differ at
+        a glance however long the project's name ("Production · Demo Pizzeria & Bookings")."""
+        marker = " (production)" if self.is_production and "prod" not in self.label.lower() else ""
+        return f"{self.label}{marker} · {self.project.name}"
+
 
 class KnownSession(models.Model):
     """Every userID the dashboard has seen in an environment; the state API cannot list users."""

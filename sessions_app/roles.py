@@ -23,6 +23,11 @@ def permissions_of(role: str) -> list[str]:
     raise ValueError(f"Unknown role {role!r}; roles are {', '.join(ROLE_NAMES)}.")
 
 
+def roles_holding(codename: str) -> list[str]:
+    """The roles that hold a permission, lowest first (each role includes those below it)."""
+    return [role for role in ROLE_NAMES if codename in permissions_of(role)]
+
+
 def highest_role(group_names: Iterable[str]) -> str | None:
     """The highest of the four roles among these groups; None when none of them is a role."""
     held = set(group_names)

@@ -1,5 +1,6 @@
 """Which project and environment an operator is working in, remembered per user."""
 
+from django import forms
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -12,6 +13,13 @@ def environments_without_secrets() -> QuerySet[Environment]:
     return Environment.objects.select_related("project").defer(
         *(f"project__{name}" for name in SECRET_FIELDS)
     )
+
+
+class EnvironmentChoiceField(forms.ModelChoiceField):
+    """A choice of environment, each named environment first (`Environment.choice_label`)."""
+
+    def label_from_instance(self, obj: Environment) -> str:
+        return obj.choice_label
 
 
 def current_environment(request: HttpRequest) -> Environment | None:

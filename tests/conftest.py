@@ -72,6 +72,29 @@ def sandbox() -> Iterator[Sandbox]:
     stop_sandbox(running)
 
 
+@pytest.fixture(scope="session")
+def demo_sandbox() -> Iterator[Sandbox]:
+    """A sandbox of its own for the demo project that `make start` shows, so other tests'
+    changes to the shared sandbox's demo users never reach the README's screenshots."""
+    running = start_sandbox()
+    yield running
+    stop_sandbox(running)
+
+
+@pytest.fixture
+def demo(db, demo_sandbox: Sandbox) -> dict:
+    """The demo project registered and its users indexed, as `make start` leaves them: its
+    environments by label ("Development", "Production")."""
+    from sessions_app.discovery.tasks import _refresh
+    from sessions_app.management.commands.bootstrap import DEMO_HISTORY_HOURS
+    from sessions_app.sandbox_registration import register_demo_project
+
+    environments = register_demo_project(demo_sandbox.url)
+    for environment in environments:
+        _refresh(environment, DEMO_HISTORY_HOURS, this_environment_only=False)
+    return {environment.label: environment for environment in environments}
+
+
 @pytest.fixture
 def clean_knobs(sandbox: Sandbox) -> Iterator[Sandbox]:
     """For tests that turn sandbox knobs: they are back to defaults afterwards."""

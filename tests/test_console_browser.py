@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from sessions_app.known_sessions import note_session
 from sessions_app.sandbox.agent import BOOKING, ROOT
-from tests.conftest import save_screenshot, sign_in
+from tests.conftest import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -75,8 +75,6 @@ def test_an_operator_finds_a_user_launches_and_clicks_choices_that_change_the_st
         sandbox.state(environment.project.voiceflow_project_id, USER)["variables"]["pizza_size"]
         == "large"
     )
-
-    save_screenshot(page.locator("#console"), "console")
 
 
 def test_stream_mode_shows_the_answer_growing_as_it_arrives(

@@ -10,7 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from sessions_app.discovery import read_pending_states
-from tests.conftest import save_screenshot, sign_in
+from tests.conftest import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -66,7 +66,6 @@ def test_an_operator_imports_recent_users_finds_one_by_a_variable_and_opens_it(
     # A userID shaped like an email address shows partly to Support (docs/security.md).
     expect(rows.first).to_contain_text("m•••@example.com")
     expect(rows.first).to_contain_text("pizza_size")
-    save_screenshot(page, "find-by-activity")
 
     rows.first.locator("a").click()
     expect(page.locator("body")).to_contain_text("maria.rossi@example.com")

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from sessions_app.known_sessions import note_session
-from tests.conftest import save_screenshot, sign_in
+from tests.conftest import sign_in
 from tests.inspector_support import ORDER_FLOW, ordering_state, ordering_state_as_written
 
 pytestmark = pytest.mark.browser
@@ -57,7 +57,6 @@ def test_an_operator_finds_a_user_inspects_and_edits_a_variable(
 ):
     sign_in(page, ops)
     page.goto("/")
-    save_screenshot(page, "home")
 
     open_inspector(page)
 
@@ -65,7 +64,6 @@ def test_an_operator_finds_a_user_inspects_and_edits_a_variable(
     expect(page.locator("li.frame.current .frame-title")).to_contain_text(ORDER_FLOW)
     expect(page.locator("tr[data-name='quantity'] .type")).to_have_text("number")
     expect(page.locator("tr[data-name='quantity_text'] .type")).to_have_text("string")
-    save_screenshot(page, "inspector")
 
     page.click("tr[data-name='pizza_size'] button:has-text('Edit')")
     expect(page.locator("#id_name")).to_have_value("pizza_size")
@@ -74,14 +72,18 @@ def test_an_operator_finds_a_user_inspects_and_edits_a_variable(
     page.fill("#id_value", "small")
     page.click("button:has-text('Set variable')")
 
-    expect(page.locator(".message-success")).to_have_text("Set pizza_size to the text “small”.")
+    expect(page.locator(".message-success .message-text")).to_have_text(
+        "Set pizza_size to the text “small”."
+    )
     expect(page.locator("tr[data-name='pizza_size'] td.value")).to_contain_text("small")
     assert stored(sandbox, environment)["variables"]["pizza_size"] == "small"
 
     page.click("tr[data-name='quantity'] button:has-text('Edit')")
     page.fill("#id_value", "12")
     page.click("button:has-text('Set variable')")
-    expect(page.locator(".message-success")).to_have_text("Set quantity to the number 12.")
+    expect(page.locator(".message-success .message-text")).to_have_text(
+        "Set quantity to the number 12."
+    )
     assert stored(sandbox, environment)["variables"]["quantity"] == 12
 
 
@@ -121,12 +123,13 @@ def test_an_edit_on_a_moved_conversation_shows_the_conflict_and_can_be_re_applie
 
     expect(page.locator("h1")).to_have_text("The conversation moved; nothing was sent")
     expect(page.locator("table.state-diff")).to_contain_text("variables.pizza_size")
-    save_screenshot(page, "conflict")
     assert stored(sandbox, environment) == moved
 
     page.click("button:has-text('Re-apply my change on the current state')")
 
-    expect(page.locator(".message-success")).to_have_text("Set coupon to the text “HALFOFF”.")
+    expect(page.locator(".message-success .message-text")).to_have_text(
+        "Set coupon to the text “HALFOFF”."
+    )
     assert stored(sandbox, environment)["variables"] == {**moved["variables"], "coupon": "HALFOFF"}
 
 
@@ -149,7 +152,10 @@ def test_a_reset_needs_the_user_id_typed_and_the_history_brings_the_session_back
     expect(page.locator(".empty-state h2")).to_have_text("No conversation state for this user")
     assert stored(sandbox, environment) is None
 
-    page.click("#history button:has-text('Restore this state')")
+    page.click("#history a:has-text('Restore this state')")
+    expect(page.locator("h1")).to_contain_text("Put back the state")
+    assert stored(sandbox, environment) is None
+    page.click("button:has-text('Put this state back')")
 
     expect(page.locator(".message-success")).to_contain_text(
         "Restored the state recorded before entry"
@@ -160,7 +166,6 @@ def test_a_reset_needs_the_user_id_typed_and_the_history_brings_the_session_back
 
     page.click("a:has-text('Audit')")
     expect(page.locator("table.audit-table tbody tr")).to_have_count(2)
-    save_screenshot(page, "audit-list")
 
 
 def test_production_resets_say_so_plainly(page, ops, sandbox, production_environment):
@@ -198,7 +203,9 @@ def test_the_whole_state_is_edited_with_a_preview_before_sending(
     assert stored(sandbox, environment) == ordering
 
     page.click("button:has-text('Send this state')")
-    expect(page.locator(".message-success")).to_have_text("The whole state was replaced.")
+    expect(page.locator(".message-success .message-text")).to_have_text(
+        "The whole state was replaced."
+    )
     assert stored(sandbox, environment)["variables"]["pizza_size"] == "family"
 
 

@@ -30,12 +30,13 @@ NEEDS = {
 
 
 @pytest.fixture
-def scene(sandbox, environment, support):
-    """A session with one audited change, so every page has something to act on."""
+def scene(sandbox, environment, ops):
+    """A session with one audited change (by Ops: whoever edits variables may undo their own
+    latest edit, tests/test_undo_link.py), so every page has something to act on."""
     from sessions_app.actions import do_set_variables
 
     sandbox.set_state(environment.project.voiceflow_project_id, USER, ordering_state())
-    entry = do_set_variables(environment, USER, {"plan": "gold"}, actor=support, source="page")
+    entry = do_set_variables(environment, USER, {"plan": "gold"}, actor=ops, source="page")
     return entry
 
 

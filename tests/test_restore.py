@@ -111,15 +111,16 @@ def test_restoring_the_state_before_a_first_write_removes_what_it_created(
     assert stored(sandbox, environment, "newcomer") is None
 
 
-def test_the_inspector_history_offers_restore_with_the_state_shown(
+def test_the_inspector_history_offers_restore_through_its_preview(
     ops_client, environment, ordering
 ):
     reset = reset_on_page(ops_client, environment, ordering)
 
     page = ops_client.get(inspect_url(environment, USER)).content.decode()
 
-    assert f'action="{reverse("audit_restore", args=[reset.pk])}"' in page
-    assert f'name="based_on" value="{based_on({})}"' in page
+    # A link to the preview, which asks before anything is written; no one-click form.
+    assert f'href="{reverse("audit_restore", args=[reset.pk])}"' in page
+    assert f'action="{reverse("audit_restore", args=[reset.pk])}"' not in page
     assert "Restore this state" in page
 
 

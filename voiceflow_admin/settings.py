@@ -468,6 +468,7 @@ LOGGING = {
         "request_id": {"()": "sessions_app.logs.RequestIdFilter"},
         # What the database says about the data, and SQL parameters, never reach a line.
         "value_free": {"()": "sessions_app.logs.ValueFreeFilter"},
+        "forbidden_without_traceback": {"()": "sessions_app.logs.ForbiddenWithoutTraceback"},
     },
     "formatters": {
         "plain": {
@@ -493,5 +494,6 @@ LOGGING = {
     "loggers": {
         # httpx logs every request line at INFO; keep it quiet unless asked for.
         "httpx": {"level": _log_level("HTTPX_LOG_LEVEL", "WARNING")},
+        "django.request": {"filters": ["forbidden_without_traceback"]},
     },
 }

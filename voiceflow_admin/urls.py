@@ -29,3 +29,6 @@ urlpatterns = [
     re_path(r"^api(?:/(?P<path>[\s\S]*))?$", no_such_endpoint),
     path("", include("sessions_app.urls")),
 ]
+
+handler403 = "sessions_app.views.errors.permission_denied"
+handler404 = "sessions_app.views.errors.page_not_found"

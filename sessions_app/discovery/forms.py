@@ -6,7 +6,7 @@ from django import forms
 from django.utils import timezone
 
 from ..models import Environment
-from ..workspace import environments_without_secrets
+from ..workspace import EnvironmentChoiceField, environments_without_secrets
 from .search import ACTIVITY_WINDOWS
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
@@ -20,7 +20,7 @@ class DateTimeLocalInput(forms.DateTimeInput):
 
 
 class ImportForm(forms.Form):
-    environment = forms.ModelChoiceField(
+    environment = EnvironmentChoiceField(
         queryset=environments_without_secrets(),
         empty_label=None,
         label="Import into",

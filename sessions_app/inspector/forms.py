@@ -11,7 +11,7 @@ from ..actions import StateShapeError, check_state_shape
 from ..models import USER_ID_MAX_LENGTH, AuditEntry
 from ..stored_json import UnsafeJSON, parse_input
 from ..voiceflow import InvalidUserID, validate_user_id
-from ..workspace import environments_without_secrets
+from ..workspace import EnvironmentChoiceField, environments_without_secrets
 from .display import RUNTIME_VARIABLES
 from .values import TYPE_CHOICES, TypedValueError, json_error_message, parse_typed_value
 
@@ -58,7 +58,7 @@ class BasedOnForm(forms.Form):
 
 
 class FindSessionForm(forms.Form):
-    environment = forms.ModelChoiceField(
+    environment = EnvironmentChoiceField(
         queryset=environments_without_secrets(),
         empty_label=None,
         error_messages={"invalid_choice": "Choose one of the listed environments."},
@@ -165,7 +165,7 @@ class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(
         required=False, choices=[("", "Any action"), *AuditEntry.Action.choices]
     )
-    environment = forms.ModelChoiceField(
+    environment = EnvironmentChoiceField(
         required=False,
         queryset=environments_without_secrets(),
         empty_label="Any environment",
@@ -174,8 +174,15 @@ class AuditFilterForm(forms.Form):
         required=False, choices=[("", "Any outcome"), *AuditEntry.Outcome.choices]
     )
     user = forms.CharField(
-        required=False, strip=False, max_length=USER_ID_MAX_LENGTH, label="userID"
+        required=False,
+        strip=False,
+        max_length=USER_ID_MAX_LENGTH,
+        label="userID contains",
+        widget=forms.TextInput(attrs={"placeholder": "part of a userID, any case"}),
     )
+    # Set by the inspector's "All of it in the audit log": that one userID, not every one
+    # containing it.
+    exact_user = forms.BooleanField(required=False, widget=forms.HiddenInput)
     date_from = forms.DateField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -207,8 +214,11 @@ class AuditFilterForm(forms.Form):
         for name in ("action", "outcome", "environment"):
             if data.get(name):
                 entries = entries.filter(**{name: data[name]})
-        if data.get("user"):
+        if data.get("user") and data.get("exact_user"):
             entries = entries.filter(user_id=data["user"])
+        elif data.get("user"):
+            # Ignores case on SQLite for ASCII letters only, as the home page's prefix search.
+            entries = entries.filter(user_id__icontains=data["user"])
         zone = timezone.get_current_timezone()
         if data.get("date_from"):
             entries = entries.filter(

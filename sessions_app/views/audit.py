@@ -6,18 +6,20 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from ..access import environment_for, require
+from ..access import can, environment_for, require
 from ..actions import Conflict, StateShapeError, do_restore, writable_state
+from ..audit_summary import change_summary
 from ..inspector.diff import entry_diff, state_diff
 from ..inspector.display import pretty_json
 from ..inspector.forms import AuditFilterForm, BasedOnForm
 from ..inspector.reading import fetch_state
 from ..inspector.seen import remember_seen
-from ..models import AuditEntry
-from ..personal_data import mask_entry
+from ..models import AuditEntry, Environment
+from ..personal_data import mask_entry, mask_state
 from ..voiceflow import VoiceflowError
 from .conflict import render_conflict
 from .sessions import inspector_url, render_problem
+from .undo import edit_succeeded
 
 ENTRIES_PER_PAGE = 50
 
@@ -33,7 +35,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         entries = entries.none()
     page = Paginator(entries, ENTRIES_PER_PAGE).get_page(request.GET.get("page"))
     for entry in page:
-        mask_entry(entry, request.user)
+        entry.summary = change_summary(mask_entry(entry, request.user))
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "page": page, "filter_query": query.urlencode()}
@@ -81,14 +83,48 @@ def restorable(entry: AuditEntry) -> bool:
     )
 
 
+def later_changes(entry: AuditEntry) -> list[AuditEntry]:
+    """The writes to the same conversation after `entry`, oldest first: putting back the state
+    from before `entry` undoes every one of them that went through."""
+    return list(
+        AuditEntry.objects.filter(
+            environment_id=entry.environment_id, user_id=entry.user_id, pk__gt=entry.pk
+        )
+        .exclude(outcome__in=[AuditEntry.Outcome.FAILED, AuditEntry.Outcome.CONFLICT])
+        .order_by("pk")
+    )
+
+
+def may_undo(request: HttpRequest, entry: AuditEntry) -> bool:
+    """Ops restore any recorded state. Whoever may edit variables may also undo their own
+    variable edit while it is the conversation's latest change (the Undo link of its message):
+    that puts back only what they themselves changed."""
+    if can(request, "replace_state"):
+        return True
+    return (
+        can(request, "edit_variables")
+        and entry.actor_id is not None
+        and entry.actor_id == request.user.pk
+        and entry.action in (AuditEntry.Action.SET_VARIABLES, AuditEntry.Action.REMOVE_VARIABLES)
+        and entry.outcome == AuditEntry.Outcome.SUCCEEDED
+        and not later_changes(entry)
+    )
+
+
 @require_http_methods(["GET", "POST"])
 def audit_restore(request: HttpRequest, entry_id: int) -> HttpResponse:
-    """GET: what putting the recorded state back would change now. POST: put it back (audited)."""
-    require(request, "replace_state")
+    """GET: what putting the recorded state back would change now, and which later changes that
+    undoes; nothing is written. POST (the confirmation): put it back, audited."""
+    if not can(request, "edit_variables"):
+        require(request, "replace_state")
     entry = get_object_or_404(AuditEntry, pk=entry_id)
+    if not may_undo(request, entry):
+        require(request, "replace_state")
     if not restorable(entry):
         return render_problem(request, "This record holds no conversation state to put back.")
-    environment = environment_for(request, entry.environment_id, "replace_state")
+    environment = get_object_or_404(
+        Environment.objects.select_related("project"), pk=entry.environment_id
+    )
     user_id = entry.user_id
     description = (
         f"Restore the state recorded before entry #{entry.pk} ({entry.get_action_display()})"
@@ -109,7 +145,7 @@ def audit_restore(request: HttpRequest, entry_id: int) -> HttpResponse:
             request, entry, None, "", error=form.errors["based_on"][0], status=400
         )
     try:
-        do_restore(
+        restoration = do_restore(
             entry,
             actor=request.user,
             source=AuditEntry.Source.PAGE,
@@ -128,7 +164,7 @@ def audit_restore(request: HttpRequest, entry_id: int) -> HttpResponse:
         message = str(error)
         messages.error(request, f"Nothing was restored: {message}")
         return redirect(inspector_url(environment, user_id))
-    messages.success(request, f"Restored the state recorded before entry #{entry.pk}.")
+    edit_succeeded(request, f"Restored the state recorded before entry #{entry.pk}.", restoration)
     return redirect(inspector_url(environment, user_id))
 
 
@@ -143,12 +179,18 @@ def _render_restore(
 ) -> HttpResponse:
     target = writable_state(entry.state_before) if entry.state_before else {}
     current = writable_state(state_now) if state_now else {}
+    undone = [mask_entry(later, request.user) for later in later_changes(entry)]
+    for later in undone:
+        later.summary = change_summary(later)
     context = {
         "entry": entry,
         "environment": entry.environment,
         "user_id": entry.user_id,
         "based_on": based_on,
         "error": error,
-        "diff": state_diff(current, target) if state_now is not None else None,
+        "diff": state_diff(mask_state(current, request.user), mask_state(target, request.user))
+        if state_now is not None
+        else None,
+        "undone": undone,
     }
     return render(request, "audit/restore.html", context, status=status)

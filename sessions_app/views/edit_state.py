@@ -1,6 +1,5 @@
 """Edit the whole state as JSON: validate the shape, preview what changes, then replace (PUT)."""
 
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -16,6 +15,7 @@ from ..models import AuditEntry, Environment
 from ..voiceflow import InvalidUserID, VoiceflowError
 from .conflict import render_conflict
 from .sessions import inspector_url, render_problem, requested_user_id
+from .undo import edit_succeeded
 
 EMPTY_STATE = {"stack": [], "storage": {}, "variables": {}}
 
@@ -41,7 +41,7 @@ def edit_state(request: HttpRequest, environment_id: int) -> HttpResponse:
     if step != "send":
         return _render_preview(request, environment, user_id, form, proposed, based_on)
     try:
-        do_replace_state(
+        entry = do_replace_state(
             environment,
             user_id,
             proposed,
@@ -68,7 +68,7 @@ def edit_state(request: HttpRequest, environment_id: int) -> HttpResponse:
         return _render_preview(
             request, environment, user_id, form, proposed, based_on, error=message
         )
-    messages.success(request, "The whole state was replaced.")
+    edit_succeeded(request, "The whole state was replaced.", entry)
     return redirect(inspector_url(environment, user_id))
 
 

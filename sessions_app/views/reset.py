@@ -1,6 +1,5 @@
 """Reset a session (DELETE), confirmed by typing its userID. The audit row keeps the state before."""
 
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -15,6 +14,7 @@ from ..models import AuditEntry, Environment
 from ..voiceflow import InvalidUserID, VoiceflowError
 from .conflict import render_conflict
 from .sessions import inspector_url, render_problem, requested_user_id
+from .undo import edit_succeeded
 
 
 @require_http_methods(["GET", "POST"])
@@ -40,7 +40,7 @@ def reset_session(request: HttpRequest, environment_id: int) -> HttpResponse:
         return _render(request, environment, user_id, state, form, status=400)
     based_on = form.cleaned_data["based_on"]
     try:
-        do_reset_session(
+        entry = do_reset_session(
             environment,
             user_id,
             actor=request.user,
@@ -59,10 +59,11 @@ def reset_session(request: HttpRequest, environment_id: int) -> HttpResponse:
     except VoiceflowError as error:
         state = seen_state(request, environment, user_id, based_on)
         return _render(request, environment, user_id, state, form, error=error.message)
-    messages.success(
+    edit_succeeded(
         request,
         "The session was reset. Its state before the reset is in the history below; "
-        "“Restore this state” brings it back.",
+        "Undo (or “Restore this state” there) brings it back.",
+        entry,
     )
     return redirect(inspector_url(environment, user_id))
 

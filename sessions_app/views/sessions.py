@@ -4,7 +4,6 @@ import itertools
 import re
 from urllib.parse import urlencode
 
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -32,6 +31,7 @@ from ..voiceflow import (
 )
 from ..workspace import remember_environment
 from .conflict import render_conflict
+from .undo import edit_succeeded
 
 WATCH_INTERVAL_S = 3
 HISTORY_SHOWN = 25
@@ -244,7 +244,7 @@ def set_variable(request: HttpRequest, environment_id: int) -> HttpResponse:
     if form.needs_confirmation():
         return confirm_runtime_variable(request, environment, user_id, form, description)
     try:
-        do_set_variables(
+        entry = do_set_variables(
             environment,
             user_id,
             {name: value},
@@ -265,7 +265,7 @@ def set_variable(request: HttpRequest, environment_id: int) -> HttpResponse:
         return render_inspector(
             request, environment, user_id, set_form=form, error=str(error), write_failure=error
         )
-    messages.success(request, f"{description}.")
+    edit_succeeded(request, f"{description}.", entry)
     return redirect(inspector_url(environment, user_id))
 
 
@@ -281,11 +281,13 @@ def remove_variable(request: HttpRequest, environment_id: int) -> HttpResponse:
         errors = "; ".join(message for field in form.errors.values() for message in field)
         return render_inspector(request, environment, user_id, error=errors, status=400)
     name = form.cleaned_data["name"]
+    if environment.is_production and request.POST.get("confirmed") != "1":
+        return _confirm_removal(request, environment, user_id, name, form.cleaned_data["based_on"])
     description = f"Remove the variable {name}"
     if form.needs_confirmation():
         return confirm_runtime_variable(request, environment, user_id, form, description)
     try:
-        do_remove_variables(
+        entry = do_remove_variables(
             environment,
             user_id,
             [name],
@@ -306,8 +308,24 @@ def remove_variable(request: HttpRequest, environment_id: int) -> HttpResponse:
         return render_inspector(
             request, environment, user_id, error=str(error), write_failure=error
         )
-    messages.success(request, f"Removed the variable {name}.")
+    edit_succeeded(request, f"Removed the variable {name}.", entry)
     return redirect(inspector_url(environment, user_id))
+
+
+def _confirm_removal(
+    request: HttpRequest, environment: Environment, user_id: str, name: str, based_on: str
+) -> HttpResponse:
+    """In Production one click does not remove: this page names what goes and asks first."""
+    shown = mask_state(seen_state(request, environment, user_id, based_on), request.user) or {}
+    variables = shown.get("variables") or {}
+    context = {
+        "environment": environment,
+        "user_id": user_id,
+        "name": name,
+        "based_on": based_on,
+        "value": describe_value(variables[name]) if name in variables else "",
+    }
+    return render(request, "sessions/remove_variable_confirm.html", context)
 
 
 def confirm_runtime_variable(

@@ -75,9 +75,9 @@
       .then(function (html) {
         var panel = document.getElementById("live-state");
         if (refresh !== latestRefresh || !panel) return;
-        panel.outerHTML = html;
-        var fresh = document.getElementById("live-state");
-        if (fresh && window.htmx) window.htmx.process(fresh);
+        // Through htmx, so the out-of-band parts of the answer (the header's buttons, the
+        // set-variable panel's title and its based_on) are refreshed with the state.
+        window.htmx.swap(panel, html, { swapStyle: "outerHTML", swapDelay: 0, settleDelay: 20 });
       });
   }
 
@@ -230,7 +230,8 @@
     });
 
     document.body.addEventListener("htmx:afterSwap", function (event) {
-      if (event.detail.target.id !== "console-transcript") return;
+      // htmx.swap (the state panel's refresh, above) reports no target.
+      if (!event.detail.target || event.detail.target.id !== "console-transcript") return;
       scrollToEnd();
       var turns = transcript().querySelectorAll(".console-turn");
       var turn = turns[turns.length - 1];

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from ... import actions
 from ...models import AuditEntry
 from ..errors import AUTH_ERRORS, UPSTREAM_ERRORS, error_responses
+from ..filters import KnownFiltersOnly
 from ..permissions import RolePermission
 from ..serializers import AuditEntrySerializer, SessionWriteSerializer
 from .sessions import ETAG_HEADER, IF_MATCH_OPTIONAL, based_on, state_response
@@ -22,6 +23,12 @@ class AuditFilterSerializer(serializers.Serializer):
     source = serializers.ChoiceField(choices=AuditEntry.Source.choices, required=False)
     environment = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     user = serializers.CharField(required=False, help_text="The conversation's userID, exactly.")
+    user_contains = serializers.CharField(
+        required=False, help_text="userIDs containing this text, in any case."
+    )
+    job = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="The bulk job that wrote."
+    )
     since = serializers.DateTimeField(required=False, help_text="ISO 8601, inclusive.")
     until = serializers.DateTimeField(required=False, help_text="ISO 8601, exclusive.")
 
@@ -33,6 +40,8 @@ FILTER_LOOKUPS = {
     "source": "source",
     "environment": "environment_id",
     "user": "user_id",
+    "user_contains": "user_id__icontains",
+    "job": "job_id",
     "since": "created_at__gte",
     "until": "created_at__lt",
 }
@@ -46,7 +55,8 @@ FILTER_LOOKUPS = {
         responses={200: AuditEntrySerializer(many=True), **error_responses(*AUTH_ERRORS)},
     )
 )
-class AuditListView(generics.ListAPIView):
+class AuditListView(KnownFiltersOnly, generics.ListAPIView):
+    known_filters = tuple(AuditFilterSerializer().fields)
     permission_classes = [RolePermission]
     required_permissions = {"GET": "view_audit"}
     serializer_class = AuditEntrySerializer

@@ -31,7 +31,7 @@ from ...bulk import limits as bulk_limits
 from ...models import BulkJob, Environment
 from ...personal_data import mask_validation_report
 from ..errors import AUTH_ERRORS, ConflictingState, InvalidInput, StepUpRequired, error_responses
-from ..filters import query_id
+from ..filters import KnownFiltersOnly, query_id
 from ..json_io import CheckedJSONField, CheckedJSONParser, StateJSONRenderer
 from ..permissions import RolePermission
 
@@ -234,7 +234,8 @@ JOB_ERRORS = error_responses(*AUTH_ERRORS, 404, 409)
         responses={201: JobSerializer, **JOB_ERRORS},
     ),
 )
-class JobListView(generics.ListCreateAPIView):
+class JobListView(KnownFiltersOnly, generics.ListCreateAPIView):
+    known_filters = ("environment", "status")
     permission_classes = [RolePermission]
     required_permissions = {"GET": VIEW, "POST": CONTROL}
     serializer_class = JobSerializer

@@ -8,6 +8,7 @@ from ...known_sessions import search_known_sessions
 from ...models import USER_ID_MAX_LENGTH, Environment
 from ...personal_data import exclude_hidden_matches, exclude_hidden_user_ids
 from ..errors import AUTH_ERRORS, error_responses
+from ..filters import KnownFiltersOnly
 from ..permissions import RolePermission
 from ..serializers import KnownSessionSerializer
 
@@ -38,7 +39,8 @@ class KnownSessionSearchSerializer(serializers.Serializer):
         tags=["sessions"],
     )
 )
-class KnownSessionListView(generics.ListAPIView):
+class KnownSessionListView(KnownFiltersOnly, generics.ListAPIView):
+    known_filters = tuple(KnownSessionSearchSerializer().fields)
     permission_classes = [RolePermission]
     required_permissions = {"GET": "inspect_session"}
     serializer_class = KnownSessionSerializer

@@ -19,7 +19,7 @@ from ...admin_actions import (
 )
 from ...models import Environment, Project
 from ..errors import AUTH_ERRORS, StepUpRequired, error_responses
-from ..filters import query_id
+from ..filters import KnownFiltersOnly, query_id
 from ..permissions import RolePermission
 from ..serializers import ConnectionCheckSerializer, EnvironmentSerializer, ProjectSerializer
 
@@ -57,7 +57,7 @@ def _projects():
         responses={201: ProjectSerializer, **error_responses(*AUTH_ERRORS)},
     ),
 )
-class ProjectListView(generics.ListCreateAPIView):
+class ProjectListView(KnownFiltersOnly, generics.ListCreateAPIView):
     permission_classes = [RolePermission]
     required_permissions = READ_AND_MANAGE
     serializer_class = ProjectSerializer
@@ -126,7 +126,8 @@ class ProjectDetailView(generics.RetrieveUpdateDestroyAPIView):
         responses={201: EnvironmentSerializer, **error_responses(*AUTH_ERRORS)},
     ),
 )
-class EnvironmentListView(generics.ListCreateAPIView):
+class EnvironmentListView(KnownFiltersOnly, generics.ListCreateAPIView):
+    known_filters = ("project",)
     permission_classes = [RolePermission]
     required_permissions = READ_AND_MANAGE
     serializer_class = EnvironmentSerializer

@@ -19,6 +19,7 @@ from ... import step_up
 from ...account_actions import do_create_token, do_revoke_token
 from ...models import AuditEntry
 from ..errors import StepUpRequired, error_responses
+from ..filters import KnownFiltersOnly
 from ..serializers import TokenCreatedSerializer, TokenCreateSerializer, TokenSerializer
 
 
@@ -44,7 +45,7 @@ def tokens_of(user):
         auth=[{"cookieAuth": []}, {}],
     ),
 )
-class TokenListView(generics.ListAPIView):
+class TokenListView(KnownFiltersOnly, generics.ListAPIView):
     serializer_class = TokenSerializer
 
     def get_permissions(self):

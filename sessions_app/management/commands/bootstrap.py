@@ -3,7 +3,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from sessions_app.discovery.tasks import index_sandbox_sessions
 from sessions_app.roles import ensure_roles
@@ -27,9 +29,27 @@ class Command(BaseCommand):
         parser.add_argument("--admin-username", default="admin")
 
     def handle(self, *args, no_demo: bool, admin_username: str, **options) -> None:
+        try:
+            self._bootstrap(no_demo, admin_username)
+        except DatabaseError as error:
+            raise CommandError(
+                f"The database refused the setup: {error}. Is it migrated (manage.py migrate)?"
+            ) from None
+
+    def _bootstrap(self, no_demo: bool, admin_username: str) -> None:
         groups = ensure_roles()
         User = get_user_model()
         if not User.objects.exists():
+            try:
+                User.username_validator(admin_username)
+                if not admin_username:
+                    raise ValidationError("it is empty")
+            except ValidationError as error:
+                raise CommandError(
+                    f"--admin-username {admin_username!r} cannot be a username: "
+                    f"{' '.join(error.messages)}",
+                    returncode=2,
+                ) from None
             password = secrets.token_urlsafe(12)
             admin = User.objects.create_superuser(admin_username, email="", password=password)
             admin.groups.add(groups["Admin"])
