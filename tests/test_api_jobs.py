@@ -128,7 +128,7 @@ def test_a_job_with_bad_rows_starts_only_when_told_to_skip_them(environment, ops
 
     assert refused.status_code == 409
     assert error_of(refused)["code"] == "conflict"
-    assert "1 rows have problems" in error_of(refused)["message"]
+    assert "1 row has problems" in error_of(refused)["message"]
     assert started.status_code == 200
     assert started.json()["status"] == "queued"
 

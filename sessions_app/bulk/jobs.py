@@ -11,15 +11,20 @@ from typing import IO
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
-from ..models import BulkItem, BulkJob, Environment
+from ..models import USER_ID_MAX_LENGTH, BulkItem, BulkJob, BulkRejectedRow, Environment
 from .parsing import Problem, Row, read_csv, read_jsonl, read_user_ids, text_lines_as_binary
 
 BATCH_SIZE = 1000
 # The report lists at most this many problems (the counts stay exact); the operator fixes the
 # file and uploads it again anyway.
 PROBLEMS_KEPT = 1000
+# How many later lines a duplicated userID's first line names.
+LATER_LINES_NAMED = 20
+# Marks, while a file is read, the first line of a userID that appears again.
+DUPLICATE_MARK = "duplicate userID"
 
 Status = BulkJob.Status
 ItemStatus = BulkItem.Status
@@ -114,79 +119,133 @@ def create_job_from_text(
 
 
 def _fill(job: BulkJob, stream: Iterator[Row | Problem]) -> None:
-    first_line_of: dict[str, int] = {}
-    duplicates: dict[str, list[int]] = {}
-    problems: list[dict] = []
-    problem_count = 0
-    bad_lines = 0
-    last_bad_line: int | None = None
+    """Store the valid rows as items and every problem as a rejected row, in batches.
+
+    Memory stays flat whatever the file's size: duplicates are found by the database's
+    unique (job, userID) constraint, one query a batch, not by a set of every userID seen.
+    """
+    rejected: list[BulkRejectedRow] = []
+    batch: list[Row] = []
     fatal = False
-    batch: list[BulkItem] = []
 
     def note(problem: Problem) -> None:
-        nonlocal problem_count, bad_lines, last_bad_line, fatal
-        problem_count += 1
+        nonlocal fatal
         fatal = fatal or problem.fatal
-        if problem.line is None or problem.line != last_bad_line:
-            bad_lines += 1
-            last_bad_line = problem.line
-        if len(problems) < PROBLEMS_KEPT:
-            problems.append(problem.as_dict())
+        rejected.append(
+            BulkRejectedRow(
+                job=job,
+                line=problem.line,
+                user_id=problem.user_id[:USER_ID_MAX_LENGTH],
+                column=problem.column[:300],
+                value=problem.value,
+                reason=problem.message,
+                fatal=problem.fatal,
+            )
+        )
+        if len(rejected) >= BATCH_SIZE:
+            flush_rejected()
+
+    def flush_rejected() -> None:
+        BulkRejectedRow.objects.bulk_create(rejected)
+        rejected.clear()
+
+    def flush_rows() -> None:
+        first_line_in_batch: dict[str, int] = {}
+        fresh: list[BulkItem] = []
+        for row in batch:
+            if row.user_id in first_line_in_batch:
+                continue
+            first_line_in_batch[row.user_id] = row.line
+            fresh.append(
+                BulkItem(
+                    job=job, line_number=row.line, user_id=row.user_id, variables=row.variables
+                )
+            )
+        BulkItem.objects.bulk_create(fresh, ignore_conflicts=True)
+        stored = dict(
+            BulkItem.objects.filter(job=job, user_id__in=list(first_line_in_batch)).values_list(
+                "user_id", "line_number"
+            )
+        )
+        duplicated: set[str] = set()
+        for row in batch:
+            first = stored[row.user_id]
+            if first != row.line:
+                duplicated.add(row.user_id)
+                note(
+                    Problem(
+                        row.line,
+                        f"Duplicate userID: it is already on line {first}. Neither line runs "
+                        "until the file names each userID once.",
+                        column="userID",
+                        value=row.user_id,
+                        user_id=row.user_id,
+                    )
+                )
+        if duplicated:
+            # The first line of a duplicated userID is marked now and reported at the end.
+            BulkItem.objects.filter(job=job, user_id__in=duplicated).update(
+                status=ItemStatus.SKIPPED, reason=DUPLICATE_MARK
+            )
+        batch.clear()
 
     for entry in stream:
         if isinstance(entry, Problem):
             note(entry)
             continue
-        first = first_line_of.get(entry.user_id)
-        if first is not None:
-            duplicates.setdefault(entry.user_id, [first]).append(entry.line)
-            note(
-                Problem(
-                    entry.line,
-                    f"Duplicate userID: it is already on line {first}. Neither line runs until the "
-                    "file names each userID once.",
-                    column="userID",
-                    value=entry.user_id,
-                )
-            )
-            continue
-        first_line_of[entry.user_id] = entry.line
-        batch.append(
-            BulkItem(
-                job=job, line_number=entry.line, user_id=entry.user_id, variables=entry.variables
-            )
-        )
+        batch.append(entry)
         if len(batch) >= BATCH_SIZE:
-            BulkItem.objects.bulk_create(batch)
-            batch = []
+            flush_rows()
     if batch:
-        BulkItem.objects.bulk_create(batch)
+        flush_rows()
+    flush_rejected()
 
-    for user_id, lines in duplicates.items():
+    duplicated_items = job.items.filter(status=ItemStatus.SKIPPED, reason=DUPLICATE_MARK)
+    for item in duplicated_items.iterator(chunk_size=BATCH_SIZE):
+        later = list(
+            job.rejected_rows.filter(user_id=item.user_id, column="userID")
+            .exclude(line=item.line_number)
+            .values_list("line", flat=True)[:LATER_LINES_NAMED]
+        )
         note(
             Problem(
-                lines[0],
-                f"This userID appears again on line {', '.join(map(str, lines[1:]))}; neither line runs.",
+                item.line_number,
+                f"This userID appears again on line {', '.join(map(str, later))}; neither line runs.",
                 column="userID",
-                value=user_id,
+                value=item.user_id,
+                user_id=item.user_id,
             )
         )
-    if duplicates:
-        names = list(duplicates)
-        for start in range(0, len(names), BATCH_SIZE):
-            job.items.filter(user_id__in=names[start : start + BATCH_SIZE]).delete()
+    flush_rejected()
+    duplicated_items.delete()
     if fatal:
         job.items.all().delete()
-    problems.sort(key=lambda p: (p["line"] is not None, p["line"] or 0))
     job.total_items = job.items.count()
-    job.validation_report = {
+    job.validation_report = report_of(job, fatal=fatal)
+    job.save(update_fields=["total_items", "validation_report"])
+
+
+def report_of(job: BulkJob, *, fatal: bool) -> dict:
+    """The validation report: exact counts and the first PROBLEMS_KEPT problems (the job's
+    rejected rows hold them all)."""
+    rows = job.rejected_rows.all()
+    first = rows.order_by(F("line").asc(nulls_first=True), "pk")[:PROBLEMS_KEPT]
+    return {
         "valid_rows": job.total_items,
-        "bad_rows": bad_lines,
-        "problem_count": problem_count,
-        "problems": problems,
+        "bad_rows": rows.values("line").distinct().count(),
+        "problem_count": rows.count(),
+        "problems": [
+            {
+                "line": row.line,
+                "column": row.column,
+                "value": row.value,
+                "message": row.reason,
+                "fatal": row.fatal,
+            }
+            for row in first
+        ],
         "fatal": fatal,
     }
-    job.save(update_fields=["total_items", "validation_report"])
 
 
 def create_undo_job(job: BulkJob, actor: AbstractBaseUser | None) -> BulkJob:
@@ -252,6 +311,10 @@ def _change_status(job: BulkJob, from_statuses: Iterable[str], to_status: str, *
     return bool(changed)
 
 
+def _rows(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def start_job(
     job: BulkJob,
     actor: AbstractBaseUser | None,
@@ -267,9 +330,10 @@ def start_job(
     if report.get("fatal") or job.total_items == 0:
         raise JobStateError("This job has no rows that can run; upload a corrected file.")
     if report.get("bad_rows") and not skip_bad_rows:
+        bad_rows = report["bad_rows"]
         raise JobStateError(
-            f"{report['bad_rows']} rows have problems. Upload a corrected file, or choose to run "
-            f"the {job.total_items} valid rows only."
+            f"{bad_rows} {'row has' if bad_rows == 1 else 'rows have'} problems. Upload a "
+            f"corrected file, or choose to run the {_rows(job.total_items, 'valid row')} only."
         )
     if job.environment.is_production and not confirmed_production:
         raise JobStateError(

@@ -58,6 +58,8 @@ def job_progress(job: BulkJob) -> dict:
         "failed": failed,
         "skipped": skipped,
         "remaining": remaining,
+        # Rows of the input refused when it was checked: never items, kept with the job.
+        "rejected": (job.validation_report or {}).get("bad_rows", 0),
         "percent": round(100 * finished / total, 1) if total else 100.0,
         "rate_per_minute": rate_per_minute,
         "eta_seconds": eta_seconds,

@@ -22,6 +22,10 @@ from ..personal_data import MASK, may_see
 from ..workspace import current_environment
 
 VIEW = "inspect_session"
+# A refused upload lists this many of its problems on the form.
+PROBLEMS_ON_FORM = 10
+# A started job's page lists this many of its rejected rows; its results file has them all.
+REJECTED_ROWS_SHOWN = 200
 CONTROL = "run_bulk_jobs"
 
 
@@ -107,7 +111,35 @@ def job_new(request: HttpRequest) -> HttpResponse:
     except ValueError as error:
         context = _new_job_context(request, error=str(error), mode=mode, posted=request.POST)
         return render(request, "jobs/new.html", context, status=400)
+    if job.total_items == 0:
+        return _refused(request, job, mode)
     return redirect("job_detail", pk=job.pk)
+
+
+def _refused(request: HttpRequest, job: BulkJob, mode: str) -> HttpResponse:
+    """An input with no row that can run is refused on the form: no draft is left behind."""
+    report = job.validation_report or {}
+    problems = report.get("problems") or []
+    fatal = [problem for problem in problems if problem.get("fatal")]
+    if fatal:
+        error = fatal[0]["message"]
+    else:
+        error = f"No row of {job.source_name or 'this input'} can run: " + _rows_have_problems(
+            report.get("bad_rows", 0)
+        )
+    job.delete()
+    context = _new_job_context(
+        request,
+        error=error,
+        refused_problems=problems[:PROBLEMS_ON_FORM],
+        mode=mode,
+        posted=request.POST,
+    )
+    return render(request, "jobs/new.html", context, status=400)
+
+
+def _rows_have_problems(count: int) -> str:
+    return f"{count} row has problems." if count == 1 else f"{count} rows have problems."
 
 
 def _int(value: str | None) -> int:
@@ -128,6 +160,9 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_control": can(request, CONTROL),
         "estimate": _duration_words(bulk.estimated_duration_s(job)),
         "undo_jobs": job.undo_jobs.all(),
+        "rejected_rows": job.rejected_rows.all()[:REJECTED_ROWS_SHOWN]
+        if job.status != BulkJob.Status.DRAFT
+        else [],
         "can_undo": job.status
         in (BulkJob.Status.COMPLETED, BulkJob.Status.CANCELLED, BulkJob.Status.PAUSED)
         and job.items.filter(status=BulkItem.Status.SUCCEEDED).exists(),
