@@ -431,6 +431,8 @@ BULK_CONCURRENCY = _int("BULK_CONCURRENCY", 8, minimum=1)
 BULK_TASKS_PER_JOB = _int("BULK_TASKS_PER_JOB", 1, minimum=1)
 # A claimed bulk item whose worker has not finished it within this many seconds is re-queued.
 BULK_LEASE_SECONDS = _int("BULK_LEASE_SECONDS", 60, minimum=5)
+# How often each worker writes its heartbeat (the Workers page); three missed ones mean it is gone.
+WORKER_HEARTBEAT_S = _seconds("WORKER_HEARTBEAT_S", 10.0)
 
 # Exception reports hide any variable holding a credential (sessions_app/exception_reports.py).
 DEFAULT_EXCEPTION_REPORTER_FILTER = "sessions_app.exception_reports.CredentialHidingFilter"

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from ..models import BulkItem, BulkJob
 from ..voiceflow.budget import SAFETY_FACTOR
+from ..workers import stall_of
 
 RATE_WINDOW_S = 60
 # Every kind reads the state (for the audit row and the undo), then writes: GET + PATCH for a
@@ -48,6 +49,7 @@ def job_progress(job: BulkJob) -> dict:
         if rate_per_minute > 0:
             eta_seconds = round(remaining * 60 / rate_per_minute)
     finished = done + failed + skipped
+    stall = stall_of(job)
     return {
         "id": job.pk,
         "kind": job.kind,
@@ -64,6 +66,8 @@ def job_progress(job: BulkJob) -> dict:
         "rate_per_minute": rate_per_minute,
         "eta_seconds": eta_seconds,
         "stop_reason": job.stop_reason,
+        # Queued or running while no worker is alive: why, and what to do (sessions_app/workers.py).
+        "stalled": stall,
         "is_finished": job.status in (BulkJob.Status.COMPLETED, BulkJob.Status.CANCELLED)
         and remaining == 0,
     }
