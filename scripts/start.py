@@ -216,6 +216,9 @@ def main(argv: list[str]) -> int:
     taken = take_terminal()
     try:
         return run(argv)
+    except KeyboardInterrupt:  # Ctrl-C while the database was being prepared
+        print("Stopped before the processes started.")
+        return 0
     finally:
         give_back_terminal(taken)
 

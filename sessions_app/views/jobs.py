@@ -233,8 +233,12 @@ def _control(request: HttpRequest, job: BulkJob, act, done: str) -> HttpResponse
 @require_POST
 def job_start(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk, CONTROL)
-    if step_up.job_needs_step_up(job) and not step_up.is_fresh(request):
-        return step_up.redirect_to_confirm(request, reverse("job_detail", args=[job.pk]))
+    if step_up.job_needs_step_up(job):
+        asking = step_up.confirm_and_continue(
+            request, action="start the job", cancel_url=reverse("job_detail", args=[job.pk])
+        )
+        if asking is not None:
+            return asking
     return _control(
         request,
         job,
