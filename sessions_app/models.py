@@ -161,6 +161,8 @@ class BulkJob(models.Model):
         UNDO = "undo", "Undo a job"
 
     class Status(models.TextChoices):
+        VALIDATING = "validating", "Checking the input"
+        REFUSED = "refused", "Refused: no row of the input can run"
         DRAFT = "draft", "Validated, waiting for a decision"
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
@@ -241,6 +243,25 @@ class BulkItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} in job {self.job_id} ({self.get_status_display()})"
+
+
+class BulkUploadChunk(models.Model):
+    """A piece of an uploaded input, kept in the database until a worker has checked it: the
+    web process stores the upload and answers at once, and any worker (on any machine) reads it
+    back in order, a piece at a time."""
+
+    job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="upload_chunks")
+    index = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "index"], name="unique_upload_chunk"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Piece {self.index} of the input of job {self.job_id}"
 
 
 class BulkRejectedRow(models.Model):

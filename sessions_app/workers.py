@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 # A worker is taken for gone after this many missed heartbeats.
 WORKER_LOST_AFTER_HEARTBEATS = 3
-ACTIVE_JOB_STATUSES = (BulkJob.Status.QUEUED, BulkJob.Status.RUNNING)
+ACTIVE_JOB_STATUSES = (BulkJob.Status.VALIDATING, BulkJob.Status.QUEUED, BulkJob.Status.RUNNING)
 WHAT_TO_DO = (
     "No worker is running, so nothing moves this job. Start one: stop and run `make start` "
     "again on a local install, or start the worker service of your deployment "
@@ -104,7 +104,9 @@ def _active_tasks() -> list[dict]:
         tasks.append(
             {
                 "task": request.name,
-                "job_id": args[0] if request.name.endswith(".run_job") and args else None,
+                "job_id": args[0]
+                if request.name.endswith((".run_job", ".validate_upload")) and args
+                else None,
                 "since": datetime.fromtimestamp(since, tz=UTC).isoformat() if since else None,
                 "pid": request.worker_pid,
             }

@@ -26,10 +26,19 @@ def upload(client, environment, content: bytes, *, fmt: str = "csv", name: str =
     )
 
 
-def uploaded_job(client, environment, content: bytes, **kwargs) -> BulkJob:
-    response = upload(client, environment, content, **kwargs)
+def checked(response) -> BulkJob:
+    """The job an upload created, once checked: the page answered at once with the input
+    stored, and the worker's check (run here in-process) made it a draft."""
     assert response.status_code == 302, response.content[:500]
-    return BulkJob.objects.get(pk=response.url.rstrip("/").split("/")[-1])
+    job = BulkJob.objects.get(pk=response.url.rstrip("/").split("/")[-1])
+    assert job.status == BulkJob.Status.VALIDATING
+    bulk.validate_upload(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def uploaded_job(client, environment, content: bytes, **kwargs) -> BulkJob:
+    return checked(upload(client, environment, content, **kwargs))
 
 
 def problems_of(job: BulkJob) -> list[tuple]:
@@ -272,7 +281,7 @@ def test_a_pasted_list_with_variables_reports_bad_userids_by_line(
             "user_ids": "userID\nalpha\n" + "x" * 200 + "\nbeta\n",
         },
     )
-    job = BulkJob.objects.get(pk=response.url.rstrip("/").split("/")[-1])
+    job = checked(response)
 
     assert [(line, column) for line, column, _ in problems_of(job)] == [(3, "userID")]
     assert dict(job.items.values_list("user_id", "variables")) == {

@@ -8,6 +8,7 @@ from django.utils import timezone
 from ..models import BulkItem, BulkJob
 from ..voiceflow.budget import SAFETY_FACTOR
 from ..workers import stall_of
+from .jobs import checking_progress
 
 RATE_WINDOW_S = 60
 # Every kind reads the state (for the audit row and the undo), then writes: GET + PATCH for a
@@ -68,6 +69,8 @@ def job_progress(job: BulkJob) -> dict:
         "stop_reason": job.stop_reason,
         # Queued or running while no worker is alive: why, and what to do (sessions_app/workers.py).
         "stalled": stall,
+        # While a worker checks the input: {ready, percent, rows_read, message}.
+        "checking": checking_progress(job) if job.status == BulkJob.Status.VALIDATING else None,
         "is_finished": job.status in (BulkJob.Status.COMPLETED, BulkJob.Status.CANCELLED)
         and remaining == 0,
     }
