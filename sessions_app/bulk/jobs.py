@@ -246,12 +246,16 @@ class _StoredUpload:
 
     def __iter__(self) -> Iterator[bytes]:
         rest = b""
-        pieces = (
-            BulkUploadChunk.objects.filter(job=self.job)
-            .order_by("index")
-            .values_list("data", flat=True)
-        )
-        for data in pieces.iterator(chunk_size=1):
+        # One query a piece, each finished at once: a read left open across the check's writes
+        # would hold an old snapshot, and SQLite refuses to write from one (SQLITE_BUSY).
+        for index in itertools.count():
+            data = (
+                BulkUploadChunk.objects.filter(job=self.job, index=index)
+                .values_list("data", flat=True)
+                .first()
+            )
+            if data is None:
+                break
             data = bytes(data)
             self.bytes_read += len(data)
             lines = (rest + data).split(b"\n")
