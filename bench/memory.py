@@ -1,28 +1,34 @@
-"""Peak memory of a 100,000-row CSV preload: the web side (upload, validation row by row, job
-creation, enqueue) and the worker working through the job.
+"""Peak memory of a CSV preload of N rows on each path that reads it, one process each:
 
-    .venv/bin/python bench/memory.py [--rows 100000] [--worker-seconds 60]
+- **web**: the upload streamed to the REST API of a real gunicorn worker process (one, with one
+  thread): the input is stored and the API answers (the rows are not read there);
+- **worker**: a real Celery worker checks the stored input row by row into a draft job;
+- **command**: `manage.py bulk_job FILE --dry-run` reads and checks the file itself.
 
-The web side runs in a child process that posts the file to the real upload view through
-Django's test client; its peak resident memory is sampled every 50 ms and also read from the
-kernel (ru_maxrss). The worker is a real Celery worker process tree, sampled the same way.
+    .venv/bin/python bench/memory.py [--rows 100000 ...] [--worker-seconds 0]
+
+Several `--rows` values measure the growth (e.g. `--rows 10000 100000 1000000`). Each process's
+resident memory is sampled every 50 ms. `--worker-seconds S` then also runs the job for S seconds and samples the worker.
+Exits non-zero when a path fails or a process exceeds `--limit-mb` (150 by default).
 """
 
 import argparse
 import json
 import os
-import resource
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     OUT,
     PYTHON,
+    ROOT,
     PeakRss,
     Sandbox,
     Worker,
@@ -38,116 +44,216 @@ def write_csv(path: Path, rows: int) -> None:
         file.write("userID,campaign:string,credits:integer,score:number,vip:boolean,profile:json\n")
         for n in range(rows):
             file.write(
-                f'member-{n:06d},spring,{n % 500},{n / 7:.3f},{"true" if n % 3 else "false"},"{{""tier"": {n % 4}}}"\n'
+                f'member-{n:07d},spring,{n % 500},{n / 7:.3f},{"true" if n % 3 else "false"},"{{""tier"": {n % 4}}}"\n'
             )
 
 
-def web_side(csv_path: str, environment_id: int) -> None:
-    """Child process: the web process's part, measured from the outside and by the kernel."""
-    from django.contrib.auth import get_user_model
-    from django.test import Client
+class WebServer:
+    """The dashboard as it runs (gunicorn, one worker process, one thread) on a free port."""
 
-    from sessions_app import bulk
-    from sessions_app.models import BulkJob
-    from sessions_app.roles import ensure_roles
+    def __init__(self, env: dict) -> None:
+        import socket
 
-    operator, _ = get_user_model().objects.get_or_create(username="bench-ops")
-    operator.groups.add(ensure_roles()["Ops"])
-    client = Client(HTTP_HOST="localhost")
-    client.force_login(operator, backend="django.contrib.auth.backends.ModelBackend")
-    baseline = psutil.Process().memory_info().rss
-    with open(csv_path, "rb") as upload:
-        response = client.post(
-            "/jobs/new",
-            {"mode": "file", "format": "csv", "environment": environment_id, "file": upload},
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.log = (OUT / "memory-web.log").open("w")
+        self.process = subprocess.Popen(
+            [
+                str(ROOT / ".venv" / "bin" / "gunicorn"),
+                "voiceflow_admin.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "1",
+                "--threads",
+                "1",
+                "--timeout",
+                "3600",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
-    assert response.status_code == 302, response.content[:300]
-    job = BulkJob.objects.latest("pk")
-    bulk.start_job(job, operator)
-    print(
-        json.dumps(
-            {
-                "job_id": job.pk,
-                "items": job.total_items,
-                "baseline_rss": baseline,
-                "ru_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-            }
-        ),
-        flush=True,
-    )
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).is_success:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError("the web server did not start")
+            time.sleep(0.3)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def workers(self) -> list[psutil.Process]:
+        try:
+            return psutil.Process(self.process.pid).children()
+        except psutil.NoSuchProcess:
+            return []
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=30)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--worker-seconds", type=float, default=60.0)
-    parser.add_argument(
-        "--web-part", nargs=2, metavar=("CSV", "ENVIRONMENT_ID"), help=argparse.SUPPRESS
-    )
-    args = parser.parse_args()
+def post_upload(server: WebServer, token: str, csv_path: Path, environment_id: int) -> dict:
+    """The upload through the REST API, the file streamed from disk as a client would."""
+    started = time.monotonic()
+    with csv_path.open("rb") as upload:
+        response = httpx.post(
+            f"{server.url}/api/v1/jobs",
+            data={"environment": str(environment_id), "kind": "preload", "format": "csv"},
+            files={"file": (csv_path.name, upload, "text/csv")},
+            headers={"Authorization": f"Token {token}", "Host": "localhost"},
+            timeout=3600,
+        )
+    answered_s = time.monotonic() - started
+    if response.status_code != 201:
+        raise RuntimeError(f"the upload was answered {response.status_code}: {response.text[:300]}")
+    return {
+        "job_id": response.json()["id"],
+        "status": response.json()["status"],
+        "answered_s": answered_s,
+    }
 
-    if args.web_part:
-        setup_django({})
-        web_side(args.web_part[0], int(args.web_part[1]))
-        return 0
 
-    env = bench_environment("memory")
-    setup_django(env)
-    from common import create_environment
-
+def measure(rows: int, env: dict, environment, token: str, worker_seconds: float) -> dict:
     from sessions_app import bulk
     from sessions_app.models import BulkJob
 
-    csv_path = OUT / f"memory-{args.rows}.csv"
-    write_csv(csv_path, args.rows)
-    sandbox = Sandbox("--budget-per-minute", "10000000")
-    worker = None
+    csv_path = OUT / f"memory-{rows}.csv"
+    write_csv(csv_path, rows)
     try:
-        registration = sandbox.register_project("Bench memory")
-        environment = create_environment(sandbox, registration, 10_000_000)
+        server = WebServer(env)
+        try:
+            baseline = max((p.memory_info().rss for p in server.workers()), default=0)
+            with PeakRss(server.workers) as web:
+                answer = post_upload(server, token, csv_path, environment.pk)
+        finally:
+            server.stop()
+
+        job = BulkJob.objects.get(pk=answer["job_id"])
+        worker = Worker(env, f"bench-memory-worker-{rows}")
+        try:
+            started = time.monotonic()
+            with PeakRss(worker.processes) as checking:
+                while True:
+                    job.refresh_from_db()
+                    if job.status != BulkJob.Status.VALIDATING:
+                        break
+                    if time.monotonic() - started > 7200:
+                        raise TimeoutError("the check did not finish within two hours")
+                    time.sleep(0.5)
+            check_s = time.monotonic() - started
+            running = None
+            if worker_seconds > 0:
+                bulk.start_job(job, None)
+                with PeakRss(worker.processes) as running:
+                    time.sleep(worker_seconds)
+                bulk.cancel_job(job)
+        finally:
+            worker.stop()
 
         started = time.monotonic()
-        child = subprocess.Popen(
-            [PYTHON, __file__, "--web-part", str(csv_path), str(environment.pk)],
+        command = subprocess.Popen(
+            [
+                PYTHON,
+                "manage.py",
+                "bulk_job",
+                str(csv_path),
+                "--environment",
+                str(environment.pk),
+                "--as-user",
+                "bench-ops",
+                "--dry-run",
+                "--json",
+            ],
+            cwd=ROOT,
             env={**os.environ, **env},
             stdout=subprocess.PIPE,
             text=True,
         )
         with PeakRss(
-            lambda: [psutil.Process(child.pid)] if child.poll() is None else []
-        ) as web_peak:
-            output, _ = child.communicate(timeout=1800)
-        web_seconds = time.monotonic() - started
-        web = json.loads(output.strip().splitlines()[-1])
-
-        worker = Worker(env, "bench-memory-worker")
-        job = BulkJob.objects.get(pk=web["job_id"])
-        with PeakRss(worker.processes) as worker_peak:
-            time.sleep(args.worker_seconds)
-        done = job.items.filter(status="succeeded").count()
-        bulk.cancel_job(job)
-
-        save_result(
-            "memory",
-            {
-                "rows": args.rows,
-                "csv_mb": mb(csv_path.stat().st_size),
-                "web_validate_and_enqueue_s": round(web_seconds, 1),
-                "web_items_created": web["items"],
-                "web_rss_before_upload_mb": mb(web["baseline_rss"]),
-                "web_peak_rss_sampled_mb": mb(web_peak.peak_each),
-                "web_peak_rss_kernel_mb": mb(web["ru_maxrss"]),
-                "worker_seconds": args.worker_seconds,
-                "worker_items_done": done,
-                "worker_peak_rss_one_process_mb": mb(worker_peak.peak_each),
-                "worker_peak_rss_all_processes_mb": mb(worker_peak.peak_total),
-            },
-        )
+            lambda: [psutil.Process(command.pid)] if command.poll() is None else []
+        ) as cli:
+            cli_output, _ = command.communicate(timeout=7200)
+        cli_s = time.monotonic() - started
+        cli_report = json.loads(cli_output.strip().splitlines()[-1])
+        return {
+            "rows": rows,
+            "csv_mb": mb(csv_path.stat().st_size),
+            "web_answered_s": round(answer["answered_s"], 2),
+            "web_status_after_answer": answer["status"],
+            "web_rss_before_upload_mb": mb(baseline),
+            "web_peak_rss_sampled_mb": mb(web.peak_each),
+            "worker_check_s": round(check_s, 1),
+            "worker_items_created": job.total_items,
+            "worker_peak_rss_one_process_mb": mb(checking.peak_each),
+            "worker_running_peak_rss_one_process_mb": mb(running.peak_each) if running else None,
+            "command_check_s": round(cli_s, 1),
+            "command_valid_rows": cli_report.get("valid_rows"),
+            "command_peak_rss_mb": mb(cli.peak_each),
+        }
     finally:
-        if worker:
-            worker.stop()
-        sandbox.stop()
         csv_path.unlink(missing_ok=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--worker-seconds", type=float, default=0.0)
+    parser.add_argument("--limit-mb", type=float, default=150.0)
+    args = parser.parse_args()
+
+    env = bench_environment("memory")
+    setup_django(env)
+    from common import create_environment
+
+    from sessions_app.roles import ensure_roles
+
+    sandbox = Sandbox("--budget-per-minute", "10000000")
+    results = []
+    try:
+        registration = sandbox.register_project("Bench memory")
+        environment = create_environment(sandbox, registration, 10_000_000)
+        from django.contrib.auth import get_user_model
+
+        operator, _ = get_user_model().objects.get_or_create(username="bench-ops")
+        operator.groups.add(ensure_roles()["Ops"])
+        from knox.models import AuthToken
+
+        _, token = AuthToken.objects.create(operator, expiry=None)
+        for rows in args.rows:
+            results.append(measure(rows, env, environment, token, args.worker_seconds))
+            print(json.dumps(results[-1]), flush=True)
+    finally:
+        sandbox.stop()
+    save_result("memory", {"limit_mb": args.limit_mb, "runs": results})
+    failed = [
+        (run["rows"], name, run[name])
+        for run in results
+        for name in (
+            "web_peak_rss_sampled_mb",
+            "worker_peak_rss_one_process_mb",
+            "command_peak_rss_mb",
+        )
+        if run[name] > args.limit_mb
+    ]
+    wrong = [
+        run["rows"]
+        for run in results
+        if run["worker_items_created"] != run["rows"] or run["command_valid_rows"] != run["rows"]
+    ]
+    if failed or wrong:
+        print(f"over {args.limit_mb} MB: {failed}; rows lost: {wrong}")
+        return 1
     return 0
 
 

@@ -175,6 +175,8 @@ class BulkJob(models.Model):
         UNDO = "undo", "Undo a job"
 
     class Status(models.TextChoices):
+        VALIDATING = "validating", "Checking the input"
+        REFUSED = "refused", "Refused: no row of the input can run"
         DRAFT = "draft", "Validated, waiting for a decision"
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
@@ -255,6 +257,67 @@ class BulkItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} in job {self.job_id} ({self.get_status_display()})"
+
+
+class BulkUploadChunk(models.Model):
+    """A piece of an uploaded input, kept in the database until a worker has checked it: the
+    web process stores the upload and answers at once, and any worker (on any machine) reads it
+    back in order, a piece at a time."""
+
+    job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="upload_chunks")
+    index = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "index"], name="unique_upload_chunk"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Piece {self.index} of the input of job {self.job_id}"
+
+
+class BulkRejectedRow(models.Model):
+    """A row of a job's input refused when it was checked, kept with the job for good: shown on
+    its page and written into its results file, so the file reconciles row by row with the
+    upload. A row with several problems has one record each."""
+
+    job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="rejected_rows")
+    # None for a problem of the whole file (no such row runs, so only a refused draft has one).
+    line = models.PositiveIntegerField(null=True, blank=True)
+    user_id = models.CharField(max_length=USER_ID_MAX_LENGTH, blank=True, default="")
+    column = models.CharField(max_length=300, blank=True, default="")
+    value = models.TextField(blank=True, default="")
+    reason = models.TextField()
+    fatal = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["line", "pk"]
+        indexes = [models.Index(fields=["job", "line"]), models.Index(fields=["job", "user_id"])]
+
+    def __str__(self) -> str:
+        return f"Line {self.line} of job {self.job_id}: {self.reason}"
+
+
+class WorkerHeartbeat(models.Model):
+    """A Celery worker's sign of life, written by the worker itself every WORKER_HEARTBEAT_S
+    (sessions_app/workers.py), so pages and /healthz see the workers whatever the broker."""
+
+    hostname = models.CharField(max_length=255, unique=True)
+    pid = models.PositiveIntegerField()
+    queues = models.CharField(max_length=500, blank=True, default="")
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    # The tasks in hand at the last heartbeat: [{"task", "job_id", "since", "pid"}].
+    active = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["hostname"]
+
+    def __str__(self) -> str:
+        return self.hostname
 
 
 class AuditEntry(models.Model):

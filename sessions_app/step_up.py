@@ -18,9 +18,11 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
 from rest_framework.authentication import SessionAuthentication
 
@@ -64,6 +66,54 @@ def redirect_to_confirm(request: HttpRequest, next_url: str) -> HttpResponseRedi
             f"(asked once every {settings.STEP_UP_MINUTES} minutes for high-impact work).",
         )
     return HttpResponseRedirect(confirm_url(next_url))
+
+
+# The password field of a form that confirms and acts in one step (`confirm_and_continue`).
+PASSWORD_FIELD = "step_up_password"  # noqa: S105 (a field name)
+
+
+def confirm_and_continue(
+    request: HttpRequest, *, action: str, cancel_url: str
+) -> HttpResponse | None:
+    """For a POST that needs a fresh confirmation: None when it may go on (the confirmation is
+    fresh, or the POST carries the right password, which confirms it); otherwise the page that
+    asks for the password, carrying the form's own fields, so that confirming does the action
+    at once instead of leading back to the form (as GitHub's sudo mode replays the request).
+    """
+    if is_fresh(request):
+        return None
+    wrong = False
+    if PASSWORD_FIELD in request.POST:
+        # Through the authentication backends, so failures count towards the sign-in lockout.
+        user = authenticate(
+            request,
+            username=request.user.get_username(),
+            password=request.POST.get(PASSWORD_FIELD, ""),
+        )
+        if user is not None and user.pk == request.user.pk:
+            mark_confirmed(request)
+            return None
+        wrong = True
+    carried = [
+        (name, value)
+        for name in request.POST
+        if name not in ("csrfmiddlewaretoken", PASSWORD_FIELD)
+        for value in request.POST.getlist(name)
+    ]
+    return render(
+        request,
+        "step_up_continue.html",
+        {
+            "action": action,
+            "action_url": request.path,
+            "carried": carried,
+            "cancel_url": cancel_url,
+            "password_field": PASSWORD_FIELD,
+            "wrong": wrong,
+            "minutes": settings.STEP_UP_MINUTES,
+        },
+        status=400 if wrong else 200,
+    )
 
 
 def step_up_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -13,6 +13,7 @@ from .views import (
     step_up,
     team,
     tokens,
+    workers,
     workspace,
 )
 
@@ -82,6 +83,7 @@ urlpatterns = [
         {"active": True},
         name="team_reactivate",
     ),
+    path("workers/", workers.worker_list, name="worker_list"),
     path("jobs/", jobs.job_list, name="job_list"),
     path("jobs/new", jobs.job_new, name="job_new"),
     path("jobs/<int:pk>/", jobs.job_detail, name="job_detail"),

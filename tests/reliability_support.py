@@ -71,6 +71,7 @@ def process_env(broker_env: dict[str, str], **overrides: str) -> dict[str, str]:
         "BULK_LEASE_SECONDS": "5",
         "BULK_SWEEP_INTERVAL_S": "1",
         "BULK_CONCURRENCY": "4",
+        "WORKER_HEARTBEAT_S": "1",
         "VOICEFLOW_TIMEOUT_S": "3",
         "DATABASE_CONN_MAX_AGE": "0",
         **overrides,

@@ -58,8 +58,9 @@ def test_an_operator_uploads_runs_watches_and_downloads_a_preload(
     results = list(
         csv.DictReader(io.StringIO(Path(download_info.value.path()).read_text(encoding="utf-8")))
     )
-    assert len(results) == 24
-    assert {row["outcome"] for row in results} == {"succeeded"}
+    assert len(results) == 25  # every line of the file, the refused one included
+    assert {row["outcome"] for row in results[:24]} == {"succeeded"}
+    assert (results[24]["line"], results[24]["outcome"]) == ("26", "rejected")
     assert (
         results[3]["userID"] == "browser-3"
         and results[3]["variables_after"] == '{"credits": 3, "plan": "gold"}'

@@ -1,6 +1,7 @@
 """Uploading bulk input: every bad row is reported with its line, column and value, the job stays
 a draft, and nothing reaches Voiceflow."""
 
+import html
 import io
 
 import pytest
@@ -25,10 +26,19 @@ def upload(client, environment, content: bytes, *, fmt: str = "csv", name: str =
     )
 
 
-def uploaded_job(client, environment, content: bytes, **kwargs) -> BulkJob:
-    response = upload(client, environment, content, **kwargs)
+def checked(response) -> BulkJob:
+    """The job an upload created, once checked: the page answered at once with the input
+    stored, and the worker's check (run here in-process) made it a draft."""
     assert response.status_code == 302, response.content[:500]
-    return BulkJob.objects.get(pk=response.url.rstrip("/").split("/")[-1])
+    job = BulkJob.objects.get(pk=response.url.rstrip("/").split("/")[-1])
+    assert job.status == BulkJob.Status.VALIDATING
+    bulk.validate_upload(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def uploaded_job(client, environment, content: bytes, **kwargs) -> BulkJob:
+    return checked(upload(client, environment, content, **kwargs))
 
 
 def problems_of(job: BulkJob) -> list[tuple]:
@@ -69,7 +79,9 @@ def test_it_reports_each_bad_row_with_its_line_and_column(
 
 
 def test_it_names_the_value_that_does_not_fit(ops_client, environment):
-    job = uploaded_job(ops_client, environment, f"{HEADER}\nu1,gold,12.5,true,{{}}\n".encode())
+    job = uploaded_job(
+        ops_client, environment, f"{HEADER}\nu0,gold,1,true,{{}}\nu1,gold,12.5,true,{{}}\n".encode()
+    )
 
     [problem] = job.validation_report["problems"]
     assert problem["value"] == "12.5"
@@ -102,9 +114,11 @@ def test_it_reports_both_lines_of_a_duplicate_userid_and_runs_neither(
     [
         (b"", "The file is empty"),
         (HEADER.encode() + b"\n", "has a header but no rows"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "Line 1 is not UTF-8 text"),
-        ("userID,plan:string\nu1,gold\n".encode("utf-16"), "This file is UTF-16 text"),
-        (b"PK\x03\x04\x00\x00\x08\x00", "not a text file"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "This is a PNG image, not a text file"),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF", "This is a JPEG image"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "This is a PDF document"),
+        (b"PK\x03\x04\x14\x00\x06\x00\x08\x00", "This is a ZIP archive (an Excel .xlsx"),
+        (b"\x00\x01\x02\x03binary", "not a text file"),
         (b'{"userID": "a", "variables": {"x": 1}}\n', "There is no userID column"),
         (b"user,plan:string\nu1,gold\n", "There is no userID column"),
         (b"userID,plan:colour\nu1,gold\n", "Unknown type 'colour' in column 2"),
@@ -114,17 +128,57 @@ def test_it_reports_both_lines_of_a_duplicate_userid_and_runs_neither(
         (b"userID\nu1\n", "no variable column"),
     ],
 )
-def test_it_refuses_a_file_that_cannot_be_read_as_a_whole(
+def test_it_refuses_a_file_that_cannot_be_read_as_a_whole_on_the_form(
     ops_client, environment, sandbox, sandbox_project, content, message_part
 ):
-    job = uploaded_job(ops_client, environment, content)
+    response = upload(ops_client, environment, content)
 
-    assert job.validation_report["fatal"] is True
-    assert any(message_part in message for _, _, message in problems_of(job)), problems_of(job)
-    assert job.total_items == 0
-    with pytest.raises(bulk.JobStateError, match="no rows that can run"):
-        bulk.start_job(job, None, skip_bad_rows=True)
+    assert response.status_code == 400
+    page = html.unescape(response.content.decode())
+    assert message_part in page
+    assert 'id="job-form-error"' in page
+    assert not BulkJob.objects.exists()
     assert nothing_sent(sandbox, sandbox_project)
+
+
+def test_a_file_whose_every_row_is_bad_is_refused_on_the_form_with_its_problems(
+    ops_client, environment
+):
+    content = f"{HEADER}\nu1,gold,many,true,{{}}\n".encode()
+
+    response = upload(ops_client, environment, content, name="campaign.csv")
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "No row of campaign.csv can run: 1 row has problems." in page
+    assert "many is not an integer (credits:integer)." in page
+    assert not BulkJob.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-8-sig"], ids=lambda e: e
+)
+def test_it_reads_utf16_and_utf8_with_a_byte_order_mark(ops_client, environment, encoding):
+    text = f"{HEADER}\r\nmarie-é,crème,3,true,{{}}\r\nzoë,gold,4,false,[]\r\n"
+
+    job = uploaded_job(ops_client, environment, text.encode(encoding))
+
+    assert job.validation_report["bad_rows"] == 0
+    assert dict(job.items.values_list("user_id", "variables")) == {
+        "marie-é": {"plan": "crème", "credits": 3, "vip": True, "profile": {}},
+        "zoë": {"plan": "gold", "credits": 4, "vip": False, "profile": []},
+    }
+
+
+def test_a_draft_says_1_row_has_problems_in_the_singular(ops_client, environment):
+    job = uploaded_job(
+        ops_client, environment, f"{HEADER}\nu1,gold,1,true,{{}}\nu2,gold,x,true,{{}}\n".encode()
+    )
+
+    page = ops_client.get(reverse("job_detail", args=[job.pk])).content.decode()
+    assert "1</strong> row can run" in page
+    assert "1</strong> row has problems and will not run" in page
+    assert "Run the 1 valid row only (the 1 row with problems is left out)" in page
 
 
 def test_it_reports_the_lines_that_are_not_utf8(ops_client, environment, sandbox, sandbox_project):
@@ -194,7 +248,7 @@ def test_a_draft_with_bad_rows_runs_only_when_the_operator_chooses_the_valid_row
         binary=io.BytesIO(f"{HEADER}\nu1,gold,1,true,{{}}\nu2,gold,x,true,{{}}\n".encode()),
     )
 
-    with pytest.raises(bulk.JobStateError, match="1 rows have problems"):
+    with pytest.raises(bulk.JobStateError, match=r"1 row has problems.*the 1 valid row only"):
         bulk.start_job(job, ops)
     job.refresh_from_db()
     assert job.status == BulkJob.Status.DRAFT
@@ -227,7 +281,7 @@ def test_a_pasted_list_with_variables_reports_bad_userids_by_line(
             "user_ids": "userID\nalpha\n" + "x" * 14_337 + "\nbeta\n",
         },
     )
-    job = BulkJob.objects.get(pk=response.url.rstrip("/").split("/")[-1])
+    job = checked(response)
 
     assert [(line, column) for line, column, _ in problems_of(job)] == [(3, "userID")]
     assert dict(job.items.values_list("user_id", "variables")) == {

@@ -1,6 +1,7 @@
 """The web server (gunicorn, as the production Procfile runs it) killed with SIGKILL: a job started
 over HTTP finishes without it, each item applied once; an upload cut short leaves no job behind."""
 
+import io
 import threading
 import time
 
@@ -78,12 +79,20 @@ def test_a_job_started_over_http_finishes_while_the_web_server_is_killed_and_res
     assert sorted(succeeded.values_list("user_id", flat=True)) == sorted(user_ids)
 
 
+class SlowFile(io.BytesIO):
+    """A file sent as over a slow line: each piece the client reads takes half a second."""
+
+    def read(self, size: int = -1) -> bytes:
+        time.sleep(0.5)
+        return super().read(min(size, 16 * 1024) if size and size > 0 else 16 * 1024)
+
+
 def test_an_upload_cut_short_by_a_killed_web_server_leaves_no_job_and_sends_nothing(
     web, api, clean_knobs, sandbox_project, environment
 ):
     sandbox = clean_knobs
     rows = "".join(f"cut-{n},{n}\n" for n in range(20_000))
-    upload = ("userID,credits:integer\n" + rows).encode()
+    upload = SlowFile(("userID,credits:integer\n" + rows).encode())
     answers: list[object] = []
 
     def post() -> None:
@@ -100,7 +109,8 @@ def test_an_upload_cut_short_by_a_killed_web_server_leaves_no_job_and_sends_noth
 
     uploading = threading.Thread(target=post)
     uploading.start()
-    # The server is reading and validating the rows (seconds for 20,000) when it dies.
+    # The server is receiving the file (a client on a slow line) when it dies; it stores an
+    # upload only once the whole of it has arrived, in one transaction.
     time.sleep(1.5)
     web.kill()
     uploading.join(timeout=30)

@@ -76,6 +76,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("team_role", "POST"): "manage_team",
     ("team_deactivate", "POST"): "manage_team",
     ("team_reactivate", "POST"): "manage_team",
+    ("worker_list", "GET"): "run_bulk_jobs",
     ("job_list", "GET"): "inspect_session",
     ("job_new", "GET"): "run_bulk_jobs",
     ("job_new", "POST"): "run_bulk_jobs",

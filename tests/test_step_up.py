@@ -146,12 +146,47 @@ def test_creating_an_api_token_needs_the_password(viewer):
     assert not AuthToken.objects.filter(user=viewer).exists()
 
 
-def test_starting_a_reset_job_needs_the_password(stale_ops, environment, ops):
-    job = reset_users(environment, ops, ["a", "b"])
+def test_starting_a_reset_job_needs_the_password(stale_ops, production_environment, ops):
+    job = reset_users(production_environment, ops, ["a", "b"])
 
-    response = stale_ops.post(reverse("job_start", args=[job.pk]))
+    response = stale_ops.post(reverse("job_start", args=[job.pk]), {"confirm_production": "on"})
 
-    assert response["Location"] == confirm_url(reverse("job_detail", args=[job.pk]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'id="step-up-continue"' in page
+    assert f'action="{reverse("job_start", args=[job.pk])}"' in page
+    assert '<input type="hidden" name="confirm_production" value="on">' in page
+    job.refresh_from_db()
+    assert job.status == BulkJob.Status.DRAFT
+
+
+def test_after_the_password_the_job_starts_with_the_choices_already_made(
+    stale_ops, production_environment, ops
+):
+    job = reset_users(production_environment, ops, ["a", "b"])
+
+    response = stale_ops.post(
+        reverse("job_start", args=[job.pk]),
+        {"confirm_production": "on", "step_up_password": PASSWORD},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("job_detail", args=[job.pk])
+    job.refresh_from_db()
+    assert job.status == BulkJob.Status.QUEUED
+    assert job.started_by == ops
+    assert time.time() - stale_ops.session[SESSION_KEY] < 60  # confirmed for what comes next
+
+
+def test_a_wrong_password_starts_nothing_and_asks_again(stale_ops, environment, ops):
+    job = reset_users(environment, ops, ["a"])
+
+    response = stale_ops.post(
+        reverse("job_start", args=[job.pk]), {"step_up_password": "not-the-password"}
+    )
+
+    assert response.status_code == 400
+    assert "That password is not right." in response.content.decode()
     job.refresh_from_db()
     assert job.status == BulkJob.Status.DRAFT
 
@@ -172,7 +207,7 @@ def test_a_preload_above_the_threshold_needs_the_password(stale_ops, environment
 
     response = stale_ops.post(reverse("job_start", args=[job.pk]))
 
-    assert response["Location"].startswith(reverse("step_up"))
+    assert 'id="step-up-continue"' in response.content.decode()
     job.refresh_from_db()
     assert job.status == BulkJob.Status.DRAFT
 

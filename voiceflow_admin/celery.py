@@ -31,6 +31,22 @@ def create_embedded_broker_folders(sender: Celery, **kwargs) -> None:
         Path(options[name]).mkdir(parents=True, exist_ok=True)
 
 
+@signals.worker_ready.connect
+def start_worker_heartbeat(sender, **kwargs) -> None:
+    """The worker's heartbeat row (sessions_app/workers.py): the Workers page and /healthz."""
+    from sessions_app.workers import start_heartbeat
+
+    queues = sorted(sender.app.amqp.queues.consume_from or sender.app.amqp.queues)
+    start_heartbeat(sender.hostname, os.getpid(), ",".join(queues))
+
+
+@signals.worker_shutdown.connect
+def stop_worker_heartbeat(**kwargs) -> None:
+    from sessions_app.workers import stop_heartbeat
+
+    stop_heartbeat()
+
+
 app.autodiscover_tasks()
 # Bulk job and discovery tasks live one level down (sessions_app/bulk/tasks.py, …/discovery/).
 app.autodiscover_tasks(["sessions_app.bulk", "sessions_app.discovery"])

@@ -6,6 +6,7 @@ runs embedded: SQLite and a filesystem Celery broker under `var/`. `DATABASE_URL
 """
 
 import logging
+import os
 import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
@@ -17,10 +18,11 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 environ.Env.read_env(env.str("VOICEFLOW_ADMIN_ENV_FILE", default=str(BASE_DIR / ".env")))
+# Where a local install keeps its database, broker folder and files (`make start`).
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var"))).resolve()
 
 
 def _required(name: str) -> str:
@@ -120,6 +122,10 @@ def _broker(name: str, default: str) -> str:
             f"{name} must be redis://HOST:PORT/DB, rediss://… or filesystem:// "
             f"(the scheme is {scheme or 'missing'!r})."
         )
+    if scheme == "filesystem" and not urlsplit(url).hostname:
+        # The folder transport has no host; naming one keeps kombu from warning "No hostname
+        # was supplied" on every connection.
+        url = "filesystem://localhost/"
     return url
 
 
@@ -375,6 +381,9 @@ REST_KNOX = {"TOKEN_TTL": None, "AUTO_REFRESH": False}
 
 # Celery. The default broker is a folder on disk (kombu's filesystem transport): no server needed.
 CELERY_BROKER_URL = _broker("CELERY_BROKER_URL", "filesystem://")
+if os.environ.get("CELERY_BROKER_URL"):
+    # Celery reads this variable itself and prefers it to the setting: give it the checked form.
+    os.environ["CELERY_BROKER_URL"] = CELERY_BROKER_URL
 EMBEDDED_BROKER_DIR = Path(env.str("EMBEDDED_BROKER_DIR", default=str(VAR_DIR / "broker")))
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -451,6 +460,8 @@ BULK_CONCURRENCY = _int("BULK_CONCURRENCY", 8, minimum=1)
 BULK_TASKS_PER_JOB = _int("BULK_TASKS_PER_JOB", 1, minimum=1)
 # A claimed bulk item whose worker has not finished it within this many seconds is re-queued.
 BULK_LEASE_SECONDS = _int("BULK_LEASE_SECONDS", 60, minimum=5)
+# How often each worker writes its heartbeat (the Workers page); three missed ones mean it is gone.
+WORKER_HEARTBEAT_S = _seconds("WORKER_HEARTBEAT_S", 10.0)
 
 # Exception reports hide any variable holding a credential (sessions_app/exception_reports.py).
 DEFAULT_EXCEPTION_REPORTER_FILTER = "sessions_app.exception_reports.CredentialHidingFilter"

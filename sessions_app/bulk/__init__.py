@@ -5,25 +5,31 @@ The functions pages, the REST API and commands call are re-exported here (docs/b
 
 from .jobs import (
     Format,
+    InputRefused,
     JobStateError,
     cancel_job,
+    checking_progress,
     create_job_from_text,
     create_job_from_upload,
     create_undo_job,
     discard_draft,
     format_for,
     pause_job,
+    receive_upload,
     resume_job,
     retry_failed,
     start_job,
+    validate_upload,
 )
 from .progress import estimated_duration_s, job_progress
 from .results import iter_results_csv, write_results_csv
 
 __all__ = [
     "Format",
+    "InputRefused",
     "JobStateError",
     "cancel_job",
+    "checking_progress",
     "create_job_from_text",
     "create_job_from_upload",
     "create_undo_job",
@@ -33,8 +39,10 @@ __all__ = [
     "iter_results_csv",
     "job_progress",
     "pause_job",
+    "receive_upload",
     "resume_job",
     "retry_failed",
     "start_job",
+    "validate_upload",
     "write_results_csv",
 ]

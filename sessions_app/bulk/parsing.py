@@ -6,6 +6,7 @@ fatal one (empty file, binary content, no userID column, bad header or type row)
 Duplicates across rows are the job builder's concern (`jobs.py`), not the readers'.
 """
 
+import codecs
 import csv
 import itertools
 import json
@@ -43,6 +44,7 @@ class Problem:
     column: str = ""
     value: str = ""
     fatal: bool = False
+    user_id: str = ""  # the row's userID when it could be read, for the job's results
 
     def as_dict(self) -> dict:
         return {
@@ -77,26 +79,98 @@ def user_id_problem(user_id: Any) -> str | None:
     return None
 
 
-class _Lines:
-    """Decoded text lines of a binary file, remembering which lines were not UTF-8."""
+# What a file that is not text most likely is, by its first bytes, for a message that names it.
+_SIGNATURES = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"%PDF-", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook is one)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls)"),
+    (b"\x1f\x8b", "a gzip-compressed file"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+)
 
-    def __init__(self, binary: IO[bytes]) -> None:
+
+def what_binary_is(head: bytes) -> str | None:
+    """ "a PNG image" and the like, for content that is not text; None when it may be text."""
+    for signature, name in _SIGNATURES:
+        if head.startswith(signature):
+            return name
+    return None
+
+
+def _utf16_byte_order(head: bytes) -> str | None:
+    """The UTF-16 codec a file is written in (with or without its byte-order mark), or None."""
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
+    sample = head[:64]
+    if len(sample) >= 4 and b"\x00" in sample:
+        evens, odds = sample[0::2], sample[1::2]
+        if not odds.strip(b"\x00") and evens.strip(b"\x00"):
+            return "utf-16-le"
+        if not evens.strip(b"\x00") and odds.strip(b"\x00"):
+            return "utf-16-be"
+    return None
+
+
+def _utf16_lines(first: bytes, rest: Iterator[bytes], codec: str) -> Iterator[bytes]:
+    """UTF-16 text re-encoded as UTF-8 lines (what spreadsheets save as "Unicode text")."""
+    decoder = codecs.getincrementaldecoder(codec)(errors="replace")
+    pending = ""
+    for chunk in itertools.chain([first], rest):
+        pending += decoder.decode(chunk)
+        *complete, pending = pending.split("\n")
+        for line in complete:
+            yield (line + "\n").encode()
+    pending += decoder.decode(b"", final=True)
+    if pending:
+        yield pending.encode()
+
+
+class _Lines:
+    """Decoded text lines of a binary file, remembering which lines were not UTF-8.
+
+    UTF-8 (with or without the byte-order mark spreadsheet programs put first) and UTF-16 are
+    read; a file that is not text ends the reading with a problem that says what it is.
+    """
+
+    def __init__(self, binary: IO[bytes] | Iterable[bytes]) -> None:
         self.binary = binary
         self.number = 0
         self.undecodable: dict[int, str] = {}
         self.fatal: Problem | None = None
 
+    def _raw_lines(self) -> Iterator[bytes]:
+        raw = iter(self.binary)
+        first = next(raw, None)
+        if first is None:
+            return
+        codec = _utf16_byte_order(first)
+        if codec is None:
+            yield first
+            # Not `yield from`: closing this generator would close the caller's file with it.
+            for line in raw:  # noqa: UP028
+                yield line
+            return
+        # A UTF-16 "line" of the binary file ends inside a character (\n\x00): the decoder
+        # takes the pieces as a stream, wherever they were cut.
+        yield from _utf16_lines(first, raw, codec)
+
     def __iter__(self) -> Iterator[str]:
-        for raw in self.binary:
+        for raw in self._raw_lines():
             self.number += 1
-            if self.number == 1 and raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-                self.fatal = Problem(
-                    1,
-                    'This file is UTF-16 text (what spreadsheets call "Unicode text"); save it '
-                    "as CSV UTF-8 and upload it again.",
-                    fatal=True,
-                )
-                return
+            if self.number == 1:
+                kind = what_binary_is(raw)
+                if kind is not None:
+                    self.fatal = Problem(
+                        1,
+                        f"This is {kind}, not a text file: upload a CSV or JSON Lines file "
+                        "(in a spreadsheet, save as CSV UTF-8).",
+                        fatal=True,
+                    )
+                    return
             if b"\x00" in raw:
                 self.fatal = Problem(
                     self.number,
@@ -407,6 +481,7 @@ def _csv_row(
     if problem:
         yield Problem(line, problem, column=USER_ID_COLUMN, value=shown(user_id))
         return
+    known = user_id
     variables: dict[str, Any] = {}
     bad = False
     for cell, column in zip(cells, columns, strict=True):
@@ -421,6 +496,7 @@ def _csv_row(
                 f"{shown(cell)} {error} ({column.name}:{column.type}).",
                 column=f"{column.name}:{column.type}",
                 value=shown(cell),
+                user_id=known,
             )
     if bad:
         return
@@ -430,6 +506,7 @@ def _csv_row(
             "Every variable cell of this row is empty: there is nothing to set.",
             column=USER_ID_COLUMN,
             value=shown(user_id),
+            user_id=known,
         )
         return
     yield Row(line, user_id, variables)
@@ -488,6 +565,7 @@ def read_jsonl(binary: IO[bytes]) -> Iterator[Row | Problem]:
                 "variables must be a JSON object of name → value.",
                 column="variables",
                 value=shown(variables),
+                user_id=user_id,
             )
             continue
         if not variables:
@@ -496,6 +574,7 @@ def read_jsonl(binary: IO[bytes]) -> Iterator[Row | Problem]:
                 "variables is empty: there is nothing to set.",
                 column="variables",
                 value="{}",
+                user_id=user_id,
             )
             continue
         yield Row(number, user_id, variables)

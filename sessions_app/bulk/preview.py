@@ -7,6 +7,8 @@ from ..models import BulkJob
 from ..voiceflow import VoiceflowError, client_for
 
 SAMPLE_SIZE = 5
+# A reset's dry run names this many of a sampled user's variables.
+NAMES_SHOWN = 6
 ABSENT = object()
 
 
@@ -55,7 +57,12 @@ def sample_diffs(job: BulkJob, size: int = SAMPLE_SIZE) -> list[dict]:
             variables = item.variables or {}
             diff["changes"] = _variable_changes(current, {**current, **variables}, list(variables))
         elif job.kind == BulkJob.Kind.RESET:
-            diff["changes"] = _variable_changes(current, {}, sorted(current))
+            # Compact: the names only (every value goes), not a table of every variable.
+            names = sorted(current)
+            diff["variable_count"] = len(names)
+            diff["variable_names"] = ", ".join(names[:NAMES_SHOWN]) + (
+                f" and {len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else ""
+            )
             diff["summary"] = (
                 f"The whole state is deleted: {len(current)} variables, a stack of {diff['stack_depth']}."
                 if state

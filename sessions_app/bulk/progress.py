@@ -7,6 +7,8 @@ from django.utils import timezone
 
 from ..models import BulkItem, BulkJob
 from ..voiceflow.budget import SAFETY_FACTOR
+from ..workers import stall_of
+from .jobs import checking_progress
 
 RATE_WINDOW_S = 60
 # Every kind reads the state (for the audit row and the undo), then writes: GET + PATCH for a
@@ -48,6 +50,7 @@ def job_progress(job: BulkJob) -> dict:
         if rate_per_minute > 0:
             eta_seconds = round(remaining * 60 / rate_per_minute)
     finished = done + failed + skipped
+    stall = stall_of(job)
     return {
         "id": job.pk,
         "kind": job.kind,
@@ -58,10 +61,16 @@ def job_progress(job: BulkJob) -> dict:
         "failed": failed,
         "skipped": skipped,
         "remaining": remaining,
+        # Rows of the input refused when it was checked: never items, kept with the job.
+        "rejected": (job.validation_report or {}).get("bad_rows", 0),
         "percent": round(100 * finished / total, 1) if total else 100.0,
         "rate_per_minute": rate_per_minute,
         "eta_seconds": eta_seconds,
         "stop_reason": job.stop_reason,
+        # Queued or running while no worker is alive: why, and what to do (sessions_app/workers.py).
+        "stalled": stall,
+        # While a worker checks the input: {ready, percent, rows_read, message}.
+        "checking": checking_progress(job) if job.status == BulkJob.Status.VALIDATING else None,
         "is_finished": job.status in (BulkJob.Status.COMPLETED, BulkJob.Status.CANCELLED)
         and remaining == 0,
     }

@@ -1,6 +1,10 @@
-"""The results of a job as CSV: one line per item, streamed (a job may hold 100,000 items)."""
+"""The results of a job as CSV: one line per row of its input, streamed (a job may hold
+100,000 items). Rows refused when the input was checked are there too (outcome `rejected`),
+in file order among the items, so the file reconciles line by line with the upload."""
 
 import csv
+import heapq
+import itertools
 import json
 from collections.abc import Iterator
 from typing import IO
@@ -15,7 +19,10 @@ HEADER = [
     "upstream_status",
     "variables_before",
     "variables_after",
+    "rejected_column",
+    "rejected_value",
 ]
+REJECTED = "rejected"
 
 
 def _variables(state: dict | None, names: list[str] | None) -> str:
@@ -27,6 +34,29 @@ def _variables(state: dict | None, names: list[str] | None) -> str:
 
 def result_rows(job: BulkJob) -> Iterator[list]:
     yield HEADER
+    by_line = heapq.merge(_item_rows(job), _rejected_rows(job), key=lambda row: row[1] or 0)
+    yield from by_line
+
+
+def _rejected_rows(job: BulkJob) -> Iterator[list]:
+    """One line per refused row of the input, its problems joined (a row may have several)."""
+    rows = job.rejected_rows.filter(line__isnull=False).order_by("line", "pk")
+    for line, problems in itertools.groupby(rows.iterator(chunk_size=500), key=lambda r: r.line):
+        problems = list(problems)
+        yield [
+            next((p.user_id for p in problems if p.user_id), ""),
+            line,
+            REJECTED,
+            " ".join(p.reason for p in problems),
+            "",
+            "",
+            "",
+            "; ".join(p.column for p in problems if p.column),
+            "; ".join(p.value for p in problems if p.value),
+        ]
+
+
+def _item_rows(job: BulkJob) -> Iterator[list]:
     items = job.items.select_related("audit_entry").order_by("line_number")
     for item in items.iterator(chunk_size=500):
         before = after = ""
@@ -48,6 +78,8 @@ def result_rows(job: BulkJob) -> Iterator[list]:
             item.upstream_status if item.upstream_status is not None else "",
             before,
             after,
+            "",
+            "",
         ]
 
 

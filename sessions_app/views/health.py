@@ -8,6 +8,8 @@ from django.views.decorators.http import require_GET
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from .. import workers
+
 # A health check answers within seconds whatever is down.
 BROKER_CHECK_TIMEOUT_S = 3.0
 
@@ -20,13 +22,31 @@ def healthz(request: HttpRequest) -> JsonResponse:
     `?deep=1` also connects to the Celery broker, for a readiness check that should fail when
     jobs could not be queued; a load balancer's liveness check should not ask for it, so a
     broker outage never takes the pages down.
+
+    `?queue=1` is for a monitor of the job queue: it fails (503, `"queue": "stalled"`) while
+    jobs are queued or running, or tasks wait in the queue, and no worker is alive; it also
+    reports how many workers are alive, the stalled jobs' ids and the queue's length.
     """
     checks = {"database": _database_ok()}
     if request.GET.get("deep") == "1":
         checks["broker"] = _broker_ok()
+    details: dict = {}
+    if request.GET.get("queue") == "1" and checks["database"]:
+        checks["queue"], details = _queue_ok()
     healthy = all(checks.values())
     body = {"ok": healthy} | {name: "ok" if ok else "unavailable" for name, ok in checks.items()}
-    return JsonResponse(body, status=200 if healthy else 503)
+    if "queue" in checks and not checks["queue"]:
+        body["queue"] = "stalled"
+    return JsonResponse(body | details, status=200 if healthy else 503)
+
+
+def _queue_ok() -> tuple[bool, dict]:
+    """Whether queued work will move: some worker is alive, or there is no work waiting."""
+    live = workers.live_workers().count()
+    stalled = list(workers.stalled_jobs().values_list("pk", flat=True))
+    waiting = workers.queue_length()
+    ok = not stalled and not (live == 0 and waiting)
+    return ok, {"workers": live, "stalled_jobs": stalled, "queue_length": waiting}
 
 
 def _database_ok() -> bool:

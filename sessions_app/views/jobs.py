@@ -15,13 +15,18 @@ from django.views.decorators.http import require_GET, require_POST
 from .. import bulk, step_up
 from ..access import can, environment_for, require
 from ..bulk import limits as bulk_limits
-from ..bulk.parsing import TYPES, parse_variables_object
+from ..bulk.parsing import TYPES, parse_variables_object, text_lines_as_binary
 from ..bulk.preview import sample_diffs
 from ..models import BulkItem, BulkJob, Environment
 from ..personal_data import mask_diffs, mask_validation_report
 from ..workspace import current_environment
 
 VIEW = "inspect_session"
+# A refused upload lists this many of its problems on the form.
+PROBLEMS_ON_FORM = 10
+NOT_STARTED = (BulkJob.Status.VALIDATING, BulkJob.Status.REFUSED, BulkJob.Status.DRAFT)
+# A started job's page lists this many of its rejected rows; its results file has them all.
+REJECTED_ROWS_SHOWN = 200
 CONTROL = "run_bulk_jobs"
 
 
@@ -64,49 +69,46 @@ def job_new(request: HttpRequest) -> HttpResponse:
     environment = environment_for(request, _int(request.POST.get("environment")), CONTROL)
     upload = request.FILES.get("file")
     pasted = request.POST.get("user_ids", "")
+    variables = None
     try:
         if upload is not None:
             bulk_limits.check_upload(upload)
         bulk_limits.check_pasted(pasted)
         if mode == "file":
+            kind = BulkJob.Kind.PRELOAD
             source_format = request.POST.get("format", bulk.Format.CSV)
             if source_format not in (bulk.Format.CSV, bulk.Format.JSONL):
                 raise ValueError("Choose CSV or JSON Lines.")
             if upload is None:
                 raise ValueError("Choose a file to upload.")
-            job = bulk.create_job_from_upload(
-                environment,
-                request.user,
-                kind=BulkJob.Kind.PRELOAD,
-                source_format=source_format,
-                binary=upload,
-                source_name=upload.name,
-            )
         elif mode in ("list", "reset"):
             kind = BulkJob.Kind.RESET if mode == "reset" else BulkJob.Kind.PRELOAD
-            variables = (
-                parse_variables_object(request.POST.get("variables", ""))
-                if mode == "list"
-                else None
-            )
-            if upload is not None:
-                job = bulk.create_job_from_upload(
-                    environment,
-                    request.user,
-                    kind=kind,
-                    source_format=bulk.Format.USER_LIST,
-                    binary=upload,
-                    source_name=upload.name,
-                    variables=variables,
-                )
-            elif pasted.strip():
-                job = bulk.create_job_from_text(
-                    environment, request.user, kind=kind, text=pasted, variables=variables
-                )
-            else:
+            source_format = bulk.Format.USER_LIST
+            if mode == "list":
+                variables = parse_variables_object(request.POST.get("variables", ""))
+            if upload is None and not pasted.strip():
                 raise ValueError("Paste the userIDs, one a line, or upload a file of them.")
         else:
             raise ValueError("Choose what the job does.")
+        # Stored as it is and checked by a worker: the page answers at once, whatever the size.
+        job = bulk.receive_upload(
+            environment,
+            request.user,
+            kind=kind,
+            source_format=source_format,
+            binary=upload if upload is not None else text_lines_as_binary(pasted),
+            source_name=upload.name if upload is not None else "pasted list",
+            variables=variables,
+        )
+    except bulk.InputRefused as refusal:
+        context = _new_job_context(
+            request,
+            error=str(refusal),
+            refused_problems=refusal.problems[:PROBLEMS_ON_FORM],
+            mode=mode,
+            posted=request.POST,
+        )
+        return render(request, "jobs/new.html", context, status=400)
     except ValueError as error:
         context = _new_job_context(request, error=str(error), mode=mode, posted=request.POST)
         return render(request, "jobs/new.html", context, status=400)
@@ -131,6 +133,9 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_control": can(request, CONTROL),
         "estimate": _duration_words(bulk.estimated_duration_s(job)),
         "undo_jobs": job.undo_jobs.all(),
+        "rejected_rows": job.rejected_rows.all()[:REJECTED_ROWS_SHOWN]
+        if job.status not in NOT_STARTED
+        else [],
         "can_undo": job.status
         in (BulkJob.Status.COMPLETED, BulkJob.Status.CANCELLED, BulkJob.Status.PAUSED)
         and job.items.filter(status=BulkItem.Status.SUCCEEDED).exists(),
@@ -151,6 +156,12 @@ def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """JSON for scripts; the progress panel for the page's htmx polling."""
     job = _job(request, pk, VIEW)
     progress = bulk.job_progress(job)
+    if request.htmx and request.GET.get("checking") == "1":
+        if job.status == BulkJob.Status.VALIDATING:
+            return render(request, "jobs/_checking.html", {"job": job, "progress": progress})
+        response = HttpResponse(status=204)
+        response["HX-Refresh"] = "true"  # checked: the whole page changes (report, dry run)
+        return response
     if request.htmx:
         return render(
             request,
@@ -195,8 +206,12 @@ def _control(request: HttpRequest, job: BulkJob, act, done: str) -> HttpResponse
 @require_POST
 def job_start(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk, CONTROL)
-    if step_up.job_needs_step_up(job) and not step_up.is_fresh(request):
-        return step_up.redirect_to_confirm(request, reverse("job_detail", args=[job.pk]))
+    if step_up.job_needs_step_up(job):
+        asking = step_up.confirm_and_continue(
+            request, action="start the job", cancel_url=reverse("job_detail", args=[job.pk])
+        )
+        if asking is not None:
+            return asking
     return _control(
         request,
         job,

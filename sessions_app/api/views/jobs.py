@@ -6,7 +6,6 @@ variable values) need run_bulk_jobs, as on the pages.
 
 import json
 
-from django.db import transaction
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -28,6 +27,7 @@ from rest_framework.views import APIView
 from ... import bulk, step_up
 from ...access import require
 from ...bulk import limits as bulk_limits
+from ...bulk.parsing import text_lines_as_binary
 from ...models import BulkJob, Environment
 from ...personal_data import mask_validation_report
 from ..errors import AUTH_ERRORS, ConflictingState, InvalidInput, StepUpRequired, error_responses
@@ -174,6 +174,10 @@ class CSVRenderer(BaseRenderer):
         return json.dumps(data).encode() if data is not None else b""
 
 
+def environment_needs_confirmation(options: dict) -> bool:
+    return options["environment"].is_production and not options["confirm_production"]
+
+
 def _start(job: BulkJob, request: Request, options: dict) -> None:
     if step_up.job_needs_step_up(job) and step_up.api_caller_needs_step_up(request):
         raise StepUpRequired()
@@ -211,8 +215,12 @@ JOB_ERRORS = error_responses(*AUTH_ERRORS, 404, 409)
     post=extend_schema(
         operation_id="jobs_create",
         summary="Create a bulk job from a file or a list of userIDs",
-        description="Validates every row first (nothing is sent to Voiceflow) and answers with "
-        "the validation report. The job stays a draft unless `start` is true. A multipart "
+        description="Stores the input and answers at once with the job in status `validating`; "
+        "a worker checks every row (nothing is sent to Voiceflow) with progress in "
+        "`progress.checking`, then the job is a `draft` with its validation report (or "
+        "`refused` when no row can run). It stays a draft unless `start` is true, in which "
+        "case it starts as soon as the check allows. An input whose first bytes show that no "
+        "row can run (an image, an empty file, a header alone) is refused with 400. A multipart "
         "upload carries `file`; a JSON body carries `user_ids`.",
         request={
             "multipart/form-data": JobCreateSerializer,
@@ -256,35 +264,51 @@ class JobListView(KnownFiltersOnly, generics.ListCreateAPIView):
         options = order.validated_data
         kind = options["kind"]
         variables = options.get("variables")
+        if options["start"] and step_up.api_caller_needs_step_up(request):
+            # Whether the job will need it is known only once its input is checked.
+            raise StepUpRequired()
+        if options["start"] and environment_needs_confirmation(options):
+            raise ConflictingState(
+                "This is a production environment: confirm that the job may change live "
+                "conversations (confirm_production)."
+            )
+        start = (
+            {
+                "confirm_production": options["confirm_production"],
+                "skip_bad_rows": options["skip_bad_rows"],
+            }
+            if options["start"]
+            else None
+        )
+        if "file" in options:
+            upload = options["file"]
+            source_format = options.get("format") or bulk.format_for(upload.name, kind)
+            binary, source_name = upload, upload.name
+        else:
+            text = "".join(f"{user_id}\n" for user_id in options["user_ids"])
+            source_format, binary = bulk.Format.USER_LIST, text_lines_as_binary(text)
+            source_name = "user_ids"
         try:
-            with transaction.atomic():
-                if "file" in options:
-                    upload = options["file"]
-                    bulk_limits.check_upload(upload)
-                    source_format = options.get("format") or bulk.format_for(upload.name, kind)
-                    job = bulk.create_job_from_upload(
-                        options["environment"],
-                        request.user,
-                        kind=kind,
-                        source_format=source_format,
-                        binary=upload,
-                        source_name=upload.name,
-                        variables=variables,
-                    )
-                else:
-                    text = "".join(f"{user_id}\n" for user_id in options["user_ids"])
-                    bulk_limits.check_pasted(text)
-                    job = bulk.create_job_from_text(
-                        options["environment"],
-                        request.user,
-                        kind=kind,
-                        text=text,
-                        variables=variables,
-                    )
+            if "file" in options:
+                bulk_limits.check_upload(options["file"])
+            else:
+                bulk_limits.check_pasted(text)
+            # Stored and checked by a worker: the answer comes at once, with status
+            # "validating" and the check's progress; `start` starts it once checked.
+            job = bulk.receive_upload(
+                options["environment"],
+                request.user,
+                kind=kind,
+                source_format=source_format,
+                binary=binary,
+                source_name=source_name,
+                variables=variables,
+                start=start,
+            )
+        except bulk.InputRefused as refusal:
+            raise InvalidInput(str(refusal), details={"problems": refusal.problems}) from None
         except ValueError as error:
             raise InvalidInput(str(error)) from None
-        if options["start"]:
-            _start(job, request, options)
         job.refresh_from_db()
         return Response(
             JobSerializer(job, context={"request": request}).data, status=status.HTTP_201_CREATED
