@@ -6,15 +6,19 @@ import json
 
 import httpx
 import pytest
+import test_bootstrap
 from bulk_support import wait_for
 from conftest import client_for_user
 from django.urls import reverse
 from flow_support import fixture_document, talk
 from inspector_support import inspect_url, text_of
+from test_bootstrap import bootstrap
 
 from sessions_app.flows.loading import flow_map_for, store_project_file
 from sessions_app.flows.vf import ProjectFileError, parse_project_file
 from sessions_app.models import AuditEntry, FlowMap
+from sessions_app.sandbox import agent
+from sessions_app.sandbox.demo import DEMO_API_KEY, DEMO_VERSIONS
 
 PIZZA_FLOW = "64f1a2b3c4d5e6f708192b02"
 ASK_SIZE_BUTTONS = "6501cc0000000000000000c5"
@@ -293,3 +297,36 @@ def test_a_project_file_of_another_project_is_refused(project, admin_user):
     assert answer.status_code == 400
     assert "not of this project" in text_of(answer)
     assert not FlowMap.objects.exists()
+
+
+# ---- the demo: names from its first start ----
+
+own_sandbox = test_bootstrap.own_sandbox
+var_dir = test_bootstrap.var_dir
+
+
+@pytest.mark.worker
+def test_the_demo_project_has_its_flow_names_from_its_first_start(
+    own_sandbox, celery_worker, settings, var_dir
+):
+    settings.SANDBOX_URL = own_sandbox.url
+    # The first two fetches find no sandbox, as when the worker is up before it.
+    own_sandbox.knobs(
+        api_key=DEMO_API_KEY,
+        failures={"mode": "drop", "routes": ["project.export"], "count": 2},
+    )
+
+    bootstrap()
+
+    rows = wait_for(
+        lambda: (
+            list(FlowMap.objects.filter(status=FlowMap.Status.READY))
+            if FlowMap.objects.filter(status=FlowMap.Status.READY).count() >= 4
+            else None
+        ),
+        what="both demo environments' flow maps (by alias and by version)",
+    )
+    names = {row.version_key: row.flows["flows"].get(agent.PIZZA.diagram_id) for row in rows}
+    assert set(names) == {"development", "production", *DEMO_VERSIONS.values()}
+    assert set(names.values()) == {"Order pizza"}
+    assert own_sandbox.stats(DEMO_API_KEY)["injected_failures"] == 2

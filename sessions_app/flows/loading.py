@@ -184,3 +184,10 @@ def flow_maps_of(project) -> list[FlowMap]:
     if project.pk is None:
         return []
     return list(FlowMap.objects.filter(project=project).defer("flows").order_by("-requested_at"))
+
+
+def request_flow_maps(environments: list[Environment]) -> None:
+    """Queue the fetch of each environment's map now (the demo's first start), not at the first
+    page that needs it."""
+    for environment in environments:
+        _request(environment, environment.version_id)

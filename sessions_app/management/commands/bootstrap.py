@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from sessions_app.discovery.tasks import index_sandbox_sessions
+from sessions_app.flows.loading import request_flow_maps
 from sessions_app.roles import ensure_roles
 from sessions_app.sandbox.demo import OLDEST_ACTIVITY_AGE_S
 from sessions_app.sandbox_registration import register_demo_project
@@ -52,6 +53,8 @@ class Command(BaseCommand):
             transaction.on_commit(
                 lambda: index_sandbox_sessions.delay(environment_ids, DEMO_HISTORY_HOURS)
             )
+            # And fetches the demo agent's project file, so the inspector names flows at once.
+            request_flow_maps(environments)
             self.stdout.write(
                 f"Demo project registered against the sandbox at {settings.SANDBOX_URL} "
                 f"({', '.join(env.label for env in environments)}); its users are being indexed."
