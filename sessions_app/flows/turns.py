@@ -17,17 +17,8 @@ from ..voiceflow import Unauthorized, UpstreamFailure, VoiceflowError, client_fo
 
 TRANSCRIPTS_READ = 5  # the user's latest transcripts that are read for turns
 TURNS_PER_PAGE = 20
-SHOWN_TRACES = {
-    "text",
-    "speak",
-    "choice",
-    "cardV2",
-    "card",
-    "carousel",
-    "visual",
-    "end",
-    "no-reply",
-}
+# A `no-reply` trace only tells a client how long to wait for the user; it says nothing.
+SHOWN_TRACES = {"text", "speak", "choice", "cardV2", "card", "carousel", "visual", "end"}
 
 
 @dataclass
@@ -107,8 +98,6 @@ def _trace_turn(trace: Any, at: datetime | None) -> Turn | None:
         return Turn(at, "agent", "", kind, titles)
     if kind == "visual":
         return Turn(at, "agent", "(an image)", kind)
-    if kind == "no-reply":
-        return Turn(at, "agent", "(waited for a reply)", kind)
     return Turn(at, "agent", "(the conversation ended)", kind)
 
 
