@@ -94,6 +94,7 @@ class ProjectForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         for name in ("runtime_url", "realtime_url", "analytics_url", "project_api_url"):
             self.fields[name].validators.append(http_url)
+        self.fields["project_api_url"].required = False
         # Shown beside the empty secret fields so an operator can tell which key is stored.
         self.api_key_hint = self.instance.api_key_hint
         self.access_token_hint = self.instance.access_token_hint
@@ -168,6 +169,11 @@ class ProjectForm(forms.ModelForm):
         return self._clean_base_url("analytics_url")
 
     def clean_project_api_url(self) -> str:
+        # Left empty (or not sent by an older client): Voiceflow's own host.
+        if not self.cleaned_data.get("project_api_url"):
+            self.cleaned_data["project_api_url"] = Project._meta.get_field(
+                "project_api_url"
+            ).default
         return self._clean_base_url("project_api_url")
 
     def clean_crm_link_template(self) -> str:
