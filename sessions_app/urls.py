@@ -48,7 +48,7 @@ urlpatterns = [
         session_story.session_compare,
         name="session_compare",
     ),
-    path("s/<str:project_id>/<str:environment>", session_story.session_link, name="session_link"),
+    path("s/<str:project_id>/<path:environment>", session_story.session_link, name="session_link"),
     path("sessions/<int:environment_id>/console/send", console.send, name="session_console_send"),
     path(
         "sessions/<int:environment_id>/console/stream",

@@ -185,7 +185,7 @@ def kwargs_for(name: str, route: str, objects: dict) -> dict:
     kwargs = {}
     if "<int:environment_id>" in route or "<id:environment_id>" in route:
         kwargs["environment_id"] = objects["environment"].pk
-    if "<str:project_id>" in route:
+    if "<str:project_id>" in route:  # the stable session link
         kwargs["project_id"] = objects["environment"].project.voiceflow_project_id
         kwargs["environment"] = objects["environment"].label
     if "entry_id>" in route:

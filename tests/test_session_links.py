@@ -1,6 +1,8 @@
 """Links in and out of a session: the stable address a helpdesk links to by userID, the copy
 link on the inspector, and the CRM link template an Admin sets per project."""
 
+import html
+import re
 from urllib.parse import quote
 
 import pytest
@@ -121,3 +123,18 @@ def test_an_admin_sets_the_crm_template_and_the_change_is_audited(
     assert stored_project.crm_link_template == template
     entry = AuditEntry.objects.get(action=AuditEntry.Action.PROJECT_CHANGED)
     assert "crm_link_template" in entry.request_sent["fields"]
+
+
+def test_an_environment_label_with_any_characters_has_a_working_link(project, viewer):
+    from sessions_app.models import Environment
+
+    odd = Environment.objects.create(
+        project=project, label='EU/west #2 ?"<x>', version_id="production"
+    )
+    client = client_for_user(viewer)
+
+    page = client.get(action_url("session_inspect", odd, "u-1"))
+    link = re.search(r'<code id="session-link">([^<]+)</code>', page.content.decode()).group(1)
+    answer = client.get(html.unescape(link).removeprefix("http://testserver"))
+
+    assert answer["Location"] == action_url("session_inspect", odd, "u-1")
