@@ -330,3 +330,22 @@ def test_the_demo_project_has_its_flow_names_from_its_first_start(
     assert set(names) == {"development", "production", *DEMO_VERSIONS.values()}
     assert set(names.values()) == {"Order pizza"}
     assert own_sandbox.stats(DEMO_API_KEY)["injected_failures"] == 2
+
+
+def test_the_known_sessions_list_names_the_current_flow(sandbox, environment, support, settings):
+    from sessions_app.known_sessions import note_session
+
+    settings.FLOW_MAP_FETCH = False
+    store_project_file(
+        environment.project_id,
+        "development",
+        parse_project_file(fixture_document()),
+        source=FlowMap.Source.UPLOAD,
+    )
+    frame = {"diagramID": PIZZA_FLOW, "nodeID": ASK_SIZE_BUTTONS, "storage": {}, "variables": {}}
+    note_session(environment, "indexed-user", _state_with([frame]))
+
+    page = text_of(client_for_user(support).get(reverse("home")))
+
+    assert "indexed-user" in page
+    assert "Order pizza (depth 1)" in page

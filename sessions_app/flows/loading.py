@@ -191,3 +191,14 @@ def request_flow_maps(environments: list[Environment]) -> None:
     page that needs it."""
     for environment in environments:
         _request(environment, environment.version_id)
+
+
+def newest_flow_names(project_id: int) -> dict[str, str]:
+    """diagramID → flow name in the project's newest loaded map ({} without one)."""
+    row = (
+        FlowMap.objects.defer("flows")
+        .filter(project_id=project_id, status=FlowMap.Status.READY)
+        .order_by("-loaded_at")
+        .first()
+    )
+    return _flows_of(row).get("flows", {}) if row is not None else {}
