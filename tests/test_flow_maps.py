@@ -20,6 +20,8 @@ from sessions_app.models import AuditEntry, FlowMap
 from sessions_app.sandbox import agent
 from sessions_app.sandbox.demo import DEMO_API_KEY, DEMO_VERSIONS
 
+pytestmark = pytest.mark.production_path
+
 PIZZA_FLOW = "64f1a2b3c4d5e6f708192b02"
 ASK_SIZE_BUTTONS = "6501cc0000000000000000c5"
 

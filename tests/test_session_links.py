@@ -14,6 +14,8 @@ from test_projects_pages import stored_project, submitted  # noqa: F401 (a fixtu
 
 from sessions_app.models import AuditEntry
 
+pytestmark = pytest.mark.production_path
+
 
 def stable_url(project_id: str, environment: str, user_id: str) -> str:
     return f"/s/{project_id}/{environment}?user={quote(user_id, safe='')}"

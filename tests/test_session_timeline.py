@@ -3,12 +3,15 @@ diff between any two recorded states."""
 
 import re
 
+import pytest
 from conftest import client_for_user
 from flow_support import talk
 from inspector_support import action_url, text_of
 
 from sessions_app.actions import do_set_variables
 from sessions_app.models import AuditEntry
+
+pytestmark = pytest.mark.production_path
 
 
 def timeline(client, environment, user_id: str):

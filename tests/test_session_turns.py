@@ -3,11 +3,14 @@ fragment the inspector loads after it renders."""
 
 import re
 
+import pytest
 from conftest import client_for_user
 from flow_support import talk
 from inspector_support import action_url, text_of
 
 from sessions_app.flows.turns import TURNS_PER_PAGE
+
+pytestmark = pytest.mark.production_path
 
 
 def turns_text(client, environment, user_id: str, page: int = 1) -> str:
