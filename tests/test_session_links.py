@@ -140,3 +140,20 @@ def test_an_environment_label_with_any_characters_has_a_working_link(project, vi
     answer = client.get(html.unescape(link).removeprefix("http://testserver"))
 
     assert answer["Location"] == action_url("session_inspect", odd, "u-1")
+
+
+def test_the_api_sets_the_crm_template_and_refuses_a_bad_one(project, admin_user):
+    from api_support import token_client
+
+    client = token_client(admin_user)
+    url = f"/api/v1/projects/{project.pk}"
+
+    refused = client.patch(url, {"crm_link_template": "ftp://crm/{userID}"}, format="json")
+    accepted = client.patch(
+        url, {"crm_link_template": "https://crm.example.com/c/{userID}"}, format="json"
+    )
+
+    assert refused.status_code == 400
+    assert "http:// or https://" in str(refused.json())
+    assert accepted.status_code == 200
+    assert accepted.json()["crm_link_template"] == "https://crm.example.com/c/{userID}"
