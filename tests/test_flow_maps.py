@@ -351,3 +351,61 @@ def test_the_known_sessions_list_names_the_current_flow(sandbox, environment, su
 
     assert "indexed-user" in page
     assert "Order pizza (depth 1)" in page
+
+
+def test_a_recorded_real_state_keeps_its_base_frame_unnamed_and_marks_what_is_unknown(
+    environment, settings
+):
+    from sessions_app.flows.display import named_stack
+    from sessions_app.inspector.display import stack_view
+
+    settings.FLOW_MAP_FETCH = False
+    state = json.loads(REAL_MID_FLOW_CASE["response"]["body"])
+    store_project_file(
+        environment.project_id,
+        "development",
+        parse_project_file(fixture_document()),
+        source=FlowMap.Source.UPLOAD,
+    )
+    view = stack_view(state["stack"])
+
+    loaded = named_stack(environment, state, view)
+
+    assert loaded.version_key == "66b0f00d0000000000000001"  # the base frame's versionID
+    assert loaded.other_version
+    base, flow = view.frames
+    assert base.place is None
+    assert flow.place.flow_unknown and flow.place.node_unknown
+    assert flow.title == "66b0f00d0000000000000003"
+
+
+# "GET mid-flow state" as recorded from Voiceflow's open-source runtime (the development
+# workspace's real-runtime/observed.json): a base frame, then the flow the user is in.
+REAL_MID_FLOW_CASE = {
+    "name": "GET mid-flow state",
+    "response": {
+        "status": 200,
+        "body": json.dumps(
+            {
+                "stack": [
+                    {
+                        "nodeID": None,
+                        "diagramID": "66b0f00d0000000000000001",
+                        "storage": {"isBase": True},
+                        "commands": [],
+                        "variables": {},
+                    },
+                    {
+                        "nodeID": "wait",
+                        "diagramID": "66b0f00d0000000000000003",
+                        "storage": {"output": "Welcome to the offline peer, World."},
+                        "commands": [],
+                        "variables": {"last_response": "Welcome to the offline peer, World."},
+                    },
+                ],
+                "storage": {},
+                "variables": {"name": "World", "counter": 1},
+            }
+        ),
+    },
+}
