@@ -157,3 +157,13 @@ def test_the_api_sets_the_crm_template_and_refuses_a_bad_one(project, admin_user
     assert "http:// or https://" in str(refused.json())
     assert accepted.status_code == 200
     assert accepted.json()["crm_link_template"] == "https://crm.example.com/c/{userID}"
+
+
+def test_a_signed_in_person_without_a_role_learns_nothing_about_which_projects_exist(
+    environment, outsider
+):
+    client = client_for_user(outsider)
+    known = stable_url(environment.project.voiceflow_project_id, "Development", "u")
+
+    assert client.get(known).status_code == 403
+    assert client.get(stable_url("nope", "Development", "u")).status_code == 403

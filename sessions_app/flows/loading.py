@@ -41,7 +41,9 @@ class LoadedMap:
 
     @property
     def version_label(self) -> str:
-        return self.row.version_id or self.row.version_key if self.row else self.version_key
+        if self.row is None:
+            return self.version_key
+        return self.row.version_id or self.row.version_key
 
 
 def version_key_of(environment: Environment, state: Any) -> str:

@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from ..access import environment_for
+from ..access import environment_for, require
 from ..flows.timeline import diff_between, merged, recorded_states, session_entries
 from ..flows.turns import recent_turns, turns_page
 from ..models import Environment
@@ -95,15 +95,17 @@ def session_compare(request: HttpRequest, environment_id: int) -> HttpResponse:
 def session_link(request: HttpRequest, project_id: str, environment: str) -> HttpResponse:
     """/s/<Voiceflow project ID>/<environment label or versionID>?user=<userID>: the stable
     address of a session, for helpdesk tickets; it opens the inspector."""
-    candidates = Environment.objects.filter(project__voiceflow_project_id=project_id).order_by("pk")
+    # Checked first, so a role without it learns nothing about which projects exist.
+    require(request, "inspect_session")
+    candidates = list(
+        Environment.objects.filter(project__voiceflow_project_id=project_id).order_by("pk")
+    )
     wanted = environment.strip().lower()
-    match = next(
-        (e for e in candidates if e.label.lower() == wanted),
-        None,
-    ) or next((e for e in candidates if e.version_id.lower() == wanted), None)
+    match = next((e for e in candidates if e.label.lower() == wanted), None) or next(
+        (e for e in candidates if e.version_id.lower() == wanted), None
+    )
     if match is None:
         raise Http404("No such project and environment.")
-    # The permission check of the inspector itself, so an outsider learns nothing here.
     match = environment_for(request, match.pk, "inspect_session")
     try:
         user_id = requested_user_id(request.GET)
