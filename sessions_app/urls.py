@@ -77,6 +77,11 @@ urlpatterns = [
         name="project_flow_map_upload",
     ),
     path(
+        "projects/<int:pk>/flow-map/refresh",
+        flow_maps.project_flow_map_refresh,
+        name="project_flow_map_refresh",
+    ),
+    path(
         "environments/<int:pk>/test-connection",
         projects.environment_test_connection,
         name="environment_test_connection",

@@ -409,3 +409,27 @@ REAL_MID_FLOW_CASE = {
         ),
     },
 }
+
+
+def test_fetch_again_replaces_an_old_map_with_the_published_one(
+    celery_worker, sandbox, sandbox_project, environment, admin_user
+):
+    old = copy.deepcopy(fixture_document())
+    old["version"]["_id"] = sandbox_project["versions"]["development"]
+    store_project_file(
+        environment.project_id, "development", parse_project_file(old), source=FlowMap.Source.API
+    )
+    client = client_for_user(admin_user)
+
+    answer = client.post(reverse("project_flow_map_refresh", args=[environment.project_id]))
+
+    assert answer.status_code == 302
+    wait_for(
+        lambda: (
+            "Order pizza"
+            in FlowMap.objects.get(project=environment.project, version_key="development")
+            .flows["flows"]
+            .get(agent.PIZZA.diagram_id, "")
+        ),
+        what="the map fetched again",
+    )

@@ -71,6 +71,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("project_delete", "GET"): "manage_projects",
     ("project_delete", "POST"): "manage_projects",
     ("project_flow_map_upload", "POST"): "manage_projects",
+    ("project_flow_map_refresh", "POST"): "manage_projects",
     ("environment_test_connection", "POST"): "manage_projects",
     ("team", "GET"): "manage_team",
     ("team_new", "GET"): "manage_team",

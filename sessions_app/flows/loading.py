@@ -204,3 +204,25 @@ def newest_flow_names(project_id: int) -> dict[str, str]:
         .first()
     )
     return _flows_of(row).get("flows", {}) if row is not None else {}
+
+
+def fetch_again(project) -> int:
+    """Queue a fetch of the project file of each environment's version now (after a publish);
+    returns how many were queued. Pages keep showing the current names meanwhile."""
+    if not settings.FLOW_MAP_FETCH:
+        return 0
+    queued = 0
+    for environment in project.environments.all():
+        row, created = FlowMap.objects.defer("flows").get_or_create(
+            project=project, version_key=environment.version_id
+        )
+        if not created:
+            FlowMap.objects.filter(pk=row.pk).update(
+                requested_at=timezone.now(),
+                status=FlowMap.Status.READY
+                if row.status == FlowMap.Status.READY
+                else FlowMap.Status.PENDING,
+            )
+        _queue_fetch(row, environment)
+        queued += 1
+    return queued
