@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["bulk_preload.py", "memory.py", "two_workers.py"]
+BENCHMARKS = ["bulk_preload.py", "memory.py", "two_workers.py", "flow_map.py"]
 
 
 def main() -> int:

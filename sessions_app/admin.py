@@ -89,14 +89,33 @@ class ProjectAdmin(StepUpAdminMixin, ManageProjectsPermission, admin.ModelAdmin)
     readonly_fields = ["api_key_hint", "access_token_hint"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
-        (None, {"fields": ["name", "voiceflow_project_id", "runtime_url", "budget_per_minute"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "voiceflow_project_id",
+                    "runtime_url",
+                    "budget_per_minute",
+                    "crm_link_template",
+                ]
+            },
+        ),
         (
             "Credentials (write-only: leave empty to keep what is stored)",
             {"fields": ["api_key_hint", "api_key", "access_token_hint", "access_token"]},
         ),
         (
             "Newer APIs",
-            {"fields": ["state_api", "realtime_url", "analytics_url", "discovery_enabled"]},
+            {
+                "fields": [
+                    "state_api",
+                    "realtime_url",
+                    "analytics_url",
+                    "project_api_url",
+                    "discovery_enabled",
+                ]
+            },
         ),
     ]
 

@@ -30,9 +30,11 @@ PROJECT_FIELDS = (
     "runtime_url",
     "realtime_url",
     "analytics_url",
+    "project_api_url",
     "state_api",
     "discovery_enabled",
     "budget_per_minute",
+    "crm_link_template",
     *SECRET_FIELDS,
 )
 ENVIRONMENT_FIELDS = ("label", "version_id", "alias", "realtime_version", "badge", "is_production")
@@ -266,4 +268,13 @@ def check_connection(environment: Environment) -> tuple[bool, str]:
     return True, (
         f"Connected: Voiceflow accepted the key for versionID {environment.version_id} "
         f"at {environment.project.runtime_url}."
+    )
+
+
+def record_project_change(
+    project: Project, request_sent: dict, *, actor: AbstractBaseUser | None, source: str
+) -> AuditEntry:
+    """Audit a change to a project made outside its form (an uploaded project file)."""
+    return _record(
+        project, AuditEntry.Action.PROJECT_CHANGED, request_sent, actor=actor, source=source
     )

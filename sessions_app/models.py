@@ -32,6 +32,12 @@ class Project(models.Model):
     analytics_url = models.URLField(
         "Analytics API base URL", default="https://analytics-api.voiceflow.com", max_length=300
     )
+    project_api_url = models.URLField(
+        "Project API base URL",
+        default="https://api.voiceflow.com",
+        max_length=300,
+        help_text="Where the project file (flow and block names) is fetched: /v2/versions/…/export.",
+    )
     state_api = models.CharField(max_length=16, choices=StateApi, default=StateApi.LEGACY)
     api_key = EncryptedTextField("Dialog Manager API key")
     api_key_hint = models.CharField(max_length=32, editable=False, default="")
@@ -48,6 +54,14 @@ class Project(models.Model):
         default=False,
         help_text="Every few minutes, userIDs of recent conversations are imported into the "
         "known-sessions index of each environment, and their states are read.",
+    )
+    crm_link_template = models.CharField(
+        "CRM link template",
+        max_length=500,
+        blank=True,
+        default="",
+        help_text="Turns a userID into the customer's page in your CRM, e.g. "
+        "https://crm.example.com/customers?external_id={userID}. http or https only.",
     )
     is_sandbox = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -450,3 +464,46 @@ class SessionWriteLock(models.Model):
 
     def __str__(self) -> str:
         return f"Write lock on {self.user_id} in project {self.project_id}"
+
+
+class FlowMap(models.Model):
+    """The flow and block names of one version of a project, read from its project file (.vf).
+
+    `version_key` is what the map is looked up by: the versionID a state's base frame names, or
+    the alias an environment uses (development, production), which Voiceflow resolves to the
+    version in `version_id`. Pages only read these rows; a Celery task fills them.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Being fetched"
+        READY = "ready", "Loaded"
+        FAILED = "failed", "Could not be fetched"
+
+    class Source(models.TextChoices):
+        API = "api", "Project API"
+        UPLOAD = "upload", "Uploaded .vf file"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="flow_maps")
+    version_key = models.CharField(max_length=64)
+    version_id = models.CharField(max_length=64, blank=True, default="")
+    status = models.CharField(max_length=8, choices=Status, default=Status.PENDING)
+    source = models.CharField(max_length=8, choices=Source, default=Source.API)
+    error = models.TextField(blank=True, default="")
+    flows = models.JSONField(default=dict, blank=True)
+    flow_count = models.PositiveIntegerField(default=0)
+    node_count = models.PositiveIntegerField(default=0)
+    requested_at = models.DateTimeField(default=timezone.now)
+    loaded_at = models.DateTimeField(null=True, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "version_key"], name="unique_flow_map_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} · {self.version_key}"

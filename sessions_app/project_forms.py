@@ -8,10 +8,12 @@ the hint (`VF.DM.…9f2c`).
 import re
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
 from django.forms.models import BaseInlineFormSet, inlineformset_factory
 
+from .flows.links import validate_crm_link_template
 from .models import Environment, Project
 from .voiceflow.address_guard import PrivateAddressRefused, check_base_url
 
@@ -155,15 +157,18 @@ class ProjectForm(forms.ModelForm):
             "runtime_url",
             "realtime_url",
             "analytics_url",
+            "project_api_url",
             "state_api",
             "discovery_enabled",
             "budget_per_minute",
+            "crm_link_template",
         ]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        for name in ("runtime_url", "realtime_url", "analytics_url"):
+        for name in ("runtime_url", "realtime_url", "analytics_url", "project_api_url"):
             self.fields[name].validators.append(http_url)
+        self.fields["project_api_url"].required = False
         # Shown beside the empty secret fields so an operator can tell which key is stored.
         self.api_key_hint = self.instance.api_key_hint
         self.access_token_hint = self.instance.access_token_hint
@@ -204,6 +209,22 @@ class ProjectForm(forms.ModelForm):
 
     def clean_analytics_url(self) -> str:
         return self._clean_base_url("analytics_url")
+
+    def clean_project_api_url(self) -> str:
+        # Left empty (or not sent by an older client): Voiceflow's own host.
+        if not self.cleaned_data.get("project_api_url"):
+            self.cleaned_data["project_api_url"] = Project._meta.get_field(
+                "project_api_url"
+            ).default
+        return self._clean_base_url("project_api_url")
+
+    def clean_crm_link_template(self) -> str:
+        template = self.cleaned_data["crm_link_template"].strip()
+        try:
+            validate_crm_link_template(template)
+        except ValidationError as error:
+            raise forms.ValidationError(error.messages) from error
+        return template
 
     def save(self, commit: bool = True) -> Project:
         project = super().save(commit=False)

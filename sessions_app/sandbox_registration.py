@@ -22,13 +22,15 @@ def register_demo_project(sandbox_url: str) -> list[Environment]:
             runtime_url=sandbox_url,
             realtime_url=sandbox_url,
             analytics_url=sandbox_url,
+            project_api_url=sandbox_url,
             is_sandbox=True,
             # The demo users' conversations are imported into the index every few minutes.
             discovery_enabled=True,
         )
         do_save_project(project, actor=None, source=AuditEntry.Source.CLI)
-    elif project.runtime_url != sandbox_url:
+    elif sandbox_url != project.runtime_url or sandbox_url != project.project_api_url:
         project.runtime_url = project.realtime_url = project.analytics_url = sandbox_url
+        project.project_api_url = sandbox_url
         do_save_project(project, actor=None, source=AuditEntry.Source.CLI)
     development, _ = Environment.objects.get_or_create(
         project=project,

@@ -5,10 +5,12 @@ from .views import (
     console,
     discovery,
     edit_state,
+    flow_maps,
     home,
     jobs,
     projects,
     reset,
+    session_story,
     sessions,
     step_up,
     team,
@@ -36,6 +38,18 @@ urlpatterns = [
         "sessions/<int:environment_id>/edit-state", edit_state.edit_state, name="session_edit_state"
     ),
     path("sessions/<int:environment_id>/reset", reset.reset_session, name="session_reset"),
+    path("sessions/<int:environment_id>/turns", session_story.session_turns, name="session_turns"),
+    path(
+        "sessions/<int:environment_id>/timeline",
+        session_story.session_timeline,
+        name="session_timeline",
+    ),
+    path(
+        "sessions/<int:environment_id>/compare",
+        session_story.session_compare,
+        name="session_compare",
+    ),
+    path("s/<str:project_id>/<path:environment>", session_story.session_link, name="session_link"),
     path("sessions/<int:environment_id>/console/send", console.send, name="session_console_send"),
     path(
         "sessions/<int:environment_id>/console/stream",
@@ -60,6 +74,16 @@ urlpatterns = [
     path("projects/new", projects.project_create, name="project_create"),
     path("projects/<int:pk>/edit", projects.project_edit, name="project_edit"),
     path("projects/<int:pk>/delete", projects.project_delete, name="project_delete"),
+    path(
+        "projects/<int:pk>/flow-map",
+        flow_maps.project_flow_map_upload,
+        name="project_flow_map_upload",
+    ),
+    path(
+        "projects/<int:pk>/flow-map/refresh",
+        flow_maps.project_flow_map_refresh,
+        name="project_flow_map_refresh",
+    ),
     path(
         "environments/<int:pk>/test-connection",
         projects.environment_test_connection,

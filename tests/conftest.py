@@ -119,6 +119,7 @@ def project(db, sandbox: Sandbox, sandbox_project: dict):
         runtime_url=sandbox.url,
         realtime_url=sandbox.url,
         analytics_url=sandbox.url,
+        project_api_url=sandbox.url,
         budget_per_minute=100_000,
     )
 

@@ -24,7 +24,7 @@ from sessions_app.models import Environment, Project
 pytestmark = pytest.mark.production_path
 
 EXAMPLES_PER_OPERATION = 25
-URL_FIELDS = ("runtime_url", "realtime_url", "analytics_url")
+URL_FIELDS = ("runtime_url", "realtime_url", "analytics_url", "project_api_url")
 
 
 @dataclass

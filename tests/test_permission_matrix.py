@@ -50,6 +50,10 @@ ACCESS: dict[tuple[str, str], str] = {
     ("session_edit_state", "POST"): "replace_state",
     ("session_reset", "GET"): "reset_session",
     ("session_reset", "POST"): "reset_session",
+    ("session_turns", "GET"): "inspect_session",
+    ("session_timeline", "GET"): "inspect_session",
+    ("session_compare", "GET"): "view_audit",  # the states come from the audit trail
+    ("session_link", "GET"): "inspect_session",
     ("session_console_send", "POST"): "interact_session",
     ("session_console_stream", "POST"): "interact_session",
     ("session_console_emit", "POST"): "interact_session",
@@ -69,6 +73,8 @@ ACCESS: dict[tuple[str, str], str] = {
     ("project_edit", "POST"): "manage_projects",
     ("project_delete", "GET"): "manage_projects",
     ("project_delete", "POST"): "manage_projects",
+    ("project_flow_map_upload", "POST"): "manage_projects",
+    ("project_flow_map_refresh", "POST"): "manage_projects",
     ("environment_test_connection", "POST"): "manage_projects",
     ("team", "GET"): "manage_team",
     ("team_new", "GET"): "manage_team",
@@ -186,6 +192,9 @@ def kwargs_for(name: str, route: str, objects: dict) -> dict:
     kwargs = {}
     if "<int:environment_id>" in route or "<id:environment_id>" in route:
         kwargs["environment_id"] = objects["environment"].pk
+    if "<str:project_id>" in route:  # the stable session link
+        kwargs["project_id"] = objects["environment"].project.voiceflow_project_id
+        kwargs["environment"] = objects["environment"].label
     if "entry_id>" in route:
         kwargs["entry_id"] = objects["entry"].pk
     if "prefix>" in route:

@@ -48,5 +48,5 @@ def stop_worker_heartbeat(**kwargs) -> None:
 
 
 app.autodiscover_tasks()
-# Bulk job and discovery tasks live one level down (sessions_app/bulk/tasks.py, …/discovery/).
-app.autodiscover_tasks(["sessions_app.bulk", "sessions_app.discovery"])
+# Bulk job, discovery and flow-map tasks live one level down (sessions_app/bulk/tasks.py, …).
+app.autodiscover_tasks(["sessions_app.bulk", "sessions_app.discovery", "sessions_app.flows"])

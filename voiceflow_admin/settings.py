@@ -454,6 +454,10 @@ AUDIT_RETENTION_DAYS = _int("AUDIT_RETENTION_DAYS", 365, minimum=0)
 API_MAX_BODY_MB = _int("API_MAX_BODY_MB", 2, minimum=1)
 BULK_UPLOAD_MAX_MB = _int("BULK_UPLOAD_MAX_MB", 20, minimum=1)
 BULK_MAX_ROWS = _int("BULK_MAX_ROWS", 100_000, minimum=1)
+# Flow maps (docs/inspector.md): fetch a version's project file when a page first needs it, and
+# again when the stored one is older than this many minutes (0: never again).
+FLOW_MAP_FETCH = _bool("FLOW_MAP_FETCH", True)
+FLOW_MAP_REFRESH_MINUTES = _int("FLOW_MAP_REFRESH_MINUTES", 60, minimum=0)
 # How many userIDs the bulk engine works on at once in one worker process.
 BULK_CONCURRENCY = _int("BULK_CONCURRENCY", 8, minimum=1)
 # How many tasks a started job is queued as, so that as many worker processes can share it.

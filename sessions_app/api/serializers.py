@@ -1,9 +1,11 @@
 """What the API accepts and returns. Secrets are write-only: responses carry only their hints."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ..flows.links import validate_crm_link_template
 from ..models import AuditEntry, Environment, KnownSession, Project
 from ..personal_data import mask_entry, mask_known_session
 from ..project_forms import (
@@ -112,8 +114,10 @@ class ProjectSerializer(serializers.ModelSerializer):
             "runtime_url",
             "realtime_url",
             "analytics_url",
+            "project_api_url",
             "state_api",
             "discovery_enabled",
+            "crm_link_template",
             "api_key",
             "api_key_hint",
             "access_token",
@@ -151,6 +155,17 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     def validate_access_token(self, value: str) -> str:
         return validate_access_token(value)
+
+    def validate_project_api_url(self, url: str) -> str:
+        return self._checked_url(url, "project_api_url")
+
+    def validate_crm_link_template(self, template: str) -> str:
+        template = template.strip()
+        try:
+            validate_crm_link_template(template)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from error
+        return template
 
 
 class ConnectionCheckSerializer(serializers.Serializer):

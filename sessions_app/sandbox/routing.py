@@ -40,6 +40,8 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("POST", "/v1/stable/transcript/search", "realtime.transcripts.search"),
     ("GET", "/v1/stable/transcript/:transcriptID", "realtime.transcript.get"),
     ("POST", "/v1/transcript/project/:projectID", "analytics.transcripts.search"),
+    ("GET", "/v1/transcript/:transcriptID", "analytics.transcript.get"),
+    ("GET", "/v2/versions/:versionID/export", "project.export"),
 )
 ROUTE_NAMES = frozenset(name for _, _, name in ROUTES)
 WRITE_ROUTES = frozenset(

@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from . import agent
 from .knobs import Settings
+from .project_file import ProjectFileApi
 from .ratelimit import Verdict
 from .realtime import RealtimeApi
 from .routing import RouteMatch
 from .schema import state_body_error
 from .sessions import Session
 from .store import ALIASES, Project
+from .transcript_reads import AnalyticsTranscriptApi
 from .wire import (
     JSON_TYPE,
     EventStream,
@@ -108,6 +110,8 @@ class RuntimeApi:
             "realtime.transcripts.search": realtime.search_transcripts,
             "realtime.transcript.get": realtime.get_transcript,
             "analytics.transcripts.search": realtime.search_analytics,
+            "analytics.transcript.get": AnalyticsTranscriptApi(server).get_transcript,
+            "project.export": ProjectFileApi(server).export,
         }
 
     def handle(

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from ..access import require
 from ..admin_actions import check_connection, do_delete_project, do_save_project
+from ..flows.loading import flow_maps_of
 from ..models import SECRET_FIELDS, AuditEntry, Environment, Project
 from ..project_forms import EnvironmentFormSet, ProjectForm
 from ..step_up import step_up_required
@@ -61,7 +62,13 @@ def _edit(request: HttpRequest, project: Project) -> HttpResponse:
     return render(
         request,
         "projects/edit.html",
-        {"form": form, "environments": environments, "project": project, "creating": creating},
+        {
+            "form": form,
+            "environments": environments,
+            "project": project,
+            "creating": creating,
+            "flow_maps": flow_maps_of(project),
+        },
     )
 
 

@@ -6,6 +6,7 @@ from django.views.decorators.http import require_http_methods
 
 from ..access import environment_for
 from ..actions import Conflict, do_reset_session
+from ..flows.display import named_stack
 from ..inspector.display import stack_view
 from ..inspector.forms import ResetForm
 from ..inspector.reading import fetch_state
@@ -87,4 +88,5 @@ def _render(
         "variable_count": len((state or {}).get("variables") or {}),
         "stack": stack_view((state or {}).get("stack")),
     }
+    context["flow_map"] = named_stack(environment, state, context["stack"])
     return render(request, "sessions/reset.html", context, status=status)

@@ -13,6 +13,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from ..access import environment_for
 from ..actions import Conflict, StateShapeError, do_remove_variables, do_set_variables
+from ..flows.display import named_stack
+from ..flows.links import crm_link, session_link
 from ..inspector.diff import state_diff, with_diffs
 from ..inspector.display import RUNTIME_VARIABLES, pretty_json, stack_view, variable_rows
 from ..inspector.forms import RemoveVariableForm, SetVariableForm
@@ -115,6 +117,7 @@ def live_state_context(
             "raw_json": pretty_json(state),
             "oddities": list(itertools.islice(oddities(state), ODDITIES_SHOWN)),
         }
+        context["flow_map"] = named_stack(environment, state, context["stack"])
     return context
 
 
@@ -149,6 +152,8 @@ def render_inspector(
         "set_form": set_form or SetVariableForm(initial={"kind": "string"}),
         "edge_spaces": user_id != user_id.strip(),
         "user_id_warning": user_id_warning(user_id),
+        "session_link": request.build_absolute_uri(session_link(environment, user_id)),
+        "crm_link": crm_link(environment.project, user_id),
     }
     return render(request, "sessions/inspect.html", context, status=status)
 

@@ -52,6 +52,7 @@ def client_for(environment, *, max_wait_s: float = INTERACTIVE_MAX_WAIT_S) -> Se
         state_api=project.state_api,
         realtime_url=project.realtime_url,
         analytics_url=project.analytics_url,
+        project_api_url=project.project_api_url,
         access_token=project.access_token,
         environment_alias=environment.alias,
         realtime_version=environment.realtime_version,

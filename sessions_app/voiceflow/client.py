@@ -73,6 +73,7 @@ class Target:
     state_api: str = LEGACY
     realtime_url: str = ""
     analytics_url: str = ""
+    project_api_url: str = ""
     access_token: str = field(default="", repr=False)
     environment_alias: str = "main"
     realtime_version: str = "draft"
@@ -171,6 +172,14 @@ class SessionClient:
             environment=f"environmentID {target.version_id!r}",
             environment_messages=("environment",),
             url_name="Analytics API base URL",
+        )
+        self.project_api = Surface(
+            base_url=target.project_api_url or target.runtime_url,
+            authorization=target.api_key,
+            credential="API key",
+            environment=f"versionID {target.version_id!r}",
+            environment_messages=("version",),
+            url_name="Project API base URL",
         )
         self.http = pooled_http(target.runtime_url, timeout_s)
         self.state_api = (
@@ -365,6 +374,69 @@ class SessionClient:
             yield page
             if len(page) < page_size:
                 return
+
+    def transcript_logs(self, transcript_id: str) -> dict:
+        """One transcript with its logs (`{"logs": [{type, data, createdAt}], ...}`): the
+        realtime API with the access token where the project has one (§6.1), else the analytics
+        API with the key (§6.2)."""
+        if self.realtime.authorization:
+            answer = self._send(
+                "GET",
+                f"/v1/stable/transcript/{quote(transcript_id, safe='')}",
+                surface=self.realtime,
+                params={"projectID": self.target.project_id},
+            )
+        else:
+            answer = self._send(
+                "GET",
+                f"/v1/transcript/{quote(transcript_id, safe='')}",
+                surface=self.analytics,
+            )
+        transcript = answer.get("transcript") if isinstance(answer, dict) else None
+        if not isinstance(transcript, dict):
+            raise UpstreamFailure("Voiceflow answered without the transcript.")
+        return transcript
+
+    def user_transcripts(self, user_id: str, *, take: int = 10) -> list[dict]:
+        """The user's latest transcripts, newest first (without logs).
+
+        Both searches filter on `sessionID`, which for conversations over the Dialog Manager API
+        is the userID (§6.3); the realtime search also names the `userID`, so other users'
+        transcripts are dropped when it does.
+        """
+        body = {"sessionID": user_id}
+        if self.realtime.authorization:
+            answer = self._send(
+                "POST",
+                "/v1/stable/transcript/search",
+                surface=self.realtime,
+                params={"projectID": self.target.project_id},
+                json_body={"take": take, "skip": 0} | body,
+            )
+        else:
+            answer = self._send(
+                "POST",
+                f"/v1/transcript/project/{quote(self.target.project_id, safe='')}",
+                surface=self.analytics,
+                params={"take": take, "skip": 0, "order": "DESC"},
+                json_body=body,
+            )
+        return [
+            transcript
+            for transcript in _transcripts_of(answer)
+            if transcript.get("userID") in (None, user_id)
+        ]
+
+    # ---- the project file (Project API, docs-new /api-reference/project/fetch-project) ----
+
+    def export_project(self, version: str) -> dict:
+        """The project file (`.vf`) of a version: a versionID, `development` or `production`."""
+        answer = self._send(
+            "GET", f"/v2/versions/{quote(version, safe='')}/export", surface=self.project_api
+        )
+        if not isinstance(answer, dict):
+            raise UpstreamFailure("Voiceflow's Project API answered without a project file.")
+        return answer
 
     # ---- plumbing ----
 

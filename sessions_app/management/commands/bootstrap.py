@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from sessions_app.discovery.tasks import index_sandbox_sessions
+from sessions_app.flows.loading import request_flow_maps
 from sessions_app.roles import ensure_roles
 from sessions_app.sandbox.demo import OLDEST_ACTIVITY_AGE_S
 from sessions_app.sandbox_registration import register_demo_project
@@ -69,6 +70,8 @@ class Command(BaseCommand):
             # already lists them rather than waiting for the periodic refresh.
             environment_ids = [environment.pk for environment in environments]
             index_sandbox_sessions.delay_on_commit(environment_ids, DEMO_HISTORY_HOURS)
+            # And fetches the demo agent's project file, so the inspector names flows at once.
+            request_flow_maps(environments)
             self.stdout.write(
                 f"Demo project registered against the sandbox at {settings.SANDBOX_URL} "
                 f"({', '.join(env.label for env in environments)}); its users are being indexed."
