@@ -91,18 +91,18 @@ def main() -> int:
         web_side(args.web_part[0], int(args.web_part[1]))
         return 0
 
-    env = bench_environment("memory")
-    setup_django(env)
-    from common import create_environment
-
-    from sessions_app import bulk
-    from sessions_app.models import BulkJob
-
-    csv_path = OUT / f"memory-{args.rows}.csv"
-    write_csv(csv_path, args.rows)
     sandbox = Sandbox("--budget-per-minute", "10000000")
+    csv_path = OUT / f"memory-{args.rows}.csv"
     worker = None
     try:
+        env = bench_environment("memory", sandbox)
+        setup_django(env)
+        from common import create_environment
+
+        from sessions_app import bulk
+        from sessions_app.models import BulkJob
+
+        write_csv(csv_path, args.rows)
         registration = sandbox.register_project("Bench memory")
         environment = create_environment(sandbox, registration, 10_000_000)
 
@@ -124,7 +124,14 @@ def main() -> int:
         job = BulkJob.objects.get(pk=web["job_id"])
         with PeakRss(worker.processes) as worker_peak:
             time.sleep(args.worker_seconds)
+            # A short run (the smoke test) still waits for the worker's first items.
+            deadline = time.monotonic() + 120
+            while not job.items.filter(status="succeeded").exists():
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
         done = job.items.filter(status="succeeded").count()
+        failed = job.items.filter(status="failed").count()
         bulk.cancel_job(job)
 
         save_result(
@@ -139,6 +146,7 @@ def main() -> int:
                 "web_peak_rss_kernel_mb": mb(web["ru_maxrss"]),
                 "worker_seconds": args.worker_seconds,
                 "worker_items_done": done,
+                "worker_items_failed": failed,
                 "worker_peak_rss_one_process_mb": mb(worker_peak.peak_each),
                 "worker_peak_rss_all_processes_mb": mb(worker_peak.peak_total),
             },
@@ -148,6 +156,9 @@ def main() -> int:
             worker.stop()
         sandbox.stop()
         csv_path.unlink(missing_ok=True)
+    if failed or not done or web["items"] != args.rows:
+        print(f"FAILED: {web['items']} items created of {args.rows}, {done} done, {failed} failed")
+        return 1
     return 0
 
 

@@ -11,6 +11,11 @@ There is an unavoidable window between the re-read and the write (one round trip
 under a second): a turn the end user takes inside it is overwritten by a full-state write. Voiceflow
 offers no conditional write (no ETag or version on the state API) to close it. Variable merges
 (PATCH) only touch the keys they name, so they are safe against that window.
+
+A bulk job's operator may choose `WriteMode.SINGLE_REQUEST` ("no undo for this job"): the write
+is sent without the read, so the audit row has no state before (and no undo), and records that
+mode. A write whose answer was lost is then sent again on retry; every bulk write is idempotent
+(the same merge, the same full state, the same delete), so the state ends the same.
 """
 
 import hashlib
@@ -23,7 +28,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from .known_sessions import note_session
-from .models import AuditEntry, BulkJob, Environment
+from .models import AuditEntry, BulkJob, Environment, WriteMode
 from .voiceflow import SessionClient, Unauthorized, VoiceflowError, client_for, validate_user_id
 
 
@@ -106,6 +111,7 @@ def _open_entry(
     state_before: dict | None,
     request_sent: dict | None,
     restored_from: AuditEntry | None = None,
+    write_mode: str = WriteMode.READ_FIRST,
 ) -> AuditEntry:
     return AuditEntry.objects.create(
         **AuditEntry.actor_fields(actor),
@@ -120,6 +126,7 @@ def _open_entry(
         state_before=state_before,
         request_sent=request_sent,
         restored_from=restored_from,
+        write_mode=write_mode,
     )
 
 
@@ -167,12 +174,14 @@ def _write(
     client: SessionClient | None = None,
     restored_from: AuditEntry | None = None,
     resume: AuditEntry | None = None,
+    write_mode: str = WriteMode.READ_FIRST,
 ) -> AuditEntry:
     """The shared skeleton of every write.
 
     `send(client, state_before)` performs the upstream write and returns the state after it.
     `expected_after(state_before)` says what the state should be once the write is applied; it
     lets an interrupted attempt (`resume`) finish without writing twice.
+    `write_mode=SINGLE_REQUEST` sends the write without reading first (`send` gets None).
     """
     validate_user_id(user_id)
     client = client or client_for(environment)
@@ -188,7 +197,18 @@ def _write(
             state_before=state_before,
             request_sent=request_sent,
             restored_from=restored_from,
+            write_mode=write_mode,
         )
+
+    if write_mode == WriteMode.SINGLE_REQUEST:
+        entry = open_entry(None)
+        try:
+            state_after = send(client, None)
+        except (VoiceflowError, StateShapeError) as error:
+            _finish_failed(entry, error)
+            raise
+        note_session(environment, user_id, state_after, origin="written")
+        return _finish(entry, outcome=AuditEntry.Outcome.SUCCEEDED, state_after=state_after)
 
     try:
         state_now = client.get_state(user_id)
@@ -239,6 +259,7 @@ def do_set_variables(
     job: BulkJob | None = None,
     client: SessionClient | None = None,
     resume: AuditEntry | None = None,
+    write_mode: str = WriteMode.READ_FIRST,
 ) -> AuditEntry:
     """Merge variables (PATCH): each named key is replaced whole, the others are untouched."""
     if not isinstance(variables, dict) or not variables:
@@ -259,6 +280,7 @@ def do_set_variables(
         job=job,
         client=client,
         resume=resume,
+        write_mode=write_mode,
         request_sent={"method": "PATCH", "path": "variables", "body": variables},
         send=lambda c, _before: c.update_variables(user_id, variables),
         expected_after=expected_after,
@@ -338,6 +360,7 @@ def do_reset_session(
     job: BulkJob | None = None,
     client: SessionClient | None = None,
     resume: AuditEntry | None = None,
+    write_mode: str = WriteMode.READ_FIRST,
 ) -> AuditEntry:
     """Delete the state (DELETE). The state before is kept in the audit row, so it can come back."""
 
@@ -355,6 +378,7 @@ def do_reset_session(
         job=job,
         client=client,
         resume=resume,
+        write_mode=write_mode,
         request_sent={"method": "DELETE", "path": "state"},
         send=send,
         expected_after=lambda _before: {},
@@ -373,6 +397,7 @@ def do_put_back(
     restored_from: AuditEntry | None = None,
     client: SessionClient | None = None,
     resume: AuditEntry | None = None,
+    write_mode: str = WriteMode.READ_FIRST,
 ) -> AuditEntry:
     """Make the conversation hold `state` again: a PUT, or a DELETE when it had no state.
 
@@ -401,6 +426,7 @@ def do_put_back(
         job=job,
         client=client,
         resume=resume,
+        write_mode=write_mode,
         restored_from=restored_from,
         request_sent={
             "method": "PUT" if target else "DELETE",

@@ -154,6 +154,13 @@ class KnownSession(models.Model):
         return self.user_id
 
 
+class WriteMode(models.TextChoices):
+    """Whether a write read the state first (kept for the audit trail and undo) or was sent alone."""
+
+    READ_FIRST = "read_first", "State read first: undoable"
+    SINGLE_REQUEST = "single_request", "One request per user: no undo"
+
+
 class BulkJob(models.Model):
     class Kind(models.TextChoices):
         PRELOAD = "preload", "Preload variables"
@@ -184,6 +191,9 @@ class BulkJob(models.Model):
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The operator's choice when starting: read each state first (undoable), or one request per
+    # user with no state before on record (no undo).
+    write_mode = models.CharField(max_length=16, choices=WriteMode, default=WriteMode.READ_FIRST)
     # Why the engine stopped the job on its own (e.g. Voiceflow refused the credentials).
     stop_reason = models.TextField(blank=True, default="")
     # Last sign of life of a task working on the job; the sweep re-enqueues work when it is old.
@@ -303,6 +313,7 @@ class AuditEntry(models.Model):
     restored_from = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="restorations"
     )
+    write_mode = models.CharField(max_length=16, choices=WriteMode, default=WriteMode.READ_FIRST)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -310,6 +321,8 @@ class AuditEntry(models.Model):
         indexes = [
             models.Index(fields=["environment", "user_id", "-created_at"]),
             models.Index(fields=["action", "outcome"]),
+            # A bulk item's resumable attempt (engine.resumable_entry), whatever the job's size.
+            models.Index(fields=["job", "user_id"]),
         ]
 
     def __str__(self) -> str:
@@ -336,6 +349,8 @@ class RequestBudget(models.Model):
     project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="budget")
     next_slot_at = models.FloatField(default=0.0)
     paused_until = models.FloatField(default=0.0)
+    # The bulk lane's own next slot, spaced for the budget less BULK_BUDGET_RESERVE_PERCENT.
+    bulk_next_slot_at = models.FloatField(default=0.0)
 
     def __str__(self) -> str:
         return f"Request budget of project {self.project_id}"

@@ -23,7 +23,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connections
+from django.db import DatabaseError, close_old_connections, connection, connections
 from django.utils import timezone
 
 from .. import actions
@@ -98,7 +98,9 @@ class Runner:
         self.job = job
         self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:10]}"
         self.status = _StatusWatch(job.pk)
-        self.client: SessionClient = client_for(job.environment, max_wait_s=BUDGET_MAX_WAIT_S)
+        self.client: SessionClient = client_for(
+            job.environment, max_wait_s=BUDGET_MAX_WAIT_S, bulk=True
+        )
         self.actor = job.started_by or job.created_by
 
     # ---- the loop ----
@@ -215,7 +217,8 @@ class Runner:
         transient_failures = 0
         rate_limited = 0
         while True:
-            resume = resumable_entry(item)
+            # An audit row is opened only after `attempts` is raised: a first attempt has none.
+            resume = resumable_entry(item) if item.attempts else None
             if resume is not None and resume.outcome == AuditEntry.Outcome.SUCCEEDED:
                 # The write was recorded as applied before the worker could record the item.
                 record(item, holder, ItemStatus.SUCCEEDED, entry=resume)
@@ -275,6 +278,7 @@ class Runner:
             "job": self.job,
             "client": self.client,
             "resume": resume,
+            "write_mode": self.job.write_mode,
         }
         environment = self.job.environment
         if self.job.kind == BulkJob.Kind.PRELOAD:
@@ -413,9 +417,29 @@ def finish_if_done(job_id: int) -> None:
     )
 
 
+def refresh_statistics() -> None:
+    """Let the query planner see the item and audit tables as they are now.
+
+    A job's items arrive in one go (an upload of up to a million rows). Until the planner's
+    statistics know it, SQLite may answer the claim's "next pending items of this job" from the
+    wrong index: 85 ms per claim at 1.1 million pending rows instead of 0.03 ms. PostgreSQL's
+    autovacuum catches up by itself, but only after a while. Sampling keeps this cheap on both.
+    """
+    tables = [BulkItem._meta.db_table, AuditEntry._meta.db_table]
+    try:
+        with connection.cursor() as cursor:
+            if connection.vendor == "sqlite":
+                cursor.execute("PRAGMA analysis_limit = 1000")
+            for table in tables:
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+    except DatabaseError:
+        logger.warning("Could not refresh the planner's statistics", exc_info=True)
+
+
 def run_job(job_id: int) -> None:
     """The body of the Celery task: work on the job until no item is left to claim."""
     close_old_connections()
+    refresh_statistics()
     now = timezone.now()
     BulkJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
         status=Status.RUNNING, heartbeat_at=now

@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import BulkItem, BulkJob, Environment
+from ..models import BulkItem, BulkJob, Environment, WriteMode
 from .parsing import Problem, Row, read_csv, read_jsonl, read_user_ids, text_lines_as_binary
 
 BATCH_SIZE = 1000
@@ -193,6 +193,10 @@ def create_undo_job(job: BulkJob, actor: AbstractBaseUser | None) -> BulkJob:
     """A draft job that puts back the state before each write the job applied."""
     if job.status not in (Status.COMPLETED, Status.CANCELLED, Status.PAUSED):
         raise JobStateError("Only a finished, cancelled or paused job can be undone.")
+    if job.write_mode == WriteMode.SINGLE_REQUEST:
+        raise JobStateError(
+            "This job ran without undo (one request per user): no state before was read."
+        )
     applied = (
         job.items.filter(status=ItemStatus.SUCCEEDED, audit_entry__isnull=False)
         .exclude(audit_entry__state_before__isnull=True)
@@ -258,9 +262,13 @@ def start_job(
     *,
     confirmed_production: bool = False,
     skip_bad_rows: bool = False,
+    write_mode: str = WriteMode.READ_FIRST,
 ) -> BulkJob:
     """Queue a draft. Production needs `confirmed_production`; a file with bad rows needs
-    `skip_bad_rows` (the operator chose to run the valid rows only)."""
+    `skip_bad_rows` (the operator chose to run the valid rows only). `write_mode`
+    SINGLE_REQUEST is the operator's "no undo for this job": one request per user."""
+    if write_mode not in WriteMode.values:
+        raise JobStateError("Choose how to write: read each state first, or no undo.")
     report = job.validation_report or {}
     if job.status != Status.DRAFT:
         raise JobStateError("This job has already been started.")
@@ -281,6 +289,7 @@ def start_job(
             [Status.DRAFT],
             Status.QUEUED,
             started_by=actor if actor and actor.is_authenticated else None,
+            write_mode=write_mode,
         ):
             raise JobStateError("This job has already been started.")
         _enqueue(job)

@@ -17,7 +17,7 @@ from .. import bulk, step_up
 from ..access import can, environment_for, require
 from ..bulk.parsing import TYPES, parse_variables_object
 from ..bulk.preview import sample_diffs
-from ..models import BulkItem, BulkJob, Environment
+from ..models import BulkItem, BulkJob, Environment, WriteMode
 from ..personal_data import MASK, may_see
 from ..workspace import current_environment
 
@@ -127,9 +127,13 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "progress": bulk.job_progress(job),
         "can_control": can(request, CONTROL),
         "estimate": _duration_words(bulk.estimated_duration_s(job)),
+        "estimate_single_request": _duration_words(
+            bulk.estimated_duration_s(job, write_mode=WriteMode.SINGLE_REQUEST)
+        ),
         "undo_jobs": job.undo_jobs.all(),
         "can_undo": job.status
         in (BulkJob.Status.COMPLETED, BulkJob.Status.CANCELLED, BulkJob.Status.PAUSED)
+        and job.write_mode == WriteMode.READ_FIRST
         and job.items.filter(status=BulkItem.Status.SUCCEEDED).exists(),
     }
     return render(request, "jobs/detail.html", context)
@@ -208,6 +212,7 @@ def job_start(request: HttpRequest, pk: int) -> HttpResponse:
             request.user,
             confirmed_production=request.POST.get("confirm_production") == "on",
             skip_bad_rows=request.POST.get("skip_bad_rows") == "on",
+            write_mode=request.POST.get("write_mode", WriteMode.READ_FIRST),
         ),
         "The job is queued; a worker picks it up in a moment.",
     )
