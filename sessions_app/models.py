@@ -196,6 +196,10 @@ class BulkJob(models.Model):
     write_mode = models.CharField(max_length=16, choices=WriteMode, default=WriteMode.READ_FIRST)
     # Why the engine stopped the job on its own (e.g. Voiceflow refused the credentials).
     stop_reason = models.TextField(blank=True, default="")
+    # How many items ended each way, kept as they end, so progress never recounts the items.
+    succeeded_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
     # Last sign of life of a task working on the job; the sweep re-enqueues work when it is old.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -323,6 +327,11 @@ class AuditEntry(models.Model):
             models.Index(fields=["action", "outcome"]),
             # A bulk item's resumable attempt (engine.resumable_entry), whatever the job's size.
             models.Index(fields=["job", "user_id"]),
+            # The audit list's filters, each answering its newest page from an index.
+            models.Index(fields=["actor_name", "-created_at"]),
+            models.Index(fields=["user_id", "-created_at"]),
+            models.Index(fields=["environment", "-created_at"]),
+            models.Index(fields=["outcome", "-created_at"]),
         ]
 
     def __str__(self) -> str:
@@ -368,3 +377,29 @@ class OperatorPreference(models.Model):
 
     def __str__(self) -> str:
         return f"Preferences of user {self.user_id}"
+
+
+class SeenState(models.Model):
+    """A state an operator was shown, kept for the conflict page and watch mode (inspector/seen.py).
+
+    Kept here, not in the login session: a session row rewritten with whole conversation states
+    on every read was a write transaction per page (and states of up to 1 MB in a cookie-keyed
+    row). Only a state not kept yet is written.
+    """
+
+    session_key = models.CharField(max_length=40)
+    conversation = models.CharField(max_length=300)
+    fingerprint = models.CharField(max_length=20)
+    state = models.JSONField()
+    seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session_key", "conversation", "fingerprint"], name="unique_seen_state"
+            ),
+        ]
+        indexes = [models.Index(fields=["session_key", "-seen_at"])]
+
+    def __str__(self) -> str:
+        return f"State {self.fingerprint} seen in {self.conversation}"

@@ -433,7 +433,7 @@ PERSONAL_DATA_VARIABLES = [
 ]
 AUDIT_RETENTION_DAYS = _int("AUDIT_RETENTION_DAYS", 365, minimum=1)
 # How many userIDs the bulk engine works on at once in one worker process.
-BULK_CONCURRENCY = _int("BULK_CONCURRENCY", 8, minimum=1)
+BULK_CONCURRENCY = _int("BULK_CONCURRENCY", 16, minimum=1)
 # The share of each project's request budget a bulk job leaves free for people (pages, the API).
 BULK_BUDGET_RESERVE_PERCENT = _typed(
     "BULK_BUDGET_RESERVE_PERCENT", 20, _percent_up_to_90, "a whole number from 0 to 90"

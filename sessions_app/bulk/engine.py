@@ -23,7 +23,8 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection, connections
+from django.db import DatabaseError, close_old_connections, connection, connections, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from .. import actions
@@ -339,16 +340,34 @@ def claim(job_id: int, holder: str, count: int, *, settle_only: bool = False) ->
             )
 
 
+COUNTERS = {
+    ItemStatus.SUCCEEDED: "succeeded_count",
+    ItemStatus.FAILED: "failed_count",
+    ItemStatus.SKIPPED: "skipped_count",
+}
+
+
+def count_ended(job_id: int, outcome: str, how_many: int) -> None:
+    """Add to the job's counter of items that ended this way (in the caller's transaction)."""
+    if how_many:
+        counter = COUNTERS[outcome]
+        BulkJob.objects.filter(pk=job_id).update(**{counter: F(counter) + how_many})
+
+
 def release(item_ids: list[int], holder: str, *, cancelled: bool = False) -> None:
     claimed = BulkItem.objects.filter(pk__in=item_ids, status=ItemStatus.CLAIMED, claimed_by=holder)
     if cancelled:
-        claimed.filter(attempts=0).update(
-            status=ItemStatus.SKIPPED,
-            claimed_by="",
-            lease_until=None,
-            reason=CANCELLED_REASON,
-            finished_at=timezone.now(),
-        )
+        with transaction.atomic():
+            skipped = claimed.filter(attempts=0).update(
+                status=ItemStatus.SKIPPED,
+                claimed_by="",
+                lease_until=None,
+                reason=CANCELLED_REASON,
+                finished_at=timezone.now(),
+            )
+            if skipped:
+                job_id = BulkItem.objects.filter(pk=item_ids[0]).values_list("job_id", flat=True)
+                count_ended(job_id.get(), ItemStatus.SKIPPED, skipped)
     claimed.update(status=ItemStatus.PENDING, claimed_by="", lease_until=None)
 
 
@@ -361,17 +380,19 @@ def record(
     reason: str = "",
     upstream_status: int | None = None,
 ) -> None:
-    updated = BulkItem.objects.filter(
-        pk=item.pk, status=ItemStatus.CLAIMED, claimed_by=holder
-    ).update(
-        status=outcome,
-        audit_entry=entry,
-        reason=reason,
-        upstream_status=upstream_status if entry is None else 200,
-        finished_at=timezone.now(),
-        lease_until=None,
-        # claimed_by stays: which worker (host, process) finished the item.
-    )
+    with transaction.atomic():
+        updated = BulkItem.objects.filter(
+            pk=item.pk, status=ItemStatus.CLAIMED, claimed_by=holder
+        ).update(
+            status=outcome,
+            audit_entry=entry,
+            reason=reason,
+            upstream_status=upstream_status if entry is None else 200,
+            finished_at=timezone.now(),
+            lease_until=None,
+            # claimed_by stays: which worker (host, process) finished the item.
+        )
+        count_ended(item.job_id, outcome, updated)
     # Item outcomes are logged with ids and line numbers only: never the userID or any value.
     fields = {
         "job_id": item.job_id,

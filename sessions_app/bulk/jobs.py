@@ -11,6 +11,7 @@ from typing import IO
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from ..models import BulkItem, BulkJob, Environment, WriteMode
@@ -319,11 +320,12 @@ def cancel_job(job: BulkJob, actor: AbstractBaseUser | None = None) -> BulkJob:
             job, [Status.QUEUED, Status.RUNNING, Status.PAUSED], Status.CANCELLED
         ):
             raise JobStateError("Only a queued, running or paused job can be cancelled.")
-        job.items.filter(status=ItemStatus.PENDING, attempts=0).update(
+        skipped = job.items.filter(status=ItemStatus.PENDING, attempts=0).update(
             status=ItemStatus.SKIPPED,
             reason=CANCELLED_REASON,
             finished_at=timezone.now(),
         )
+        BulkJob.objects.filter(pk=job.pk).update(skipped_count=F("skipped_count") + skipped)
         if job.items.filter(status=ItemStatus.PENDING).exists():
             _enqueue(job)
         elif not job.items.filter(status=ItemStatus.CLAIMED).exists():
@@ -342,6 +344,7 @@ def retry_failed(job: BulkJob, actor: AbstractBaseUser | None = None) -> int:
         count = job.items.filter(status=ItemStatus.FAILED).update(
             status=ItemStatus.PENDING, reason="", upstream_status=None, finished_at=None
         )
+        BulkJob.objects.filter(pk=job.pk).update(failed_count=F("failed_count") - count)
         if count == 0:
             _change_status(job, [Status.QUEUED], Status.COMPLETED, finished_at=timezone.now())
             raise JobStateError("This job has no failed items.")

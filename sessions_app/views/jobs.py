@@ -7,7 +7,6 @@ results, which show variable values) needs `run_bulk_jobs`.
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -38,11 +37,7 @@ def _job(request: HttpRequest, pk: int, codename: str) -> BulkJob:
 @require_GET
 def job_list(request: HttpRequest) -> HttpResponse:
     require(request, VIEW)
-    jobs = BulkJob.objects.select_related("environment__project", "created_by").annotate(
-        done=Count("items", filter=Q(items__status=BulkItem.Status.SUCCEEDED)),
-        failed=Count("items", filter=Q(items__status=BulkItem.Status.FAILED)),
-    )
-    # An aggregate drops Meta.ordering, and pages of an unordered list may repeat or skip jobs.
+    jobs = BulkJob.objects.select_related("environment__project", "created_by")
     page = Paginator(jobs.order_by("-created_at", "-pk"), 50).get_page(request.GET.get("page"))
     return render(request, "jobs/list.html", {"page": page, "can_control": can(request, CONTROL)})
 

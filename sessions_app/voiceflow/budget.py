@@ -24,7 +24,7 @@ from django.db import transaction
 from ..models import RequestBudget
 
 SAFETY_FACTOR = 0.995
-BULK_LOOKAHEAD_S = 0.25
+BULK_LOOKAHEAD_S = 0.1
 
 _bulk_turns: dict[int, threading.Lock] = {}
 _bulk_turns_lock = threading.Lock()
