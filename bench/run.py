@@ -20,12 +20,14 @@ BENCHMARKS = {
     "memory.py": [],
     "two_workers.py": [],
     "scale.py": [],
+    "db_scale.py": [],
 }
 SMOKE = {
     "bulk_preload.py": ["--users", "30", "--latency-ms", "0", "--budget", "30000"],
     "memory.py": ["--rows", "200", "--worker-seconds", "3"],
     "two_workers.py": ["--users-per-job", "15", "--latency-ms", "0", "--budget", "30000"],
     "scale.py": ["--sizes", "200", "--audit-entries", "500"],
+    "db_scale.py": ["--seed-size", "300", "--repeat", "2"],
 }
 
 

@@ -49,6 +49,8 @@ def test_every_benchmark_runs_at_small_size(tmp_path):
     assert memory["worker_items_done"] > 0
     scale = json.loads((tmp_path / "scale.json").read_text())
     assert [size["items"] for size in scale["sizes"]] == [200]
+    pages = json.loads((tmp_path / "db_scale.json").read_text())["pages"]
+    assert len(pages) == 18 and all(page["queries"] > 0 for page in pages)
 
 
 def test_a_benchmark_whose_items_fail_exits_non_zero(tmp_path):
