@@ -328,10 +328,12 @@ class AuditEntry(models.Model):
             # A bulk item's resumable attempt (engine.resumable_entry), whatever the job's size.
             models.Index(fields=["job", "user_id"]),
             # The audit list's filters, each answering its newest page from an index.
-            models.Index(fields=["actor_name", "-created_at"]),
-            models.Index(fields=["user_id", "-created_at"]),
-            models.Index(fields=["environment", "-created_at"]),
-            models.Index(fields=["outcome", "-created_at"]),
+            models.Index(fields=["actor_name", "-created_at", "-id"], name="audit_by_actor_newest"),
+            models.Index(fields=["user_id", "-created_at", "-id"], name="audit_by_user_newest"),
+            models.Index(
+                fields=["environment", "-created_at", "-id"], name="audit_by_environment_newest"
+            ),
+            models.Index(fields=["outcome", "-created_at", "-id"], name="audit_by_outcome_newest"),
         ]
 
     def __str__(self) -> str:

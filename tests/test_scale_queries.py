@@ -188,3 +188,17 @@ def test_a_jobs_page_and_progress_never_recount_its_items(
         if "COUNT(" in q["sql"].upper() and item_table in q["sql"] and "GROUP BY" in q["sql"]
     ]
     assert recounts == []
+
+
+def test_a_list_of_more_than_ten_thousand_records_says_so_without_counting_them_all(
+    ops, admin_user, admin_client_, environment
+):
+    add_audit_entries(environment, ops, 10_001)
+
+    page = admin_client_.get(reverse("audit_list")).content.decode()
+    api = session_client(admin_user).get(reverse("api-audit"), {"limit": 10}).json()
+
+    assert "More than 10,000 records" in page
+    assert "Page 1 of 201+" in page
+    # The API's count is exact up to 10,000 rows past the page, then one more than that.
+    assert api["count"] == 10_001 and api["next"]

@@ -125,25 +125,25 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="auditentry",
             index=models.Index(
-                fields=["actor_name", "-created_at"], name="sessions_ap_actor_n_5342bb_idx"
+                fields=["actor_name", "-created_at", "-id"], name="audit_by_actor_newest"
             ),
         ),
         migrations.AddIndex(
             model_name="auditentry",
             index=models.Index(
-                fields=["user_id", "-created_at"], name="sessions_ap_user_id_6efd1e_idx"
+                fields=["user_id", "-created_at", "-id"], name="audit_by_user_newest"
             ),
         ),
         migrations.AddIndex(
             model_name="auditentry",
             index=models.Index(
-                fields=["environment", "-created_at"], name="sessions_ap_environ_3c20f0_idx"
+                fields=["environment", "-created_at", "-id"], name="audit_by_environment_newest"
             ),
         ),
         migrations.AddIndex(
             model_name="auditentry",
             index=models.Index(
-                fields=["outcome", "-created_at"], name="sessions_ap_outcome_201953_idx"
+                fields=["outcome", "-created_at", "-id"], name="audit_by_outcome_newest"
             ),
         ),
         migrations.CreateModel(

@@ -1,6 +1,5 @@
 """Find a session: open a userID in an environment, or pick one from the known-sessions index."""
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
@@ -9,6 +8,7 @@ from ..access import can
 from ..inspector.display import key_variables
 from ..inspector.forms import FindSessionForm, KnownSessionSearchForm
 from ..known_sessions import search_known_sessions
+from ..pagination import CappedPaginator
 from ..personal_data import exclude_hidden_matches, mask_state
 from ..workspace import current_environment, remember_environment
 from .sessions import inspector_url
@@ -46,7 +46,7 @@ def home(request: HttpRequest) -> HttpResponse:
             value,
             request.user,
         )
-        known_page = Paginator(known, SESSIONS_PER_PAGE).get_page(request.GET.get("page"))
+        known_page = CappedPaginator(known, SESSIONS_PER_PAGE).get_page(request.GET.get("page"))
         for known_session in known_page:
             known_session.key_variables = key_variables(
                 mask_state(known_session.variables_snapshot, request.user)
