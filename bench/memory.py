@@ -132,7 +132,9 @@ def main() -> int:
                 time.sleep(0.5)
         done = job.items.filter(status="succeeded").count()
         failed = job.items.filter(status="failed").count()
-        bulk.cancel_job(job)
+        job.refresh_from_db()
+        if not bulk.job_progress(job)["is_finished"]:
+            bulk.cancel_job(job)
 
         save_result(
             "memory",

@@ -46,7 +46,12 @@ async def _preload(
                 user_id = queue.get_nowait()
                 while True:
                     await bucket.take()
-                    answer = await http.patch(f"/state/user/{user_id}/variables", json=variables)
+                    try:
+                        answer = await http.patch(
+                            f"/state/user/{user_id}/variables", json=variables
+                        )
+                    except httpx.TransportError:
+                        continue  # a dropped connection: send again (a merge is idempotent)
                     if answer.status_code != 429:
                         answer.raise_for_status()
                         break
