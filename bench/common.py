@@ -2,7 +2,12 @@
 
 Each benchmark runs on its own database and broker (never the ones `make start` uses):
 SQLite `var/bench/<name>.sqlite3` and a filesystem broker by default, or `BENCH_DATABASE_URL` /
-`BENCH_BROKER_URL` (e.g. PostgreSQL and Redis).
+`BENCH_BROKER_URL` (e.g. PostgreSQL and Redis). `BENCH_OUT` moves `var/bench/` elsewhere (the
+smoke test uses a temporary folder).
+
+A benchmark starts its sandbox before Django, so that the sandbox's port (a free one, on the
+loopback address) can be put in VOICEFLOW_ALLOW_PRIVATE_URLS for this process and its workers:
+the private-address guard refuses any other loopback origin.
 """
 
 import json
@@ -18,23 +23,39 @@ import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "var" / "bench"
+OUT = Path(os.environ.get("BENCH_OUT") or ROOT / "var" / "bench")
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 CELERY = str(ROOT / ".venv" / "bin" / "celery")
 
 
 def bench_environment(
-    name: str, *, database_url: str | None = None, broker_url: str | None = None
+    name: str,
+    sandbox: "Sandbox",
+    *,
+    database_url: str | None = None,
+    broker_url: str | None = None,
 ) -> dict:
-    """Environment variables for this benchmark's processes (and this one, before Django starts)."""
+    """Environment variables for this benchmark's processes (and this one, before Django starts).
+
+    The previous result of the same benchmark is removed first, so a failed run never leaves an
+    old figure behind.
+    """
     OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"{name}.json").unlink(missing_ok=True)
     database_url = database_url or os.environ.get("BENCH_DATABASE_URL")
     if not database_url:
         db_file = OUT / f"{name}.sqlite3"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db_file}{suffix}").unlink(missing_ok=True)
         database_url = f"sqlite:///{db_file}"
-    env = {"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
+    env = {
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "WARNING",
+        "VOICEFLOW_ALLOW_PRIVATE_URLS": sandbox.url,
+    }
+    if os.environ.get("BENCH_REFUSE_SANDBOX"):
+        # Only for the test that checks a benchmark whose items fail exits non-zero.
+        env["VOICEFLOW_ALLOW_PRIVATE_URLS"] = "http://127.0.0.1:9"
     broker_url = broker_url or os.environ.get("BENCH_BROKER_URL")
     if broker_url:
         env["CELERY_BROKER_URL"] = broker_url
@@ -48,7 +69,24 @@ def bench_environment(
     return env
 
 
+def create_postgres_database(database_url: str) -> None:
+    """Create a PostgreSQL benchmark database that does not exist yet (SQLite creates its own)."""
+    if not database_url.startswith(("postgres://", "postgresql://")):
+        return
+    import psycopg
+    from psycopg import sql
+
+    server, _, name = database_url.rpartition("/")
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        found = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
+        if not found:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
 def setup_django(env: dict) -> None:
+    create_postgres_database(env.get("DATABASE_URL", ""))
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "voiceflow_admin.settings")
     sys.path.insert(0, str(ROOT))
@@ -114,7 +152,8 @@ def create_environment(sandbox: Sandbox, registration: dict, budget_per_minute: 
     from sessions_app.models import Environment, Project
 
     project = Project.objects.create(
-        name=registration["name"],
+        # Unique per run: a benchmark may run again on the same database.
+        name=f"{registration['name']} {registration['project_id'][:8]}",
         voiceflow_project_id=registration["project_id"],
         api_key=registration["api_key"],
         runtime_url=sandbox.url,

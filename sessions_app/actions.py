@@ -13,6 +13,11 @@ offers no conditional write (no ETag or version on the state API) to close it. V
 (PATCH) only touch the keys they name, so they are safe against that window. The product's own
 writers never meet inside it: `_write` holds the session's write lock (session_lock.py) from the
 re-read to the end of the write, so a second writer re-reads after the first and gets Conflict.
+
+A bulk job's operator may choose `WriteMode.SINGLE_REQUEST` ("no undo for this job"): the write
+is sent without the read, so the audit row has no state before (and no undo), and records that
+mode. A write whose answer was lost is then sent again on retry; every bulk write is idempotent
+(the same merge, the same full state, the same delete), so the state ends the same.
 """
 
 import itertools
@@ -25,7 +30,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from .known_sessions import note_session
-from .models import AuditEntry, BulkJob, Environment
+from .models import AuditEntry, BulkJob, Environment, WriteMode
 from .session_lock import one_writer_per_session
 from .stored_json import storable_text
 from .voiceflow import SessionClient, Unauthorized, VoiceflowError, client_for, validate_user_id
@@ -130,6 +135,7 @@ def _open_entry(
     state_before: dict | None,
     request_sent: dict | None,
     restored_from: AuditEntry | None = None,
+    write_mode: str = WriteMode.READ_FIRST,
 ) -> AuditEntry:
     return AuditEntry.objects.create(
         **AuditEntry.actor_fields(actor),
@@ -144,6 +150,7 @@ def _open_entry(
         state_before=state_before,
         request_sent=request_sent,
         restored_from=restored_from,
+        write_mode=write_mode,
     )
 
 
@@ -192,12 +199,14 @@ def _write(
     client: SessionClient | None = None,
     restored_from: AuditEntry | None = None,
     resume: AuditEntry | None = None,
+    write_mode: str = WriteMode.READ_FIRST,
 ) -> AuditEntry:
     """The shared skeleton of every write.
 
     `send(client, state_before)` performs the upstream write and returns the state after it.
     `expected_after(state_before)` says what the state should be once the write is applied; it
     lets an interrupted attempt (`resume`) finish without writing twice.
+    `write_mode=SINGLE_REQUEST` sends the write without reading first (`send` gets None).
     """
     validate_user_id(user_id)
     client = client or client_for(environment)
@@ -213,7 +222,18 @@ def _write(
             state_before=state_before,
             request_sent=request_sent,
             restored_from=restored_from,
+            write_mode=write_mode,
         )
+
+    if write_mode == WriteMode.SINGLE_REQUEST:
+        entry = open_entry(None)
+        try:
+            state_after = send(client, None)
+        except (VoiceflowError, StateShapeError) as error:
+            _finish_failed(entry, error)
+            raise
+        note_session(environment, user_id, state_after, origin="written")
+        return _finish(entry, outcome=AuditEntry.Outcome.SUCCEEDED, state_after=state_after)
 
     try:
         state_now = client.get_state(user_id)
@@ -264,6 +284,7 @@ def do_set_variables(
     job: BulkJob | None = None,
     client: SessionClient | None = None,
     resume: AuditEntry | None = None,
+    write_mode: str = WriteMode.READ_FIRST,
 ) -> AuditEntry:
     """Merge variables (PATCH): each named key is replaced whole, the others are untouched."""
     if not isinstance(variables, dict) or not variables:
@@ -284,6 +305,7 @@ def do_set_variables(
         job=job,
         client=client,
         resume=resume,
+        write_mode=write_mode,
         request_sent={"method": "PATCH", "path": "variables", "body": variables},
         send=lambda c, _before: c.update_variables(user_id, variables),
         expected_after=expected_after,
@@ -367,6 +389,7 @@ def do_reset_session(
     job: BulkJob | None = None,
     client: SessionClient | None = None,
     resume: AuditEntry | None = None,
+    write_mode: str = WriteMode.READ_FIRST,
 ) -> AuditEntry:
     """Delete the state (DELETE). The state before is kept in the audit row, so it can come back."""
 
@@ -384,6 +407,7 @@ def do_reset_session(
         job=job,
         client=client,
         resume=resume,
+        write_mode=write_mode,
         request_sent={"method": "DELETE", "path": "state"},
         send=send,
         expected_after=lambda _before: {},
@@ -402,6 +426,7 @@ def do_put_back(
     restored_from: AuditEntry | None = None,
     client: SessionClient | None = None,
     resume: AuditEntry | None = None,
+    write_mode: str = WriteMode.READ_FIRST,
 ) -> AuditEntry:
     """Make the conversation hold `state` again: a PUT, or a DELETE when it had no state.
 
@@ -430,6 +455,7 @@ def do_put_back(
         job=job,
         client=client,
         resume=resume,
+        write_mode=write_mode,
         restored_from=restored_from,
         request_sent={
             "method": "PUT" if target else "DELETE",

@@ -182,6 +182,13 @@ class KnownSession(models.Model):
         return self.user_id
 
 
+class WriteMode(models.TextChoices):
+    """Whether a write read the state first (kept for the audit trail and undo) or was sent alone."""
+
+    READ_FIRST = "read_first", "State read first: undoable"
+    SINGLE_REQUEST = "single_request", "One request per user: no undo"
+
+
 class BulkJob(models.Model):
     class Kind(models.TextChoices):
         PRELOAD = "preload", "Preload variables"
@@ -214,8 +221,15 @@ class BulkJob(models.Model):
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The operator's choice when starting: read each state first (undoable), or one request per
+    # user with no state before on record (no undo).
+    write_mode = models.CharField(max_length=16, choices=WriteMode, default=WriteMode.READ_FIRST)
     # Why the engine stopped the job on its own (e.g. Voiceflow refused the credentials).
     stop_reason = models.TextField(blank=True, default="")
+    # How many items ended each way, kept as they end, so progress never recounts the items.
+    succeeded_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
     # Last sign of life of a task working on the job; the sweep re-enqueues work when it is old.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -395,6 +409,7 @@ class AuditEntry(models.Model):
     restored_from = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="restorations"
     )
+    write_mode = models.CharField(max_length=16, choices=WriteMode, default=WriteMode.READ_FIRST)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -402,6 +417,15 @@ class AuditEntry(models.Model):
         indexes = [
             models.Index(fields=["environment", "user_id", "-created_at"]),
             models.Index(fields=["action", "outcome"]),
+            # A bulk item's resumable attempt (engine.resumable_entry), whatever the job's size.
+            models.Index(fields=["job", "user_id"]),
+            # The audit list's filters, each answering its newest page from an index.
+            models.Index(fields=["actor_name", "-created_at", "-id"], name="audit_by_actor_newest"),
+            models.Index(fields=["user_id", "-created_at", "-id"], name="audit_by_user_newest"),
+            models.Index(
+                fields=["environment", "-created_at", "-id"], name="audit_by_environment_newest"
+            ),
+            models.Index(fields=["outcome", "-created_at", "-id"], name="audit_by_outcome_newest"),
         ]
 
     def __str__(self) -> str:
@@ -428,6 +452,8 @@ class RequestBudget(models.Model):
     project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="budget")
     next_slot_at = models.FloatField(default=0.0)
     paused_until = models.FloatField(default=0.0)
+    # The bulk lane's own next slot, spaced for the budget less BULK_BUDGET_RESERVE_PERCENT.
+    bulk_next_slot_at = models.FloatField(default=0.0)
 
     def __str__(self) -> str:
         return f"Request budget of project {self.project_id}"
@@ -507,3 +533,29 @@ class FlowMap(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} · {self.version_key}"
+
+
+class SeenState(models.Model):
+    """A state an operator was shown, kept for the conflict page and watch mode (inspector/seen.py).
+
+    Kept here, not in the login session: a session row rewritten with whole conversation states
+    on every read was a write transaction per page (and states of up to 1 MB in a cookie-keyed
+    row). Only a state not kept yet is written.
+    """
+
+    session_key = models.CharField(max_length=40)
+    conversation = models.CharField(max_length=300)
+    fingerprint = models.CharField(max_length=20)
+    state = models.JSONField()
+    seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session_key", "conversation", "fingerprint"], name="unique_seen_state"
+            ),
+        ]
+        indexes = [models.Index(fields=["session_key", "-seen_at"])]
+
+    def __str__(self) -> str:
+        return f"State {self.fingerprint} seen in {self.conversation}"

@@ -40,7 +40,11 @@ def current_environment(request: HttpRequest) -> Environment | None:
 
 
 def remember_environment(request: HttpRequest, environment: Environment) -> None:
-    OperatorPreference.objects.update_or_create(
-        user=request.user, defaults={"environment": environment}
-    )
+    """Remember the operator's environment; written only when it changes (every read of a
+    session passes here, and an unchanged preference needs no write transaction)."""
+    kept = OperatorPreference.objects.filter(user=request.user).values("environment_id").first()
+    if kept is None or kept["environment_id"] != environment.pk:
+        OperatorPreference.objects.update_or_create(
+            user=request.user, defaults={"environment": environment}
+        )
     request._current_environment = environment

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from sessions_app import bulk
 from sessions_app.models import BulkJob
+from sessions_app.voiceflow import budget
 
 CONTROL_POSTS = [
     "job_start",
@@ -112,4 +113,7 @@ def test_the_dry_run_shows_current_values_beside_new_ones(
     assert "No state yet" in preview
     stats = sandbox.stats(sandbox_project["api_key"])
     assert stats["by_route"] == {"state.get": 2}
-    assert bulk.estimated_duration_s(job) == pytest.approx(2 * 2 * 60 / (100_000 * 0.97))
+    # Two users, two requests each, at the share of the budget a job may use (80% by default).
+    assert bulk.estimated_duration_s(job) == pytest.approx(
+        2 * 2 * 60 / (100_000 * budget.SAFETY_FACTOR * 0.8)
+    )

@@ -78,6 +78,13 @@ def _at_least(minimum: float, parse: Callable[[str], float]) -> Callable[[str], 
     return parse_bounded
 
 
+def _percent_up_to_90(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 90:
+        raise ValueError(raw)
+    return value
+
+
 def _bool(name: str, default: bool) -> bool:
     return _typed(name, default, _parse_bool, "1/0, true/false, yes/no or on/off")
 
@@ -459,7 +466,11 @@ BULK_MAX_ROWS = _int("BULK_MAX_ROWS", 100_000, minimum=1)
 FLOW_MAP_FETCH = _bool("FLOW_MAP_FETCH", True)
 FLOW_MAP_REFRESH_MINUTES = _int("FLOW_MAP_REFRESH_MINUTES", 60, minimum=0)
 # How many userIDs the bulk engine works on at once in one worker process.
-BULK_CONCURRENCY = _int("BULK_CONCURRENCY", 8, minimum=1)
+BULK_CONCURRENCY = _int("BULK_CONCURRENCY", 16, minimum=1)
+# The share of each project's request budget a bulk job leaves free for people (pages, the API).
+BULK_BUDGET_RESERVE_PERCENT = _typed(
+    "BULK_BUDGET_RESERVE_PERCENT", 20, _percent_up_to_90, "a whole number from 0 to 90"
+)
 # How many tasks a started job is queued as, so that as many worker processes can share it.
 BULK_TASKS_PER_JOB = _int("BULK_TASKS_PER_JOB", 1, minimum=1)
 # A claimed bulk item whose worker has not finished it within this many seconds is re-queued.

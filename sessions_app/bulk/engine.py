@@ -28,8 +28,11 @@ from django.db import (
     InterfaceError,
     OperationalError,
     close_old_connections,
+    connection,
     connections,
+    transaction,
 )
+from django.db.models import F
 from django.utils import timezone
 
 from .. import actions
@@ -121,7 +124,9 @@ class Runner:
         self.job = job
         self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:10]}"
         self.status = _StatusWatch(job.pk)
-        self.client: SessionClient = client_for(job.environment, max_wait_s=BUDGET_MAX_WAIT_S)
+        self.client: SessionClient = client_for(
+            job.environment, max_wait_s=BUDGET_MAX_WAIT_S, bulk=True
+        )
         self.actor = job.started_by or job.created_by
 
     # ---- the loop ----
@@ -239,7 +244,8 @@ class Runner:
         rate_limited = 0
         broken = 0
         while True:
-            resume = resumable_entry(item)
+            # An audit row is opened only after `attempts` is raised: a first attempt has none.
+            resume = resumable_entry(item) if item.attempts else None
             if resume is not None and resume.outcome == AuditEntry.Outcome.SUCCEEDED:
                 # The write was recorded as applied before the worker could record the item.
                 record(item, holder, ItemStatus.SUCCEEDED, entry=resume)
@@ -320,6 +326,7 @@ class Runner:
             "job": self.job,
             "client": self.client,
             "resume": resume,
+            "write_mode": self.job.write_mode,
         }
         environment = self.job.environment
         if self.job.kind == BulkJob.Kind.PRELOAD:
@@ -380,16 +387,34 @@ def claim(job_id: int, holder: str, count: int, *, settle_only: bool = False) ->
             )
 
 
+COUNTERS = {
+    ItemStatus.SUCCEEDED: "succeeded_count",
+    ItemStatus.FAILED: "failed_count",
+    ItemStatus.SKIPPED: "skipped_count",
+}
+
+
+def count_ended(job_id: int, outcome: str, how_many: int) -> None:
+    """Add to the job's counter of items that ended this way (in the caller's transaction)."""
+    if how_many:
+        counter = COUNTERS[outcome]
+        BulkJob.objects.filter(pk=job_id).update(**{counter: F(counter) + how_many})
+
+
 def release(item_ids: list[int], holder: str, *, cancelled: bool = False) -> None:
     claimed = BulkItem.objects.filter(pk__in=item_ids, status=ItemStatus.CLAIMED, claimed_by=holder)
     if cancelled:
-        claimed.filter(attempts=0).update(
-            status=ItemStatus.SKIPPED,
-            claimed_by="",
-            lease_until=None,
-            reason=CANCELLED_REASON,
-            finished_at=timezone.now(),
-        )
+        with transaction.atomic():
+            skipped = claimed.filter(attempts=0).update(
+                status=ItemStatus.SKIPPED,
+                claimed_by="",
+                lease_until=None,
+                reason=CANCELLED_REASON,
+                finished_at=timezone.now(),
+            )
+            if skipped:
+                job_id = BulkItem.objects.filter(pk=item_ids[0]).values_list("job_id", flat=True)
+                count_ended(job_id.get(), ItemStatus.SKIPPED, skipped)
     claimed.update(status=ItemStatus.PENDING, claimed_by="", lease_until=None)
 
 
@@ -402,17 +427,19 @@ def record(
     reason: str = "",
     upstream_status: int | None = None,
 ) -> None:
-    updated = BulkItem.objects.filter(
-        pk=item.pk, status=ItemStatus.CLAIMED, claimed_by=holder
-    ).update(
-        status=outcome,
-        audit_entry=entry,
-        reason=storable_text(reason),
-        upstream_status=upstream_status if entry is None else 200,
-        finished_at=timezone.now(),
-        lease_until=None,
-        # claimed_by stays: which worker (host, process) finished the item.
-    )
+    with transaction.atomic():
+        updated = BulkItem.objects.filter(
+            pk=item.pk, status=ItemStatus.CLAIMED, claimed_by=holder
+        ).update(
+            status=outcome,
+            audit_entry=entry,
+            reason=storable_text(reason),
+            upstream_status=upstream_status if entry is None else 200,
+            finished_at=timezone.now(),
+            lease_until=None,
+            # claimed_by stays: which worker (host, process) finished the item.
+        )
+        count_ended(item.job_id, outcome, updated)
     # Item outcomes are logged with ids and line numbers only: never the userID or any value.
     fields = {
         "job_id": item.job_id,
@@ -463,9 +490,29 @@ def finish_if_done(job_id: int) -> None:
     )
 
 
+def refresh_statistics() -> None:
+    """Let the query planner see the item and audit tables as they are now.
+
+    A job's items arrive in one go (an upload of up to a million rows). Until the planner's
+    statistics know it, SQLite may answer the claim's "next pending items of this job" from the
+    wrong index: 85 ms per claim at 1.1 million pending rows instead of 0.03 ms. PostgreSQL's
+    autovacuum catches up by itself, but only after a while. Sampling keeps this cheap on both.
+    """
+    tables = [BulkItem._meta.db_table, AuditEntry._meta.db_table]
+    try:
+        with connection.cursor() as cursor:
+            if connection.vendor == "sqlite":
+                cursor.execute("PRAGMA analysis_limit = 1000")
+            for table in tables:
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+    except DatabaseError:
+        logger.warning("Could not refresh the planner's statistics", exc_info=True)
+
+
 def run_job(job_id: int) -> None:
     """The body of the Celery task: work on the job until no item is left to claim."""
     close_old_connections()
+    refresh_statistics()
     now = timezone.now()
     BulkJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
         status=Status.RUNNING, heartbeat_at=now

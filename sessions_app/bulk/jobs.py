@@ -25,6 +25,7 @@ from ..models import (
     BulkRejectedRow,
     BulkUploadChunk,
     Environment,
+    WriteMode,
 )
 from ..voiceflow import user_id_warning
 from .parsing import Problem, Row, read_csv, read_jsonl, read_user_ids, text_lines_as_binary
@@ -511,6 +512,10 @@ def create_undo_job(job: BulkJob, actor: AbstractBaseUser | None) -> BulkJob:
     """A draft job that puts back the state before each write the job applied."""
     if job.status not in (Status.COMPLETED, Status.CANCELLED, Status.PAUSED):
         raise JobStateError("Only a finished, cancelled or paused job can be undone.")
+    if job.write_mode == WriteMode.SINGLE_REQUEST:
+        raise JobStateError(
+            "This job ran without undo (one request per user): no state before was read."
+        )
     applied = (
         job.items.filter(status=ItemStatus.SUCCEEDED, audit_entry__isnull=False)
         .exclude(audit_entry__state_before__isnull=True)
@@ -580,9 +585,13 @@ def start_job(
     *,
     confirmed_production: bool = False,
     skip_bad_rows: bool = False,
+    write_mode: str = WriteMode.READ_FIRST,
 ) -> BulkJob:
     """Queue a draft. Production needs `confirmed_production`; a file with bad rows needs
-    `skip_bad_rows` (the operator chose to run the valid rows only)."""
+    `skip_bad_rows` (the operator chose to run the valid rows only). `write_mode`
+    SINGLE_REQUEST is the operator's "no undo for this job": one request per user."""
+    if write_mode not in WriteMode.values:
+        raise JobStateError("Choose how to write: read each state first, or no undo.")
     report = job.validation_report or {}
     if job.status == Status.VALIDATING:
         raise JobStateError("The input is still being checked; start the job once it is.")
@@ -608,6 +617,7 @@ def start_job(
             [Status.DRAFT],
             Status.QUEUED,
             started_by=actor if actor and actor.is_authenticated else None,
+            write_mode=write_mode,
         ):
             raise JobStateError("This job has already been started.")
         _enqueue(job)
@@ -637,11 +647,12 @@ def cancel_job(job: BulkJob, actor: AbstractBaseUser | None = None) -> BulkJob:
             job, [Status.QUEUED, Status.RUNNING, Status.PAUSED], Status.CANCELLED
         ):
             raise JobStateError("Only a queued, running or paused job can be cancelled.")
-        job.items.filter(status=ItemStatus.PENDING, attempts=0).update(
+        skipped = job.items.filter(status=ItemStatus.PENDING, attempts=0).update(
             status=ItemStatus.SKIPPED,
             reason=CANCELLED_REASON,
             finished_at=timezone.now(),
         )
+        BulkJob.objects.filter(pk=job.pk).update(skipped_count=F("skipped_count") + skipped)
         if job.items.filter(status=ItemStatus.PENDING).exists():
             _enqueue(job)
         elif not job.items.filter(status=ItemStatus.CLAIMED).exists():
@@ -660,6 +671,7 @@ def retry_failed(job: BulkJob, actor: AbstractBaseUser | None = None) -> int:
         count = job.items.filter(status=ItemStatus.FAILED).update(
             status=ItemStatus.PENDING, reason="", upstream_status=None, finished_at=None
         )
+        BulkJob.objects.filter(pk=job.pk).update(failed_count=F("failed_count") - count)
         if count == 0:
             _change_status(job, [Status.QUEUED], Status.COMPLETED, finished_at=timezone.now())
             raise JobStateError("This job has no failed items.")

@@ -5,15 +5,15 @@ from datetime import timedelta
 from django.db.models import Count
 from django.utils import timezone
 
-from ..models import BulkItem, BulkJob
-from ..voiceflow.budget import SAFETY_FACTOR
+from ..models import BulkItem, BulkJob, WriteMode
+from ..voiceflow.budget import SAFETY_FACTOR, bulk_share
 from ..workers import stall_of
 from .jobs import checking_progress
 
 RATE_WINDOW_S = 60
 # Every kind reads the state (for the audit row and the undo), then writes: GET + PATCH for a
-# preload, GET + DELETE for a reset, GET + PUT or DELETE for an undo.
-REQUESTS_PER_ITEM = 2
+# preload, GET + DELETE for a reset, GET + PUT or DELETE for an undo. Without undo, the write only.
+REQUESTS_PER_ITEM = {WriteMode.READ_FIRST: 2, WriteMode.SINGLE_REQUEST: 1}
 
 
 def item_counts(job_id: int) -> dict[str, int]:
@@ -30,16 +30,16 @@ def item_counts(job_id: int) -> dict[str, int]:
 def job_progress(job: BulkJob) -> dict:
     """done / failed / skipped / remaining / total, rate per minute, ETA, status.
 
+    The counts are the job's counters (kept as items end, never a recount of the items), so
+    this costs the same for ten items as for a million; a running job adds one indexed count.
     The rate counts the items finished in the last minute (or since the job started, when that
     is shorter), so it follows the budget and any 429 pause as they happen.
     """
-    counts = item_counts(job.pk)
-    Status = BulkItem.Status
-    done = counts[Status.SUCCEEDED]
-    failed = counts[Status.FAILED]
-    skipped = counts[Status.SKIPPED]
-    remaining = counts[Status.PENDING] + counts[Status.CLAIMED]
-    total = sum(counts.values())
+    done = job.succeeded_count
+    failed = job.failed_count
+    skipped = job.skipped_count
+    total = job.total_items
+    remaining = max(total - done - failed - skipped, 0)
     now = timezone.now()
     rate_per_minute = None
     eta_seconds = None
@@ -76,8 +76,8 @@ def job_progress(job: BulkJob) -> dict:
     }
 
 
-def estimated_duration_s(job: BulkJob) -> float:
-    """How long the job needs at its project's request budget (two requests per item)."""
-    requests = job.total_items * REQUESTS_PER_ITEM
-    per_minute = max(job.environment.project.budget_per_minute, 1) * SAFETY_FACTOR
+def estimated_duration_s(job: BulkJob, *, write_mode: str | None = None) -> float:
+    """How long the job needs at the share of its project's request budget a job may use."""
+    requests = job.total_items * REQUESTS_PER_ITEM[write_mode or job.write_mode]
+    per_minute = max(job.environment.project.budget_per_minute, 1) * SAFETY_FACTOR * bulk_share()
     return requests * 60 / per_minute

@@ -1,23 +1,29 @@
-"""The states an operator was last shown, kept in their session.
+"""The states an operator was last shown, kept per login session (in SeenState, not in the
+session itself).
 
 An edit form carries only the fingerprint of the state it was based on; when the write is refused
 because the conversation moved, the conflict page shows what changed between the state the operator
 saw and the state now, and watch mode highlights what changed between two reads. Both need the
 earlier state, which is looked up here by fingerprint.
+
+A read of an unchanged conversation writes nothing: the state is kept once per fingerprint.
 """
 
 import json
+from datetime import timedelta
 
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 
 from ..actions import fingerprint
-from ..models import Environment
+from ..models import Environment, SeenState
 
-SESSION_KEY = "inspector_seen_states"
 STATES_PER_SESSION = 3
 CONVERSATIONS_KEPT = 12
-# Larger states are not kept (the Django session is stored on every request that changes it);
-# the pages then say the earlier state is not available instead of showing a difference.
+# Larger states are not kept; the pages then say the earlier state is not available instead of
+# showing a difference.
 MAX_STATE_CHARS = 200_000
 
 
@@ -25,27 +31,67 @@ def _conversation_key(environment: Environment, user_id: str) -> str:
     return f"{environment.pk}:{user_id}"
 
 
+def _session_key(request: HttpRequest) -> str | None:
+    session = getattr(request, "session", None)
+    if session is None:
+        return None
+    if session.session_key is None:
+        session.save()  # a signed-in operator has one; an anonymous test client may not yet
+    return session.session_key
+
+
 def remember_seen(request: HttpRequest, environment: Environment, user_id: str, state: dict) -> str:
     """Keep `state` as shown to this operator; returns its fingerprint."""
     state_fingerprint = fingerprint(state)
-    if len(json.dumps(state, ensure_ascii=False)) > MAX_STATE_CHARS:
+    session_key = _session_key(request)
+    if session_key is None or len(json.dumps(state, ensure_ascii=False)) > MAX_STATE_CHARS:
         return state_fingerprint
-    store: dict = request.session.get(SESSION_KEY, {})
-    key = _conversation_key(environment, user_id)
-    kept = [pair for pair in store.pop(key, []) if pair[0] != state_fingerprint]
-    store[key] = [*kept, [state_fingerprint, state]][-STATES_PER_SESSION:]
-    while len(store) > CONVERSATIONS_KEPT:
-        store.pop(next(iter(store)))
-    request.session[SESSION_KEY] = store
+    conversation = _conversation_key(environment, user_id)
+    mine = SeenState.objects.filter(session_key=session_key)
+    if mine.filter(conversation=conversation, fingerprint=state_fingerprint).exists():
+        return state_fingerprint
+    try:
+        with transaction.atomic():
+            SeenState.objects.create(
+                session_key=session_key,
+                conversation=conversation,
+                fingerprint=state_fingerprint,
+                state=state,
+            )
+            _forget_old(session_key, conversation)
+    except IntegrityError:
+        pass  # the same state kept by a parallel request of the same operator
     return state_fingerprint
+
+
+def _forget_old(session_key: str, conversation: str) -> None:
+    mine = SeenState.objects.filter(session_key=session_key)
+    older = mine.filter(conversation=conversation).order_by("-seen_at", "-pk")
+    older.filter(pk__in=list(older.values_list("pk", flat=True)[STATES_PER_SESSION:])).delete()
+    recent = list(mine.order_by("-seen_at", "-pk").values_list("conversation", flat=True)[:200])
+    kept = list(dict.fromkeys(recent))[:CONVERSATIONS_KEPT]
+    if len(dict.fromkeys(recent)) > CONVERSATIONS_KEPT:
+        mine.exclude(conversation__in=kept).delete()
+    # States of sessions that ended long ago.
+    SeenState.objects.filter(
+        seen_at__lt=timezone.now() - timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    ).delete()
 
 
 def seen_state(
     request: HttpRequest, environment: Environment, user_id: str, state_fingerprint: str
 ) -> dict | None:
     """The state with this fingerprint as this operator was shown it, if still kept."""
-    store: dict = request.session.get(SESSION_KEY, {})
-    for kept_fingerprint, state in store.get(_conversation_key(environment, user_id), []):
-        if kept_fingerprint == state_fingerprint:
-            return state
-    return None
+    session_key = _session_key(request)
+    if session_key is None:
+        return None
+    found = (
+        SeenState.objects.filter(
+            session_key=session_key,
+            conversation=_conversation_key(environment, user_id),
+            fingerprint=state_fingerprint,
+        )
+        .values_list("state", flat=True)
+        .first()
+    )
+    return found

@@ -1,7 +1,6 @@
 """The audit trail: every write, filterable; one entry in full; putting a recorded state back."""
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -15,6 +14,7 @@ from ..inspector.forms import AuditFilterForm, BasedOnForm
 from ..inspector.reading import fetch_state
 from ..inspector.seen import remember_seen
 from ..models import AuditEntry, Environment
+from ..pagination import CappedPaginator
 from ..personal_data import mask_entry, mask_state
 from ..voiceflow import VoiceflowError
 from .conflict import render_conflict
@@ -33,7 +33,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         entries = form.filter(entries)
     elif form.is_bound:
         entries = entries.none()
-    page = Paginator(entries, ENTRIES_PER_PAGE).get_page(request.GET.get("page"))
+    page = CappedPaginator(entries, ENTRIES_PER_PAGE).get_page(request.GET.get("page"))
     for entry in page:
         entry.summary = change_summary(mask_entry(entry, request.user))
     query = request.GET.copy()

@@ -1,6 +1,5 @@
 """Find a session: open a userID in an environment, or pick one from the known-sessions index."""
 
-from django.core.paginator import Paginator
 from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,6 +10,7 @@ from ..inspector.display import key_variables
 from ..inspector.forms import FindSessionForm, KnownSessionSearchForm
 from ..known_sessions import search_known_sessions
 from ..models import KnownSession
+from ..pagination import CappedPaginator
 from ..personal_data import exclude_hidden_matches, exclude_hidden_user_ids, mask_known_session
 from ..workspace import current_environment, remember_environment
 from .sessions import inspector_url
@@ -85,7 +85,7 @@ def home(request: HttpRequest) -> HttpResponse:
         )
         known = exclude_hidden_user_ids(known, prefix, request.user)
         known = sorted_sessions(known, sort)
-        known_page = Paginator(known, SESSIONS_PER_PAGE).get_page(request.GET.get("page"))
+        known_page = CappedPaginator(known, SESSIONS_PER_PAGE).get_page(request.GET.get("page"))
         for known_session in known_page:
             mask_known_session(known_session, request.user)
             known_session.key_variables = key_variables(known_session.variables_snapshot)

@@ -6,7 +6,6 @@ results, which show variable values) needs `run_bulk_jobs`.
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,7 +16,7 @@ from ..access import can, environment_for, require
 from ..bulk import limits as bulk_limits
 from ..bulk.parsing import TYPES, parse_variables_object, text_lines_as_binary
 from ..bulk.preview import sample_diffs
-from ..models import BulkItem, BulkJob, Environment
+from ..models import BulkItem, BulkJob, Environment, WriteMode
 from ..personal_data import mask_diffs, mask_validation_report
 from ..workspace import current_environment
 
@@ -43,11 +42,7 @@ def _job(request: HttpRequest, pk: int, codename: str) -> BulkJob:
 @require_GET
 def job_list(request: HttpRequest) -> HttpResponse:
     require(request, VIEW)
-    jobs = BulkJob.objects.select_related("environment__project", "created_by").annotate(
-        done=Count("items", filter=Q(items__status=BulkItem.Status.SUCCEEDED)),
-        failed=Count("items", filter=Q(items__status=BulkItem.Status.FAILED)),
-    )
-    # An aggregate drops Meta.ordering, and pages of an unordered list may repeat or skip jobs.
+    jobs = BulkJob.objects.select_related("environment__project", "created_by")
     page = Paginator(jobs.order_by("-created_at", "-pk"), 50).get_page(request.GET.get("page"))
     return render(request, "jobs/list.html", {"page": page, "can_control": can(request, CONTROL)})
 
@@ -132,12 +127,16 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "progress": bulk.job_progress(job),
         "can_control": can(request, CONTROL),
         "estimate": _duration_words(bulk.estimated_duration_s(job)),
+        "estimate_single_request": _duration_words(
+            bulk.estimated_duration_s(job, write_mode=WriteMode.SINGLE_REQUEST)
+        ),
         "undo_jobs": job.undo_jobs.all(),
         "rejected_rows": job.rejected_rows.all()[:REJECTED_ROWS_SHOWN]
         if job.status not in NOT_STARTED
         else [],
         "can_undo": job.status
         in (BulkJob.Status.COMPLETED, BulkJob.Status.CANCELLED, BulkJob.Status.PAUSED)
+        and job.write_mode == WriteMode.READ_FIRST
         and job.items.filter(status=BulkItem.Status.SUCCEEDED).exists(),
     }
     return render(request, "jobs/detail.html", context)
@@ -220,6 +219,7 @@ def job_start(request: HttpRequest, pk: int) -> HttpResponse:
             request.user,
             confirmed_production=request.POST.get("confirm_production") == "on",
             skip_bad_rows=request.POST.get("skip_bad_rows") == "on",
+            write_mode=request.POST.get("write_mode", WriteMode.READ_FIRST),
         ),
         "The job is queued; a worker picks it up in a moment.",
     )

@@ -40,9 +40,11 @@ __all__ = [
 INTERACTIVE_MAX_WAIT_S = 5.0
 
 
-def client_for(environment, *, max_wait_s: float = INTERACTIVE_MAX_WAIT_S) -> SessionClient:
+def client_for(
+    environment, *, max_wait_s: float = INTERACTIVE_MAX_WAIT_S, bulk: bool = False
+) -> SessionClient:
     """A client for one environment over the state API its project chose, paced by the
-    project's shared request budget."""
+    project's shared request budget (`bulk`: in the bulk lane, after people; budget.py)."""
     project = environment.project
     target = Target(
         runtime_url=project.runtime_url,
@@ -60,7 +62,7 @@ def client_for(environment, *, max_wait_s: float = INTERACTIVE_MAX_WAIT_S) -> Se
 
     def pacer() -> None:
         try:
-            budget.pace(project.pk, project.budget_per_minute, max_wait_s=max_wait_s)
+            budget.pace(project.pk, project.budget_per_minute, max_wait_s=max_wait_s, bulk=bulk)
         except budget.BudgetWaitTooLong as exc:
             if exc.paused_by_voiceflow:
                 raise RateLimited(

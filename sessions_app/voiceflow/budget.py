@@ -2,18 +2,32 @@
 
 Pacing is a GCRA ("generic cell rate algorithm"): each request reserves the next free slot, one
 every 60/budget seconds, so no window of a minute ever holds more than the budget. Voiceflow's
-limiter is a fixed 60-second window per key (voiceflow-api.md §5, §9); pacing at a little under the
+limiter is a fixed 60-second window per key (voiceflow-api.md §5, §9); pacing at a hair under the
 budget (SAFETY_FACTOR) keeps clock jitter between our slots and its window from costing a 429.
 When Voiceflow answers 429 anyway, `defer` moves every caller's next slot past Retry-After.
+
+Bulk work comes after people. A bulk caller (`bulk=True`) keeps a lane of its own on top of the
+shared one: its slots are spaced for the budget less BULK_BUDGET_RESERVE_PERCENT, so that share
+is always free for interactive calls (pages, the API, the console), and it books a slot only when
+that slot is at most BULK_LOOKAHEAD_S away. So the shared lane never holds bulk reservations far
+into the future, and an interactive call waits at most about that long behind a running job.
+The threads of one process take turns at booking (`_bulk_turn`), so they do not all poll the
+database for the same next slot.
 """
 
+import threading
 import time
 
+from django.conf import settings
 from django.db import transaction
 
 from ..models import RequestBudget
 
-SAFETY_FACTOR = 0.97
+SAFETY_FACTOR = 0.995
+BULK_LOOKAHEAD_S = 0.1
+
+_bulk_turns: dict[int, threading.Lock] = {}
+_bulk_turns_lock = threading.Lock()
 
 
 class BudgetWaitTooLong(Exception):
@@ -29,28 +43,65 @@ class BudgetWaitTooLong(Exception):
         self.paused_by_voiceflow = paused_by_voiceflow
 
 
-def reserve_slot(project_id: int, budget_per_minute: int, *, max_wait_s: float) -> float:
+def interval_s(budget_per_minute: int) -> float:
+    """Seconds between two requests of the project, any caller."""
+    return 60.0 / (max(budget_per_minute, 1) * SAFETY_FACTOR)
+
+
+def bulk_share() -> float:
+    """The share of the budget bulk work may use: what BULK_BUDGET_RESERVE_PERCENT leaves."""
+    return (100 - settings.BULK_BUDGET_RESERVE_PERCENT) / 100
+
+
+def reserve_slot(
+    project_id: int, budget_per_minute: int, *, max_wait_s: float, bulk: bool = False
+) -> float | None:
     """Reserve the next request slot; return how long to wait before sending.
 
     Raises BudgetWaitTooLong (reserving nothing) when the slot is further away than max_wait_s.
+    A bulk caller gets None (nothing reserved) when its next slot is more than BULK_LOOKAHEAD_S
+    away; it asks again later (see `pace`).
     """
-    interval_s = 60.0 / (max(budget_per_minute, 1) * SAFETY_FACTOR)
+    step_s = interval_s(budget_per_minute)
     with transaction.atomic():
         budget, _ = RequestBudget.objects.select_for_update().get_or_create(project_id=project_id)
         now = time.time()
         slot_at = max(budget.next_slot_at, budget.paused_until, now)
+        if bulk:
+            slot_at = max(slot_at, budget.bulk_next_slot_at)
         wait_s = slot_at - now
         if wait_s > max_wait_s:
             raise BudgetWaitTooLong(
                 wait_s, paused_by_voiceflow=budget.paused_until >= budget.next_slot_at
             )
-        budget.next_slot_at = slot_at + interval_s
-        budget.save(update_fields=["next_slot_at"])
+        if bulk and wait_s > BULK_LOOKAHEAD_S:
+            return None
+        budget.next_slot_at = slot_at + step_s
+        fields = ["next_slot_at"]
+        if bulk:
+            budget.bulk_next_slot_at = slot_at + step_s / max(bulk_share(), 0.01)
+            fields.append("bulk_next_slot_at")
+        budget.save(update_fields=fields)
     return wait_s
 
 
-def pace(project_id: int, budget_per_minute: int, *, max_wait_s: float) -> None:
-    wait_s = reserve_slot(project_id, budget_per_minute, max_wait_s=max_wait_s)
+def _bulk_turn(project_id: int) -> threading.Lock:
+    with _bulk_turns_lock:
+        return _bulk_turns.setdefault(project_id, threading.Lock())
+
+
+def pace(project_id: int, budget_per_minute: int, *, max_wait_s: float, bulk: bool = False) -> None:
+    if not bulk:
+        wait_s = reserve_slot(project_id, budget_per_minute, max_wait_s=max_wait_s)
+    else:
+        with _bulk_turn(project_id):
+            while True:
+                wait_s = reserve_slot(
+                    project_id, budget_per_minute, max_wait_s=max_wait_s, bulk=True
+                )
+                if wait_s is not None:
+                    break
+                time.sleep(BULK_LOOKAHEAD_S / 2)
     if wait_s > 0:
         time.sleep(wait_s)
 

@@ -28,7 +28,7 @@ from ... import bulk, step_up
 from ...access import require
 from ...bulk import limits as bulk_limits
 from ...bulk.parsing import text_lines_as_binary
-from ...models import BulkJob, Environment
+from ...models import BulkJob, Environment, WriteMode
 from ...personal_data import mask_validation_report
 from ..errors import AUTH_ERRORS, ConflictingState, InvalidInput, StepUpRequired, error_responses
 from ..filters import KnownFiltersOnly, query_id
@@ -80,6 +80,7 @@ class JobSerializer(serializers.ModelSerializer):
             "source_format",
             "undo_of",
             "total_items",
+            "write_mode",
             "validation_report",
             "stop_reason",
             "created_by",
@@ -135,6 +136,12 @@ class JobCreateSerializer(serializers.Serializer):
     skip_bad_rows = serializers.BooleanField(
         default=False, help_text="Start even though some rows had problems: run the valid rows."
     )
+    write_mode = serializers.ChoiceField(
+        choices=WriteMode.choices,
+        default=WriteMode.READ_FIRST,
+        help_text="read_first: each state is read before its write (audited, undoable; two "
+        "requests a user). single_request: no undo for this job, one request a user.",
+    )
 
     def validate_variables(self, variables):
         if not isinstance(variables, dict) or not variables:
@@ -161,6 +168,7 @@ class JobCreateSerializer(serializers.Serializer):
 class StartSerializer(serializers.Serializer):
     confirm_production = serializers.BooleanField(default=False)
     skip_bad_rows = serializers.BooleanField(default=False)
+    write_mode = serializers.ChoiceField(choices=WriteMode.choices, default=WriteMode.READ_FIRST)
 
 
 class CSVRenderer(BaseRenderer):
@@ -188,6 +196,7 @@ def _start(job: BulkJob, request: Request, options: dict) -> None:
             user,
             confirmed_production=options["confirm_production"],
             skip_bad_rows=options["skip_bad_rows"],
+            write_mode=options["write_mode"],
         )
     except bulk.JobStateError as error:
         raise ConflictingState(str(error), details={"job": job.pk}) from None

@@ -1,0 +1,96 @@
+"""People before bulk work in a project's shared request budget: a job leaves
+BULK_BUDGET_RESERVE_PERCENT of the budget free, books its slots at most a moment ahead, and so
+never makes an interactive call queue behind its backlog."""
+
+import threading
+import time
+
+import pytest
+from django.db import connection
+
+from sessions_app.models import Project, RequestBudget
+from sessions_app.voiceflow import budget
+
+PER_MINUTE = 60  # one slot a second: long enough to tell a wait from none
+
+
+@pytest.fixture
+def project(db):
+    return Project.objects.create(name="Shared", voiceflow_project_id="p", api_key="VF.DM.x")
+
+
+def test_a_job_spaces_its_slots_for_the_budget_less_the_reserved_share(project, settings):
+    settings.BULK_BUDGET_RESERVE_PERCENT = 20
+    assert budget.reserve_slot(project.pk, PER_MINUTE, max_wait_s=600, bulk=True) == 0.0
+
+    row = RequestBudget.objects.get(project=project)
+    interval_s = budget.interval_s(PER_MINUTE)
+    # The job's next slot is 1/0.8 intervals on: a fifth of the budget stays free for people.
+    assert row.bulk_next_slot_at - (row.next_slot_at - interval_s) == pytest.approx(
+        interval_s / 0.8, abs=1e-6
+    )
+
+
+def test_with_no_reserve_a_job_may_use_the_whole_budget(project, settings):
+    settings.BULK_BUDGET_RESERVE_PERCENT = 0
+    budget.reserve_slot(project.pk, PER_MINUTE, max_wait_s=600, bulk=True)
+
+    row = RequestBudget.objects.get(project=project)
+    assert row.bulk_next_slot_at == pytest.approx(row.next_slot_at, abs=1e-6)
+
+
+def test_a_job_books_no_slot_further_ahead_than_a_moment(project):
+    assert budget.reserve_slot(project.pk, PER_MINUTE, max_wait_s=600, bulk=True) == 0.0
+    schedule = RequestBudget.objects.get(project=project).next_slot_at
+
+    # Its next slot is a second away: nothing is booked, the caller asks again later.
+    assert budget.reserve_slot(project.pk, PER_MINUTE, max_wait_s=600, bulk=True) is None
+    assert RequestBudget.objects.get(project=project).next_slot_at == schedule
+
+
+def test_an_interactive_call_goes_before_the_jobs_waiting_callers(project):
+    budget.reserve_slot(project.pk, PER_MINUTE, max_wait_s=600, bulk=True)
+    for _ in range(5):  # five bulk callers waiting: none of them books ahead
+        assert budget.reserve_slot(project.pk, PER_MINUTE, max_wait_s=600, bulk=True) is None
+
+    interactive_wait_s = budget.reserve_slot(project.pk, PER_MINUTE, max_wait_s=5)
+
+    # Behind the one request already on its way, not behind the job's backlog.
+    assert interactive_wait_s <= budget.interval_s(PER_MINUTE)
+    # And the job's next request comes after the person's.
+    row = RequestBudget.objects.get(project=project)
+    assert row.next_slot_at == pytest.approx(
+        time.time() + interactive_wait_s + budget.interval_s(PER_MINUTE), abs=0.5
+    )
+    assert budget.reserve_slot(project.pk, PER_MINUTE, max_wait_s=600, bulk=True) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_of_a_job_get_distinct_slots_spaced_for_their_share(settings):
+    settings.BULK_BUDGET_RESERVE_PERCENT = 50
+    project = Project.objects.create(name="Lanes", voiceflow_project_id="p", api_key="VF.DM.x")
+    per_minute = 1200  # 20 a second; the job's share: 10 a second
+    sent_at: list[float] = []
+    lock = threading.Lock()
+
+    def send() -> None:
+        try:
+            budget.pace(project.pk, per_minute, max_wait_s=600, bulk=True)
+            with lock:
+                sent_at.append(time.time())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    row = RequestBudget.objects.get(project=project)
+    # Six slots, each 1/0.5 intervals after the one before: the bulk lane moved on by six steps.
+    first_slot_at = row.bulk_next_slot_at - 6 * budget.interval_s(per_minute) / 0.5
+    assert min(sent_at) >= first_slot_at - 0.01
+    assert len(sent_at) == 6
+    # Only a lower bound (the host may be slow): the sixth left no earlier than its slot.
+    assert max(sent_at) >= first_slot_at + 5 * budget.interval_s(per_minute) / 0.5 - 0.01
