@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from .inspector.display import flow_frames
 from .models import Environment, KnownSession
+from .segments.conditions import index_fields
 
 SNAPSHOT_MAX_VARIABLES = 40
 SNAPSHOT_MAX_VALUE_CHARS = 200
@@ -52,6 +53,7 @@ def note_session(
         "stack_depth": len(stack),
         "current_flow": str(current.get("name") or current.get("diagramID") or "")[:200],
         "state_pending": False,
+        **index_fields(state),
     }
     known, _ = KnownSession.objects.update_or_create(
         environment=environment,

@@ -179,6 +179,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "csp",
+    "django_celery_beat",
     "sessions_app",
 ]
 

@@ -227,6 +227,9 @@ class Runner:
             BulkItem.objects.filter(pk=item.pk).update(attempts=item.attempts)
             try:
                 entry = self.write(item, resume)
+            except actions.NotApplicable as error:
+                record(item, holder, ItemStatus.SKIPPED, reason=error.reason)
+                return
             except actions.StateShapeError as error:
                 record(item, holder, ItemStatus.FAILED, reason=str(error))
                 return
@@ -265,7 +268,7 @@ class Runner:
                     reason = f"{reason} (Voiceflow said: {error.upstream_message})"
                 record(item, holder, ItemStatus.FAILED, reason=reason, upstream_status=error.status)
                 return
-            record(item, holder, ItemStatus.SUCCEEDED, entry=entry)
+            record(item, holder, ItemStatus.SUCCEEDED, entry=entry, reason=left_as_is(item, entry))
             return
 
     def write(self, item: BulkItem, resume: AuditEntry | None) -> AuditEntry:
@@ -277,12 +280,29 @@ class Runner:
             "resume": resume,
         }
         environment = self.job.environment
+        precondition = segment_recheck(self.job, item)
         if self.job.kind == BulkJob.Kind.PRELOAD:
             return actions.do_set_variables(
-                environment, item.user_id, item.variables or {}, **common
+                environment, item.user_id, item.variables or {}, precondition=precondition, **common
             )
         if self.job.kind == BulkJob.Kind.RESET:
-            return actions.do_reset_session(environment, item.user_id, **common)
+            return actions.do_reset_session(
+                environment, item.user_id, precondition=precondition, **common
+            )
+        if self.job.kind == BulkJob.Kind.REMOVE_VARIABLES:
+            return actions.do_remove_variables(
+                environment,
+                item.user_id,
+                list(self.job.variable_names),
+                precondition=precondition,
+                missing_ok=True,
+                **common,
+            )
+        if self.job.kind == BulkJob.Kind.CAMPAIGN_END:
+            values = item.variables or {}
+            return actions.do_take_back_variables(
+                environment, item.user_id, values.get("set", {}), values.get("before", {}), **common
+            )
         return actions.do_put_back(
             environment,
             item.user_id,
@@ -290,6 +310,36 @@ class Runner:
             restored_from=item.restores_entry,
             **common,
         )
+
+
+MOVED = "Moved since the index was read: no longer {}."
+
+
+def segment_recheck(job: BulkJob, item: BulkItem):
+    """For a job built from a segment: the check of each member's live state against the
+    segment's conditions (segments/conditions.py), made on the state read before the write."""
+    if job.segment_conditions is None:
+        return None
+    from ..segments import mismatch, parse_conditions
+
+    conditions = parse_conditions(job.segment_conditions)
+
+    def check(state_now: dict) -> str:
+        reason = mismatch(conditions, item.user_id, state_now)
+        return MOVED.format(reason) if reason else ""
+
+    return check
+
+
+def left_as_is(item: BulkItem, entry: AuditEntry) -> str:
+    """A campaign's end: the variables the conversation changed since, reported on the item."""
+    if not isinstance(item.variables, dict) or "set" not in item.variables:
+        return ""
+    kept = set(actions.still_set(entry.state_before or {}, item.variables["set"]))
+    changed = [name for name in item.variables["set"] if name not in kept]
+    if not changed:
+        return ""
+    return f"Left as the conversation changed them since: {', '.join(changed)}."
 
 
 def resumable_entry(item: BulkItem) -> AuditEntry | None:
