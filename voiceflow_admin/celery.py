@@ -33,4 +33,4 @@ def create_embedded_broker_folders(sender: Celery, **kwargs) -> None:
 
 app.autodiscover_tasks()
 # Bulk job and discovery tasks live one level down (sessions_app/bulk/tasks.py, …/discovery/).
-app.autodiscover_tasks(["sessions_app.bulk", "sessions_app.discovery"])
+app.autodiscover_tasks(["sessions_app.bulk", "sessions_app.discovery", "sessions_app.segments"])

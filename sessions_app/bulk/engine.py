@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
 from django.utils import timezone
 
-from .. import actions
+from .. import actions, notifications
 from ..models import AuditEntry, BulkItem, BulkJob
 from ..voiceflow import (
     RateLimited,
@@ -438,9 +438,10 @@ def record(
 
 
 def stop_job(job_id: int, reason: str) -> None:
-    BulkJob.objects.filter(pk=job_id, status__in=[Status.QUEUED, Status.RUNNING]).update(
+    if BulkJob.objects.filter(pk=job_id, status__in=[Status.QUEUED, Status.RUNNING]).update(
         status=Status.PAUSED, stop_reason=reason
-    )
+    ):
+        notifications.announce(job_id, notifications.FAILED)
 
 
 def finish_if_done(job_id: int) -> None:
@@ -453,10 +454,14 @@ def finish_if_done(job_id: int) -> None:
     if BulkJob.objects.filter(pk=job_id, status__in=[Status.QUEUED, Status.RUNNING]).update(
         status=Status.COMPLETED, finished_at=now
     ):
+        counts = item_counts(job_id)
         logger.info(
             "Bulk job %s completed",
             job_id,
-            extra={"job_id": job_id, "outcome": "completed"} | item_counts(job_id),
+            extra={"job_id": job_id, "outcome": "completed"} | counts,
+        )
+        notifications.announce(
+            job_id, notifications.FAILED if counts.get("failed") else notifications.FINISHED
         )
     BulkJob.objects.filter(pk=job_id, status=Status.CANCELLED, finished_at__isnull=True).update(
         finished_at=now
@@ -526,5 +531,6 @@ def sweep() -> list[int]:
                 extra={"job_id": job.pk},
             )
             enqueue(job.pk)
+            notifications.announce(job.pk, notifications.STALLED)
             requeued.append(job.pk)
     return requeued
