@@ -170,3 +170,36 @@ def test_a_production_schedule_needs_a_confirmation(production_environment, ops)
             segment=segment,
             cron="0 2 * * *",
         )
+
+
+def test_the_segment_page_schedules_a_job_and_refuses_bad_input(environment, ops):
+    segment = segments.save_segment(environment, ops, name="idle", conditions=IDLE_30_DAYS)
+    page = client_for_user(ops)
+
+    refused = page.post(
+        f"/segments/{segment.pk}/schedule",
+        {"schedule_name": "nightly", "kind": "reset", "cron": "at two", "timezone": "UTC"},
+    )
+    assert refused.status_code == 400
+    assert "five fields" in refused.content.decode()
+    assert not Schedule.objects.exists()
+
+    answer = page.post(
+        f"/segments/{segment.pk}/schedule",
+        {
+            "schedule_name": "nightly",
+            "kind": "reset",
+            "cron": "0 2 * * *",
+            "timezone": "Europe/Berlin",
+            "notify_emails": "ops@example.com",
+        },
+    )
+    assert answer.status_code == 302
+    schedule = Schedule.objects.get()
+    assert (schedule.created_by, schedule.segment, schedule.timezone) == (
+        ops,
+        segment,
+        "Europe/Berlin",
+    )
+    assert schedule.notify_emails == "ops@example.com"
+    assert "0 2 * * * (Europe/Berlin)" in page.get("/schedules/").content.decode()

@@ -12,10 +12,11 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import bulk, schedules, segments
+from .. import bulk, schedules, segments, step_up
 from ..access import can, environment_for, require
 from ..models import BulkJob, Schedule, Segment
 from ..notifications import NotifyError, check_notify_targets
@@ -189,6 +190,9 @@ def _moment(text: str, zone_name: str | None) -> datetime | None:
 @require_POST
 def segment_schedule(request: HttpRequest, pk: int) -> HttpResponse:
     segment = _segment(request, pk, CONTROL)
+    # Its runs start unattended, so scheduling is high-impact work, whatever the job does.
+    if not step_up.is_fresh(request):
+        return step_up.redirect_to_confirm(request, reverse("segment_detail", args=[pk]))
     try:
         schedule = _save_schedule(request, segment=segment)
     except (ValueError, schedules.ScheduleError) as error:
@@ -237,6 +241,8 @@ def schedule_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "variables_json": json.dumps(schedule.variables or {}, ensure_ascii=False),
     }
     if request.method == "POST":
+        if not step_up.is_fresh(request):
+            return step_up.redirect_to_confirm(request, reverse("schedule_edit", args=[pk]))
         try:
             _save_schedule(request, schedule=schedule)
         except (ValueError, schedules.ScheduleError) as error:

@@ -10,9 +10,9 @@ from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ... import schedules
+from ... import schedules, step_up
 from ...models import BulkJob, Environment, Schedule, Segment
-from ..errors import AUTH_ERRORS, InvalidInput, error_responses
+from ..errors import AUTH_ERRORS, InvalidInput, StepUpRequired, error_responses
 from ..permissions import RolePermission
 
 CONTROL = "run_bulk_jobs"
@@ -78,6 +78,9 @@ class ScheduleSerializer(serializers.ModelSerializer):
 
 
 def _save(request: Request, schedule: Schedule | None) -> Schedule:
+    # Its runs start unattended, so scheduling is high-impact work, whatever the job does.
+    if step_up.api_caller_needs_step_up(request):
+        raise StepUpRequired()
     order = ScheduleSerializer(data=request.data)
     order.is_valid(raise_exception=True)
     data = order.validated_data
