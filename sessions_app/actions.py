@@ -62,6 +62,15 @@ class Conflict(Exception):
         self.entry = entry
 
 
+class NotApplicable(Exception):
+    """The live state shows the write no longer applies (a segment member moved, a campaign
+    value was changed by the conversation); nothing was sent and nothing needs auditing."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class StateShapeError(ValueError):
     """A state the API would refuse; the message names the problem."""
 
@@ -200,8 +209,13 @@ def _write(
     restored_from: AuditEntry | None = None,
     resume: AuditEntry | None = None,
     write_mode: str = WriteMode.READ_FIRST,
+    precondition=None,
 ) -> AuditEntry:
     """The shared skeleton of every write.
+
+    `precondition(state_now)` (a bulk job's re-check) returns why the write no longer applies,
+    or ""; then NotApplicable is raised before anything is recorded or sent. A resumed attempt
+    is not re-checked: its write may already have landed.
 
     `send(client, state_before)` performs the upstream write and returns the state after it.
     `expected_after(state_before)` says what the state should be once the write is applied; it
@@ -250,6 +264,10 @@ def _write(
             note_session(environment, user_id, state_now, origin="written")
             return _finish(entry, outcome=AuditEntry.Outcome.SUCCEEDED, state_after=state_now)
     else:
+        if precondition is not None:
+            reason = precondition(state_now)
+            if reason:
+                raise NotApplicable(reason)
         state_before = state_now
         entry = open_entry(state_before)
         if based_on is not None and fingerprint(state_now) != based_on:
@@ -285,6 +303,7 @@ def do_set_variables(
     client: SessionClient | None = None,
     resume: AuditEntry | None = None,
     write_mode: str = WriteMode.READ_FIRST,
+    precondition=None,
 ) -> AuditEntry:
     """Merge variables (PATCH): each named key is replaced whole, the others are untouched."""
     if not isinstance(variables, dict) or not variables:
@@ -306,6 +325,7 @@ def do_set_variables(
         client=client,
         resume=resume,
         write_mode=write_mode,
+        precondition=precondition,
         request_sent={"method": "PATCH", "path": "variables", "body": variables},
         send=lambda c, _before: c.update_variables(user_id, variables),
         expected_after=expected_after,
@@ -320,8 +340,17 @@ def do_remove_variables(
     actor: AbstractBaseUser | None,
     source: str,
     based_on: str | None = None,
+    job: BulkJob | None = None,
+    client: SessionClient | None = None,
+    resume: AuditEntry | None = None,
+    precondition=None,
+    missing_ok: bool = False,
 ) -> AuditEntry:
-    """Remove variables. The API has no delete for a variable, so this is a full-state PUT."""
+    """Remove variables. The API has no delete for a variable, so this is a full-state PUT.
+
+    `missing_ok` (a bulk job): names the session does not hold are left out; a session holding
+    none of them is not written (NotApplicable).
+    """
     if not names:
         raise StateShapeError("Name at least one variable to remove.")
 
@@ -330,9 +359,15 @@ def do_remove_variables(
         state["variables"] = {k: v for k, v in state["variables"].items() if k not in names}
         return state
 
+    def check(state_now: dict) -> str:
+        reason = precondition(state_now) if precondition is not None else ""
+        if not reason and missing_ok and not set(names) & set(state_now.get("variables") or {}):
+            reason = f"None of {', '.join(names)} is set in this session."
+        return reason
+
     def send(client: SessionClient, state_before: dict) -> dict:
         unknown = [name for name in names if name not in state_before.get("variables", {})]
-        if unknown:
+        if unknown and not missing_ok:
             raise StateShapeError(f"No variable named {', '.join(unknown)} in this session.")
         return client.replace_state(user_id, expected_after(state_before))
 
@@ -343,9 +378,76 @@ def do_remove_variables(
         actor=actor,
         source=source,
         based_on=based_on,
-        job=None,
+        job=job,
+        client=client,
+        resume=resume,
+        precondition=check,
         request_sent={"method": "PUT", "path": "state", "remove_variables": names},
         send=send,
+        expected_after=expected_after,
+    )
+
+
+def still_set(state: dict, values_set: dict) -> list[str]:
+    """The names whose value in `state` is still exactly the one a job set."""
+    variables = state.get("variables") or {}
+    return [
+        name
+        for name, value in values_set.items()
+        if name in variables and fingerprint({"v": variables[name]}) == fingerprint({"v": value})
+    ]
+
+
+def do_take_back_variables(
+    environment: Environment,
+    user_id: str,
+    values_set: dict,
+    values_before: dict,
+    *,
+    actor: AbstractBaseUser | None,
+    source: str,
+    job: BulkJob | None = None,
+    client: SessionClient | None = None,
+    resume: AuditEntry | None = None,
+) -> AuditEntry:
+    """Take off the values a preload set (a campaign's end): each variable still holding the
+    value set gets back its value from before (or goes, when it had none); a variable the
+    conversation changed since is left as it is. Nothing left to take back: NotApplicable."""
+
+    def expected_after(state_before: dict) -> dict:
+        state = writable_state(state_before)
+        variables = dict(state["variables"])
+        for name in still_set(state_before, values_set):
+            if name in values_before:
+                variables[name] = values_before[name]
+            else:
+                variables.pop(name, None)
+        state["variables"] = variables
+        return state
+
+    def check(state_now: dict) -> str:
+        if not state_now:
+            return "The session has no state any more."
+        if not still_set(state_now, values_set):
+            return (
+                "Every value was changed by the conversation since it was set: "
+                f"{', '.join(values_set)} left as they are."
+            )
+        return ""
+
+    return _write(
+        environment=environment,
+        user_id=user_id,
+        action=AuditEntry.Action.SET_VARIABLES,
+        actor=actor,
+        source=source,
+        based_on=None,
+        job=job,
+        client=client,
+        resume=resume,
+        precondition=check,
+        request_sent={"method": "PUT", "path": "state", "take_back": sorted(values_set)},
+        send=lambda c, before: c.replace_state(user_id, expected_after(before)),
         expected_after=expected_after,
     )
 
@@ -390,6 +492,7 @@ def do_reset_session(
     client: SessionClient | None = None,
     resume: AuditEntry | None = None,
     write_mode: str = WriteMode.READ_FIRST,
+    precondition=None,
 ) -> AuditEntry:
     """Delete the state (DELETE). The state before is kept in the audit row, so it can come back."""
 
@@ -408,6 +511,7 @@ def do_reset_session(
         client=client,
         resume=resume,
         write_mode=write_mode,
+        precondition=precondition,
         request_sent={"method": "DELETE", "path": "state"},
         send=send,
         expected_after=lambda _before: {},

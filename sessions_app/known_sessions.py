@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from .inspector.display import flow_frames
 from .models import Environment, KnownSession
+from .segments.conditions import index_fields
 from .stored_json import storable_text
 
 SNAPSHOT_MAX_VARIABLES = 40
@@ -58,6 +59,7 @@ def note_session(
             str(current.get("name") or current.get("diagramID") or "")[:200]
         ),
         "state_pending": False,
+        **index_fields(state),
     }
     known = KnownSession.objects.filter(environment=environment, user_id=user_id).first()
     if known is not None and _unchanged(known, defaults):

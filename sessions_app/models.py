@@ -165,6 +165,15 @@ class KnownSession(models.Model):
     search_text = models.TextField(blank=True, default="")
     stack_depth = models.PositiveIntegerField(default=0)
     current_flow = models.CharField(max_length=200, blank=True, default="")
+    # Where the conversation stands, as its top flow frame names it (segments match on these).
+    current_diagram_id = models.CharField(max_length=64, blank=True, default="")
+    current_node_id = models.CharField(max_length=64, blank=True, default="")
+    # The variables by dotted path ("profile.tier"), scalar leaves only, bounded
+    # (segments/conditions.py): what segment conditions query. On PostgreSQL both JSON fields
+    # have a GIN index (migration 0016; SQLite has no such index, so it is not in Meta).
+    variables_index = models.JSONField(default=dict, blank=True)
+    # The numeric leaves of variables_index alone, so "greater than" compares numbers only.
+    variables_numbers = models.JSONField(default=dict, blank=True)
     # Imported from transcripts, state not read yet: the snapshot and "where" mean nothing yet.
     state_pending = models.BooleanField(default=False)
 
@@ -176,6 +185,16 @@ class KnownSession(models.Model):
         indexes = [
             models.Index(fields=["environment", "-last_seen_at"]),
             models.Index(fields=["environment", "-last_activity_at"]),
+            models.Index(
+                fields=["environment", "current_diagram_id", "current_node_id"],
+                name="known_session_position",
+            ),
+            # userID prefixes (LIKE 'abc%') on PostgreSQL, whatever the database's collation.
+            models.Index(
+                fields=["environment", "user_id"],
+                name="known_session_user_prefix",
+                opclasses=["int8_ops", "varchar_pattern_ops"],
+            ),
         ]
 
     def __str__(self) -> str:
@@ -194,6 +213,8 @@ class BulkJob(models.Model):
         PRELOAD = "preload", "Preload variables"
         RESET = "reset", "Reset sessions"
         UNDO = "undo", "Undo a job"
+        REMOVE_VARIABLES = "remove_variables", "Remove variables"
+        CAMPAIGN_END = "campaign_end", "End a campaign"
 
     class Status(models.TextChoices):
         VALIDATING = "validating", "Checking the input"
@@ -235,6 +256,26 @@ class BulkJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A job built from a segment: its conditions as they were, re-checked on each live state.
+    segment = models.ForeignKey(
+        "Segment", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs"
+    )
+    segment_conditions = models.JSONField(null=True, blank=True)
+    # For a "remove variables" job: the names every member loses.
+    variable_names = models.JSONField(default=list, blank=True)
+    schedule = models.ForeignKey(
+        "Schedule", on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
+    )
+    # A preload that is a campaign: at this moment its values are taken off again.
+    campaign_ends_at = models.DateTimeField(null=True, blank=True)
+    campaign_end_job = models.OneToOneField(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="campaign_of"
+    )
+    # Who hears of the job's end: addresses (comma-separated) and a Slack-compatible webhook.
+    notify_emails = models.CharField(max_length=500, blank=True, default="")
+    notify_webhook_url = models.URLField(max_length=500, blank=True, default="")
+    # Events already announced ("finished", "failed", "stalled"): each is sent once.
+    notified = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -559,3 +600,70 @@ class SeenState(models.Model):
 
     def __str__(self) -> str:
         return f"State {self.fingerprint} seen in {self.conversation}"
+
+
+class Segment(models.Model):
+    """A saved question over the known-sessions index (segments/conditions.py)."""
+
+    name = models.CharField(max_length=120)
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="segments")
+    conditions = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # The last time its candidates' states were read from Voiceflow on request.
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["environment", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["environment", "name"], name="unique_segment_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Schedule(models.Model):
+    """A job that starts at a time or repeats; each run is a job of its own (`BulkJob.schedule`).
+
+    The timing lives in django-celery-beat's PeriodicTask, which the database scheduler reads.
+    """
+
+    name = models.CharField(max_length=120)
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="schedules")
+    kind = models.CharField(max_length=16, choices=BulkJob.Kind)
+    segment = models.ForeignKey(
+        Segment, on_delete=models.PROTECT, null=True, blank=True, related_name="schedules"
+    )
+    # A job to run again (its valid rows), for schedules not built on a segment.
+    template_job = models.ForeignKey(
+        BulkJob, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    variables = models.JSONField(null=True, blank=True)
+    variable_names = models.JSONField(default=list, blank=True)
+    run_at = models.DateTimeField(null=True, blank=True)
+    cron = models.CharField("repeat (cron rule)", max_length=120, blank=True, default="")
+    timezone = models.CharField(max_length=64, default="UTC")
+    confirmed_production = models.BooleanField(default=False)
+    paused = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    notify_emails = models.CharField(max_length=500, blank=True, default="")
+    notify_webhook_url = models.URLField(max_length=500, blank=True, default="")
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # Why the last run did not start a job (e.g. the owner lost the right to run jobs).
+    last_refusal = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

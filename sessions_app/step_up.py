@@ -49,7 +49,7 @@ def _signing_in_confirms(sender, request: HttpRequest | None, user, **kwargs) ->
 
 
 def job_needs_step_up(job: BulkJob) -> bool:
-    if job.kind == BulkJob.Kind.RESET:
+    if job.kind in (BulkJob.Kind.RESET, BulkJob.Kind.REMOVE_VARIABLES):
         return True
     return job.total_items > settings.STEP_UP_PRELOAD_THRESHOLD
 

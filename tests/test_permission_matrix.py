@@ -18,6 +18,7 @@ from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 from knox.models import AuthToken
 
+from sessions_app import schedules, segments
 from sessions_app.known_sessions import note_session
 from sessions_app.models import AuditEntry, BulkJob
 from sessions_app.roles import permissions_of
@@ -97,6 +98,19 @@ ACCESS: dict[tuple[str, str], str] = {
     ("job_retry", "POST"): "run_bulk_jobs",
     ("job_undo", "POST"): "run_bulk_jobs",
     ("job_discard", "POST"): "run_bulk_jobs",
+    ("segment_list", "GET"): "inspect_session",
+    ("segment_list", "POST"): "run_bulk_jobs",
+    ("segment_detail", "GET"): "inspect_session",
+    ("segment_edit", "POST"): "run_bulk_jobs",
+    ("segment_refresh", "POST"): "inspect_session",  # reads states only, like an import
+    ("segment_job", "POST"): "run_bulk_jobs",
+    ("segment_schedule", "POST"): "run_bulk_jobs",
+    ("schedule_list", "GET"): "run_bulk_jobs",
+    ("schedule_edit", "GET"): "run_bulk_jobs",
+    ("schedule_edit", "POST"): "run_bulk_jobs",
+    ("schedule_pause", "POST"): "run_bulk_jobs",
+    ("schedule_resume", "POST"): "run_bulk_jobs",
+    ("schedule_delete", "POST"): "run_bulk_jobs",
     # ---- the API ----
     ("api-schema", "GET"): SIGNED_IN,
     ("api-docs", "GET"): SIGNED_IN,
@@ -131,6 +145,19 @@ ACCESS: dict[tuple[str, str], str] = {
     ("api-job-retry-failed", "POST"): "run_bulk_jobs",
     ("api-job-undo", "POST"): "run_bulk_jobs",
     ("api-job-results", "GET"): "run_bulk_jobs",
+    ("api-segments", "GET"): "inspect_session",
+    ("api-segments", "POST"): "run_bulk_jobs",
+    ("api-segment", "GET"): "inspect_session",
+    ("api-segment", "PUT"): "run_bulk_jobs",
+    ("api-segment", "DELETE"): "run_bulk_jobs",
+    ("api-segment-preview", "GET"): "inspect_session",
+    ("api-segment-refresh", "POST"): "inspect_session",
+    ("api-segment-jobs", "POST"): "run_bulk_jobs",
+    ("api-schedules", "GET"): "run_bulk_jobs",
+    ("api-schedules", "POST"): "run_bulk_jobs",
+    ("api-schedule", "GET"): "run_bulk_jobs",
+    ("api-schedule", "PUT"): "run_bulk_jobs",
+    ("api-schedule", "DELETE"): "run_bulk_jobs",
     ("api-tokens", "GET"): SIGNED_IN,
     ("api-tokens", "POST"): SIGNED_IN,  # or anonymous with a username and password in the body
     ("api-token", "DELETE"): SIGNED_IN,
@@ -178,8 +205,14 @@ def objects(environment, ops, admin_user):
     )
     token, _ = AuthToken.objects.create(admin_user, expiry=None)
     known = note_session(environment, "matrix-user", {"variables": {"a": 1}})
+    segment = segments.save_segment(environment, ops, name="matrix", conditions=[])
+    schedule = schedules.save_schedule(
+        environment, ops, name="matrix", kind="reset", segment=segment, cron="0 2 * * *"
+    )
     return {
         "known": known,
+        "segment": segment,
+        "schedule": schedule,
         "environment": environment,
         "job": job,
         "entry": entry,
@@ -209,6 +242,8 @@ def kwargs_for(name: str, route: str, objects: dict) -> dict:
             "jobs": objects["job"].pk,
             "audit": objects["entry"].pk,
             "known": objects["known"].pk,
+            "segments": objects["segment"].pk,
+            "schedules": objects["schedule"].pk,
         }[owner]
     return kwargs
 

@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.views.debug import ExceptionReporter
 from test_permission_matrix import ACCESS, kwargs_for, url_patterns
 
-from sessions_app import bulk
+from sessions_app import bulk, schedules, segments
 from sessions_app.actions import do_set_variables
 from sessions_app.bulk.engine import run_job
 from sessions_app.known_sessions import note_session
@@ -99,7 +99,12 @@ def test_no_page_api_answer_log_line_audit_row_or_results_file_carries_them(
     secrets_ = forbidden(environment)
 
     entry = AuditEntry.objects.filter(environment=environment).first()
+    segment = segments.save_segment(environment, ops, name="leak", conditions=[])
     objects = {
+        "segment": segment,
+        "schedule": schedules.save_schedule(
+            environment, ops, name="leak", kind="reset", segment=segment, cron="0 2 * * *"
+        ),
         "environment": environment,
         "job": job,
         "entry": entry,

@@ -48,5 +48,7 @@ def stop_worker_heartbeat(**kwargs) -> None:
 
 
 app.autodiscover_tasks()
-# Bulk job, discovery and flow-map tasks live one level down (sessions_app/bulk/tasks.py, …).
-app.autodiscover_tasks(["sessions_app.bulk", "sessions_app.discovery", "sessions_app.flows"])
+# Bulk job, discovery, flow-map and segment tasks live one level down (sessions_app/bulk/tasks.py, …).
+app.autodiscover_tasks(
+    ["sessions_app.bulk", "sessions_app.discovery", "sessions_app.flows", "sessions_app.segments"]
+)

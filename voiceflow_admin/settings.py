@@ -192,6 +192,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "csp",
+    "django_celery_beat",
     "sessions_app",
 ]
 
@@ -383,6 +384,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # The API's `<id:…>` path converter: a database id of at most 18 digits.
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}},
+    # The kinds a segment job or a schedule can be (preload, reset, remove_variables).
+    "ENUM_NAME_OVERRIDES": {
+        "SegmentJobKindEnum": "sessions_app.schedules.SCHEDULABLE_KIND_CHOICES",
+    },
 }
 REST_KNOX = {"TOKEN_TTL": None, "AUTO_REFRESH": False}
 
@@ -425,11 +430,23 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sessions_app.tasks.purge_expired_audit_entries",
         "schedule": 24 * 3600.0,
     },
+    "end-due-campaigns": {
+        "task": "sessions_app.segments.tasks.end_campaigns",
+        "schedule": _seconds("CAMPAIGN_END_INTERVAL_S", 60.0),
+    },
     "refresh-known-sessions-from-transcripts": {
         "task": "sessions_app.discovery.tasks.refresh_known_sessions",
         "schedule": _seconds("DISCOVERY_INTERVAL_S", 600.0),
     },
 }
+# Beat reads its schedule from the database (django-celery-beat): the entries above and every
+# scheduled job (sessions_app/schedules.py), changed without restarting beat.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Notifications of jobs (sessions_app/notifications.py): outgoing mail, and the page address
+# the message links to.
+vars().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="voiceflow-session-admin@localhost")
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
 # Each periodic discovery run imports the conversations of this many past hours.
 DISCOVERY_LOOKBACK_HOURS = _int("DISCOVERY_LOOKBACK_HOURS", 24, minimum=1)
 

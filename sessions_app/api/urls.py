@@ -9,7 +9,7 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny, IsAuthenticated
 
 from .errors import error_response
-from .views import audit, jobs, known_sessions, projects, sessions, tokens
+from .views import audit, jobs, known_sessions, projects, schedules, segments, sessions, tokens
 
 
 class IdConverter:
@@ -97,6 +97,21 @@ urlpatterns = [
     ),
     path("jobs/<id:pk>/undo", jobs.JobUndoView.as_view(), name="api-job-undo"),
     path("jobs/<id:pk>/results", jobs.JobResultsView.as_view(), name="api-job-results"),
+    path("segments", segments.SegmentListView.as_view(), name="api-segments"),
+    path("segments/<id:pk>", segments.SegmentDetailView.as_view(), name="api-segment"),
+    path(
+        "segments/<id:pk>/preview",
+        segments.SegmentPreviewView.as_view(),
+        name="api-segment-preview",
+    ),
+    path(
+        "segments/<id:pk>/refresh",
+        segments.SegmentRefreshView.as_view(),
+        name="api-segment-refresh",
+    ),
+    path("segments/<id:pk>/jobs", segments.SegmentJobView.as_view(), name="api-segment-jobs"),
+    path("schedules", schedules.ScheduleListView.as_view(), name="api-schedules"),
+    path("schedules/<id:pk>", schedules.ScheduleDetailView.as_view(), name="api-schedule"),
     path("tokens", tokens.TokenListView.as_view(), name="api-tokens"),
     path("tokens/<str:prefix>", tokens.TokenDetailView.as_view(), name="api-token"),
     # Any path at all, a newline (`%0A`) included: `.` alone would stop at it and leave the

@@ -35,7 +35,7 @@ from django.db import (
 from django.db.models import F
 from django.utils import timezone
 
-from .. import actions
+from .. import actions, notifications
 from ..models import AuditEntry, BulkItem, BulkJob
 from ..stored_json import storable_text
 from ..voiceflow import (
@@ -257,6 +257,9 @@ class Runner:
             BulkItem.objects.filter(pk=item.pk).update(attempts=item.attempts)
             try:
                 entry = self.write(item, resume)
+            except actions.NotApplicable as error:
+                record(item, holder, ItemStatus.SKIPPED, reason=error.reason)
+                return
             except actions.StateShapeError as error:
                 record(item, holder, ItemStatus.FAILED, reason=str(error))
                 return
@@ -316,7 +319,7 @@ class Runner:
                     continue
                 record(item, holder, ItemStatus.FAILED, reason=failure_reason(error))
                 return
-            record(item, holder, ItemStatus.SUCCEEDED, entry=entry)
+            record(item, holder, ItemStatus.SUCCEEDED, entry=entry, reason=left_as_is(item, entry))
             return
 
     def write(self, item: BulkItem, resume: AuditEntry | None) -> AuditEntry:
@@ -329,12 +332,29 @@ class Runner:
             "write_mode": self.job.write_mode,
         }
         environment = self.job.environment
+        precondition = segment_recheck(self.job, item)
         if self.job.kind == BulkJob.Kind.PRELOAD:
             return actions.do_set_variables(
-                environment, item.user_id, item.variables or {}, **common
+                environment, item.user_id, item.variables or {}, precondition=precondition, **common
             )
         if self.job.kind == BulkJob.Kind.RESET:
-            return actions.do_reset_session(environment, item.user_id, **common)
+            return actions.do_reset_session(
+                environment, item.user_id, precondition=precondition, **common
+            )
+        if self.job.kind == BulkJob.Kind.REMOVE_VARIABLES:
+            return actions.do_remove_variables(
+                environment,
+                item.user_id,
+                list(self.job.variable_names),
+                precondition=precondition,
+                missing_ok=True,
+                **common,
+            )
+        if self.job.kind == BulkJob.Kind.CAMPAIGN_END:
+            values = item.variables or {}
+            return actions.do_take_back_variables(
+                environment, item.user_id, values.get("set", {}), values.get("before", {}), **common
+            )
         return actions.do_put_back(
             environment,
             item.user_id,
@@ -342,6 +362,36 @@ class Runner:
             restored_from=item.restores_entry,
             **common,
         )
+
+
+MOVED = "Moved since the index was read: no longer {}."
+
+
+def segment_recheck(job: BulkJob, item: BulkItem):
+    """For a job built from a segment: the check of each member's live state against the
+    segment's conditions (segments/conditions.py), made on the state read before the write."""
+    if job.segment_conditions is None:
+        return None
+    from ..segments import mismatch, parse_conditions
+
+    conditions = parse_conditions(job.segment_conditions)
+
+    def check(state_now: dict) -> str:
+        reason = mismatch(conditions, item.user_id, state_now)
+        return MOVED.format(reason) if reason else ""
+
+    return check
+
+
+def left_as_is(item: BulkItem, entry: AuditEntry) -> str:
+    """A campaign's end: the variables the conversation changed since, reported on the item."""
+    if not isinstance(item.variables, dict) or "set" not in item.variables:
+        return ""
+    kept = set(actions.still_set(entry.state_before or {}, item.variables["set"]))
+    changed = [name for name in item.variables["set"] if name not in kept]
+    if not changed:
+        return ""
+    return f"Left as the conversation changed them since: {', '.join(changed)}."
 
 
 def resumable_entry(item: BulkItem) -> AuditEntry | None:
@@ -460,9 +510,10 @@ def record(
 
 
 def stop_job(job_id: int, reason: str) -> None:
-    BulkJob.objects.filter(pk=job_id, status__in=[Status.QUEUED, Status.RUNNING]).update(
+    if BulkJob.objects.filter(pk=job_id, status__in=[Status.QUEUED, Status.RUNNING]).update(
         status=Status.PAUSED, stop_reason=reason
-    )
+    ):
+        notifications.announce(job_id, notifications.FAILED)
 
 
 def finish_if_done(job_id: int) -> None:
@@ -480,10 +531,14 @@ def finish_if_done(job_id: int) -> None:
     if BulkJob.objects.filter(pk=job_id, status__in=[Status.QUEUED, Status.RUNNING]).update(
         status=Status.COMPLETED, finished_at=now
     ):
+        counts = item_counts(job_id)
         logger.info(
             "Bulk job %s completed",
             job_id,
-            extra={"job_id": job_id, "outcome": "completed"} | item_counts(job_id),
+            extra={"job_id": job_id, "outcome": "completed"} | counts,
+        )
+        notifications.announce(
+            job_id, notifications.FAILED if counts.get("failed") else notifications.FINISHED
         )
     BulkJob.objects.filter(pk=job_id, status=Status.CANCELLED, finished_at__isnull=True).update(
         finished_at=now
@@ -573,5 +628,6 @@ def sweep() -> list[int]:
                 extra={"job_id": job.pk},
             )
             enqueue(job.pk)
+            notifications.announce(job.pk, notifications.STALLED)
             requeued.append(job.pk)
     return requeued

@@ -508,6 +508,124 @@ def report_of(job: BulkJob, *, fatal: bool, long_user_ids: int = 0) -> dict:
     }
 
 
+SEGMENT_KINDS = (BulkJob.Kind.PRELOAD, BulkJob.Kind.RESET, BulkJob.Kind.REMOVE_VARIABLES)
+
+
+def create_job_from_segment(
+    segment,
+    actor: AbstractBaseUser | None,
+    *,
+    kind: str,
+    variables: dict | None = None,
+    variable_names: list[str] | None = None,
+    schedule=None,
+) -> BulkJob:
+    """A draft job over the segment's indexed members: set `variables` (preload), reset, or
+    remove `variable_names`. The conditions are kept on the job; at run time each member's live
+    state is checked against them again, and one that moved is skipped and reported."""
+    from ..segments import members, parse_conditions
+
+    if kind not in SEGMENT_KINDS:
+        raise ValueError("A segment job sets variables, resets sessions or removes variables.")
+    if kind == BulkJob.Kind.PRELOAD and (not isinstance(variables, dict) or not variables):
+        raise ValueError("Give the variables to set, as a JSON object.")
+    names = [name.strip() for name in (variable_names or []) if isinstance(name, str)]
+    names = [name for name in names if name]
+    if kind == BulkJob.Kind.REMOVE_VARIABLES and not names:
+        raise ValueError("Name at least one variable to remove.")
+    conditions = parse_conditions(segment.conditions)
+    job = BulkJob.objects.create(
+        kind=kind,
+        environment=segment.environment,
+        created_by=actor if actor is not None and actor.is_authenticated else None,
+        source_name=f"segment {segment.name}"[:255],
+        source_format="segment",
+        segment=segment,
+        segment_conditions=[condition.as_dict() for condition in conditions],
+        variable_names=names if kind == BulkJob.Kind.REMOVE_VARIABLES else [],
+        schedule=schedule,
+    )
+    rows = members(segment.environment, conditions).values_list("user_id", flat=True)
+    batch: list[BulkItem] = []
+    for line, user_id in enumerate(rows.iterator(chunk_size=BATCH_SIZE), start=1):
+        batch.append(
+            BulkItem(
+                job=job,
+                line_number=line,
+                user_id=user_id,
+                variables=variables if kind == BulkJob.Kind.PRELOAD else None,
+            )
+        )
+        if len(batch) >= BATCH_SIZE:
+            BulkItem.objects.bulk_create(batch)
+            batch = []
+    if batch:
+        BulkItem.objects.bulk_create(batch)
+    job.total_items = job.items.count()
+    job.validation_report = {
+        "valid_rows": job.total_items,
+        "bad_rows": 0,
+        "problem_count": 0,
+        "problems": [],
+        "fatal": False,
+    }
+    job.save(update_fields=["total_items", "validation_report"])
+    return job
+
+
+def create_campaign_end_job(job: BulkJob, actor: AbstractBaseUser | None = None) -> BulkJob:
+    """A draft that takes off the values a preload set, where they are still the values it set;
+    each variable gets back its value from before the preload (or goes, if it had none)."""
+    if job.kind != BulkJob.Kind.PRELOAD:
+        raise JobStateError("Only a preload's values can be taken off.")
+    applied = (
+        job.items.filter(status=ItemStatus.SUCCEEDED, audit_entry__isnull=False)
+        .select_related("audit_entry")
+        .order_by("line_number")
+    )
+    end = BulkJob.objects.create(
+        kind=BulkJob.Kind.CAMPAIGN_END,
+        environment=job.environment,
+        created_by=actor if actor is not None and actor.is_authenticated else job.created_by,
+        undo_of=job,
+        source_name=f"end of campaign {job}"[:255],
+        notify_emails=job.notify_emails,
+        notify_webhook_url=job.notify_webhook_url,
+    )
+    batch: list[BulkItem] = []
+    for item in applied.iterator(chunk_size=BATCH_SIZE):
+        values_set = item.variables or {}
+        before = (item.audit_entry.state_before or {}).get("variables") or {}
+        batch.append(
+            BulkItem(
+                job=end,
+                line_number=item.line_number,
+                user_id=item.user_id,
+                variables={
+                    "set": values_set,
+                    "before": {name: before[name] for name in values_set if name in before},
+                },
+                restores_entry=item.audit_entry,
+            )
+        )
+        if len(batch) >= BATCH_SIZE:
+            BulkItem.objects.bulk_create(batch)
+            batch = []
+    if batch:
+        BulkItem.objects.bulk_create(batch)
+    end.total_items = end.items.count()
+    end.validation_report = {
+        "valid_rows": end.total_items,
+        "bad_rows": 0,
+        "problem_count": 0,
+        "problems": [],
+        "fatal": False,
+    }
+    end.save(update_fields=["total_items", "validation_report"])
+    BulkJob.objects.filter(pk=job.pk).update(campaign_end_job=end)
+    return end
+
+
 def create_undo_job(job: BulkJob, actor: AbstractBaseUser | None) -> BulkJob:
     """A draft job that puts back the state before each write the job applied."""
     if job.status not in (Status.COMPLETED, Status.CANCELLED, Status.PAUSED):

@@ -30,6 +30,17 @@ def _variable_changes(before: dict, after: dict, names: list[str]) -> list[dict]
     ]
 
 
+def _segment_mismatch(job: BulkJob, user_id: str, state: dict) -> str:
+    if job.segment_conditions is None:
+        return ""
+    from ..segments import mismatch, parse_conditions
+
+    reason = mismatch(parse_conditions(job.segment_conditions), user_id, state)
+    return (
+        f"Would be skipped: moved since the index was read (no longer {reason})." if reason else ""
+    )
+
+
 def sample_diffs(job: BulkJob, size: int = SAMPLE_SIZE) -> list[dict]:
     """For the first few items: the current state against what the job would leave.
 
@@ -53,7 +64,29 @@ def sample_diffs(job: BulkJob, size: int = SAMPLE_SIZE) -> list[dict]:
         current = state.get("variables") or {}
         diff["has_state"] = bool(state)
         diff["stack_depth"] = len(state.get("stack") or [])
-        if job.kind == BulkJob.Kind.PRELOAD:
+        moved = _segment_mismatch(job, item.user_id, state)
+        if moved:
+            diff["summary"] = moved
+        elif job.kind == BulkJob.Kind.REMOVE_VARIABLES:
+            names = list(job.variable_names)
+            after = {k: v for k, v in current.items() if k not in names}
+            diff["changes"] = _variable_changes(current, after, names)
+        elif job.kind == BulkJob.Kind.CAMPAIGN_END:
+            from ..actions import still_set
+
+            values = item.variables or {}
+            kept = still_set(state, values.get("set", {}))
+            after = dict(current)
+            for name in kept:
+                if name in values.get("before", {}):
+                    after[name] = values["before"][name]
+                else:
+                    after.pop(name, None)
+            diff["changes"] = _variable_changes(current, after, list(values.get("set", {})))
+            left = [name for name in values.get("set", {}) if name not in kept]
+            if left:
+                diff["summary"] = f"Left as the conversation changed them: {', '.join(left)}."
+        elif job.kind == BulkJob.Kind.PRELOAD:
             variables = item.variables or {}
             diff["changes"] = _variable_changes(current, {**current, **variables}, list(variables))
         elif job.kind == BulkJob.Kind.RESET:

@@ -66,6 +66,8 @@ def _item_rows(job: BulkJob) -> Iterator[list]:
             names = (
                 sorted(item.variables)
                 if job.kind == BulkJob.Kind.PRELOAD and item.variables
+                else sorted(item.variables.get("set", {}))
+                if job.kind == BulkJob.Kind.CAMPAIGN_END and item.variables
                 else None
             )
             before = _variables(entry.state_before, names)

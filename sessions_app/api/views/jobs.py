@@ -63,6 +63,10 @@ class JobSerializer(serializers.ModelSerializer):
     created_by = serializers.CharField(
         source="created_by.get_username", default=None, read_only=True
     )
+    notify_webhook_url = serializers.CharField(
+        read_only=True,
+        help_text="Where the job's end is posted (Slack-compatible JSON); empty: none.",
+    )
     validation_report = serializers.JSONField(
         read_only=True,
         help_text="valid_rows, bad_rows, problem_count, fatal, and problems (line, column, "
@@ -79,6 +83,13 @@ class JobSerializer(serializers.ModelSerializer):
             "source_name",
             "source_format",
             "undo_of",
+            "segment",
+            "schedule",
+            "variable_names",
+            "campaign_ends_at",
+            "campaign_end_job",
+            "notify_emails",
+            "notify_webhook_url",
             "total_items",
             "write_mode",
             "validation_report",
