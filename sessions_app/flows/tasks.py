@@ -5,8 +5,8 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
+from ..encryption import UndecryptableSecret
 from ..models import Environment, FlowMap
-from ..secrets import UndecryptableSecret
 from ..voiceflow import UpstreamFailure, UpstreamTimeout, VoiceflowError, client_for
 from .loading import store_project_file
 from .vf import ProjectFileError, parse_project_file
