@@ -171,9 +171,9 @@ class KnownSession(models.Model):
     # The variables by dotted path ("profile.tier"), scalar leaves only, bounded
     # (segments/conditions.py): what segment conditions query. On PostgreSQL both JSON fields
     # have a GIN index (migration 0016; SQLite has no such index, so it is not in Meta).
-    variables_index = models.JSONField(default=dict, blank=True)
+    variables_index = models.JSONField(default=dict, blank=True, **STORED_JSON)
     # The numeric leaves of variables_index alone, so "greater than" compares numbers only.
-    variables_numbers = models.JSONField(default=dict, blank=True)
+    variables_numbers = models.JSONField(default=dict, blank=True, **STORED_JSON)
     # Imported from transcripts, state not read yet: the snapshot and "where" mean nothing yet.
     state_pending = models.BooleanField(default=False)
 
@@ -260,7 +260,7 @@ class BulkJob(models.Model):
     segment = models.ForeignKey(
         "Segment", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs"
     )
-    segment_conditions = models.JSONField(null=True, blank=True)
+    segment_conditions = models.JSONField(null=True, blank=True, **STORED_JSON)
     # For a "remove variables" job: the names every member loses.
     variable_names = models.JSONField(default=list, blank=True)
     schedule = models.ForeignKey(
@@ -556,7 +556,7 @@ class FlowMap(models.Model):
     status = models.CharField(max_length=8, choices=Status, default=Status.PENDING)
     source = models.CharField(max_length=8, choices=Source, default=Source.API)
     error = models.TextField(blank=True, default="")
-    flows = models.JSONField(default=dict, blank=True)
+    flows = models.JSONField(default=dict, blank=True, **STORED_JSON)
     flow_count = models.PositiveIntegerField(default=0)
     node_count = models.PositiveIntegerField(default=0)
     requested_at = models.DateTimeField(default=timezone.now)
@@ -585,9 +585,9 @@ class SeenState(models.Model):
     """
 
     session_key = models.CharField(max_length=40)
-    conversation = models.CharField(max_length=300)
-    fingerprint = models.CharField(max_length=20)
-    state = models.JSONField()
+    conversation = models.CharField(max_length=100)
+    fingerprint = models.CharField(max_length=64)
+    state = models.JSONField(**STORED_JSON)
     seen_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -642,7 +642,7 @@ class Schedule(models.Model):
     template_job = models.ForeignKey(
         BulkJob, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    variables = models.JSONField(null=True, blank=True)
+    variables = models.JSONField(null=True, blank=True, **STORED_JSON)
     variable_names = models.JSONField(default=list, blank=True)
     run_at = models.DateTimeField(null=True, blank=True)
     cron = models.CharField("repeat (cron rule)", max_length=120, blank=True, default="")

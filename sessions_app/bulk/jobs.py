@@ -27,6 +27,7 @@ from ..models import (
     Environment,
     WriteMode,
 )
+from ..stored_json import storable_text
 from ..voiceflow import user_id_warning
 from .parsing import Problem, Row, read_csv, read_jsonl, read_user_ids, text_lines_as_binary
 
@@ -391,10 +392,11 @@ def _fill(
             BulkRejectedRow(
                 job=job,
                 line=problem.line,
-                user_id=problem.user_id[:USER_ID_MAX_LENGTH],
-                column=problem.column[:300],
-                value=problem.value,
-                reason=problem.message,
+                # Plain text columns: a NUL or a lone surrogate in a rejected cell is shown as U+FFFD.
+                user_id=storable_text(problem.user_id[:USER_ID_MAX_LENGTH]),
+                column=storable_text(problem.column[:300]),
+                value=storable_text(problem.value),
+                reason=storable_text(problem.message),
                 fatal=problem.fatal,
             )
         )

@@ -9,6 +9,7 @@ earlier state, which is looked up here by fingerprint.
 A read of an unchanged conversation writes nothing: the state is kept once per fingerprint.
 """
 
+import hashlib
 import json
 from datetime import timedelta
 
@@ -28,7 +29,9 @@ MAX_STATE_CHARS = 200_000
 
 
 def _conversation_key(environment: Environment, user_id: str) -> str:
-    return f"{environment.pk}:{user_id}"
+    # A digest, so that any userID the product takes (up to 2,600 bytes) fits the indexed column.
+    digest = hashlib.sha256(user_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{environment.pk}:{digest}"
 
 
 def _session_key(request: HttpRequest) -> str | None:
