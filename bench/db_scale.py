@@ -92,8 +92,8 @@ def main() -> int:
         "home: userID prefix (any case)": (reverse("home"), {"prefix": "customer-00123"}),
         "home: variable value": (reverse("home"), {"value": "ord-12345"}),
         "API known sessions": (known, {}),
-        "API known sessions: prefix": (known, {"prefix": "CUSTOMER-00123"}),
-        "API known sessions: value": (known, {"value": "ord-12345"}),
+        "API known sessions: prefix": (known, {"user_prefix": "CUSTOMER-00123"}),
+        "API known sessions: value": (known, {"variable": "ord-12345"}),
         "audit list": (reverse("audit_list"), {}),
         "audit list: operator": (reverse("audit_list"), {"operator": operator}),
         "audit list: action + outcome": (

@@ -142,7 +142,7 @@ def main() -> None:
 
 
 def run(sandbox: Sandbox, args: argparse.Namespace) -> None:
-    env = bench_environment("flow_map") | {
+    env = bench_environment("flow_map", sandbox) | {
         "VOICEFLOW_ALLOW_PRIVATE_URLS": sandbox.url,
         "FLOW_MAP_FETCH": "false",
     }

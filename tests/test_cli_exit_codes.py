@@ -50,6 +50,9 @@ def failing_case(command: str, environment, tmp_path) -> tuple[list[str], dict]:
             {"VOICEFLOW_ADMIN_ENCRYPTION_KEYS": Fernet.generate_key().decode()},
         ),
         "bootstrap": (["bootstrap", "--no-demo", "--admin-username", ""], {}),
+        "segment_job": (["segment_job", *unknown_user, "high-value", "--run"], {}),
+        # A size below zero seeds nothing.
+        "seed_scale_data": (["seed_scale_data", "--job-items", "-1"], {}),
         # A database nobody migrated.
         "setup_roles": (["setup_roles"], {"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}),
     }[command]
@@ -62,6 +65,8 @@ def test_every_command_has_a_failing_case_here():
                 "bootstrap",
                 "bulk_job",
                 "rotate_encryption_keys",
+                "seed_scale_data",
+                "segment_job",
                 "session_reset",
                 "session_set_variables",
                 "session_state",

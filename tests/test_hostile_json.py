@@ -11,6 +11,7 @@ from cli_support import run
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from sessions_app import bulk
 from sessions_app.models import AuditEntry, BulkJob
 from sessions_app.stored_json import MAX_DEPTH
 
@@ -121,8 +122,14 @@ def upload(client, environment, content: bytes, fmt: str):
             "file": SimpleUploadedFile(f"input.{fmt}", content),
         },
     )
+    # The page answers at once with the input stored; the worker's check (run here
+    # in-process, as tests/test_bulk_validation.py does) reads it and writes the report.
     assert response.status_code == 302, response.content[:500]
-    return BulkJob.objects.get(pk=response.url.rstrip("/").split("/")[-1])
+    job = BulkJob.objects.get(pk=response.url.rstrip("/").split("/")[-1])
+    assert job.status == BulkJob.Status.VALIDATING
+    bulk.validate_upload(job.pk)
+    job.refresh_from_db()
+    return job
 
 
 @pytest.mark.parametrize(("value", "problem"), HOSTILE_VALUES)

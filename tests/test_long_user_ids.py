@@ -16,6 +16,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from sessions_app import bulk
 from sessions_app.actions import do_set_variables
 from sessions_app.models import USER_ID_MAX_LENGTH, AuditEntry, BulkJob, KnownSession
 from sessions_app.voiceflow import InvalidUserID, user_id_warning, validate_user_id
@@ -129,7 +130,13 @@ def test_a_bulk_list_runs_long_userids_and_says_so(ops_client, realtime_environm
             "user_ids": f"userID\nalpha\n{LONG}\n",
         },
     )
+    # The page answers at once with the list stored; the worker's check (run here in-process)
+    # makes the job a draft with its report.
+    assert response.status_code == 302, response.content[:500]
     job = BulkJob.objects.get(pk=response.url.rstrip("/").split("/")[-1])
+    assert job.status == BulkJob.Status.VALIDATING
+    bulk.validate_upload(job.pk)
+    job.refresh_from_db()
 
     assert sorted(job.items.values_list("user_id", flat=True)) == sorted(["alpha", LONG])
     assert job.validation_report["long_user_ids"] == 1
