@@ -185,8 +185,23 @@ def mask_known_session(known, user: AbstractBaseUser | AnonymousUser):
         return known
     known.variables_snapshot = mask_state(known.variables_snapshot, user)
     known.search_text = ""
+    known.variables_index = _masked_paths(known.variables_index)
+    known.variables_numbers = _masked_paths(known.variables_numbers)
     known.user_id = shown_user_id(known.user_id, user)
     return known
+
+
+def _masked_paths(values: Any) -> Any:
+    """Values keyed by dotted path (`profile.email`): masked where any part of the path is a
+    personal name, or the value looks personal."""
+    if not isinstance(values, dict):
+        return values
+    return {
+        path: MASK
+        if any(is_personal_name(part) for part in str(path).split("."))
+        else _masked(value)
+        for path, value in values.items()
+    }
 
 
 def mask_validation_report(report: dict | None, user: AbstractBaseUser | AnonymousUser):

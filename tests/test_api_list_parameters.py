@@ -56,14 +56,30 @@ def entries(sandbox, environment, support, admin_user):
     return job
 
 
-def test_the_audit_list_filters_by_job(entries, viewer):
-    response = token_client(viewer).get("/api/v1/audit", {"job": entries.pk})
+def test_the_audit_list_filters_by_job(entries, ops):
+    response = token_client(ops).get("/api/v1/audit", {"job": entries.pk})
 
     assert [entry["user_id"] for entry in response.json()["results"]] == ["Maria.Rossi@example.com"]
+
+
+def test_the_audit_list_filters_by_job_with_the_user_id_masked_for_a_viewer(entries, viewer):
+    response = token_client(viewer).get("/api/v1/audit", {"job": entries.pk})
+
+    assert [entry["user_id"] for entry in response.json()["results"]] == ["M•••@example.com"]
 
 
 @pytest.mark.production_path
-def test_the_audit_list_finds_part_of_a_user_id_in_any_case(entries, viewer):
-    response = token_client(viewer).get("/api/v1/audit", {"user_contains": "MARIA"})
+def test_the_audit_list_finds_part_of_a_user_id_in_any_case(entries, ops):
+    response = token_client(ops).get("/api/v1/audit", {"user_contains": "MARIA"})
 
     assert [entry["user_id"] for entry in response.json()["results"]] == ["Maria.Rossi@example.com"]
+
+
+def test_part_of_a_personal_user_id_finds_nothing_for_a_viewer_but_all_of_it_does(entries, viewer):
+    client = token_client(viewer)
+
+    for part in ("MARIA", "maria.rossi@", "@example.com", "Maria.Rossi@example.co"):
+        response = client.get("/api/v1/audit", {"user_contains": part})
+        assert response.json()["results"] == [], part
+    whole = client.get("/api/v1/audit", {"user_contains": "maria.rossi@EXAMPLE.com"})
+    assert [entry["user_id"] for entry in whole.json()["results"]] == ["M•••@example.com"]

@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from sessions_app.actions import fingerprint
 from sessions_app.inspector.seen import seen_state
 from sessions_app.models import SeenState
 
@@ -80,6 +81,8 @@ def test_the_login_session_holds_no_conversation_state(
     # The state shown is still kept for the conflict page, outside the login session.
     kept = SeenState.objects.get(session_key=session.session_key)
     assert kept.state["variables"]["note"] == SECRET_VALUE
+    # Kept under the whole keyed fingerprint (the ETag), not a prefix the column cut it to.
+    assert kept.fingerprint == fingerprint(kept.state)
 
 
 def test_a_state_seen_is_found_again_by_its_fingerprint_in_the_same_login_only(

@@ -91,7 +91,7 @@ def test_the_known_sessions_prefix_search_ignores_case(viewer_client, viewer, en
     }
 
 
-@pytest.mark.parametrize("search", [{}, {"prefix": "customer"}, {"value": "gold"}])
+@pytest.mark.parametrize("search", [{}, {"user_prefix": "customer"}, {"variable": "gold"}])
 def test_the_known_sessions_api_takes_as_many_queries_for_30_as_for_3(
     viewer, environment, search, django_assert_max_num_queries
 ):

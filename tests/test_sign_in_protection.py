@@ -13,8 +13,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from test_permission_matrix import ACCESS, kwargs_for, url_patterns
+from test_permission_matrix import objects as objects_of_every_route  # noqa: F401 (a fixture)
 
-from sessions_app.known_sessions import note_session
 from sessions_app.models import Project
 
 
@@ -103,31 +103,21 @@ def test_the_api_refuses_a_browser_session_without_the_csrf_header(admin_user, s
     assert not Project.objects.filter(name="Forged").exists()
 
 
-def _pages(objects) -> list[str]:
+def _pages(found: dict) -> list[str]:
     urls = []
     for (name, method), _ in sorted(ACCESS.items()):
         route = next(route for route, pattern in url_patterns() if pattern.name == name)
         if (method == "GET" and not route.startswith("api/v1/")) or name == "api-docs":
-            urls.append(reverse(name, kwargs=kwargs_for(name, route, objects)))
+            urls.append(reverse(name, kwargs=kwargs_for(name, route, found)))
     return [*urls, "/django-admin/", "/django-admin/sessions_app/project/"]
 
 
 def test_every_page_carries_the_csp_without_inline_scripts_and_the_security_headers(
-    admin_user, environment, ops
+    admin_user, request
 ):
-    from sessions_app.models import AuditEntry, BulkJob
-
+    objects = request.getfixturevalue("objects_of_every_route")  # the permission matrix's
     admin_user.is_staff = True
     admin_user.save()
-    objects = {
-        "environment": environment,
-        "job": BulkJob.objects.create(kind="preload", environment=environment, created_by=ops),
-        "entry": AuditEntry.objects.create(
-            source="page", environment=environment, user_id="u", action="reset"
-        ),
-        "token": None,
-        "known": note_session(environment, "u", {"variables": {}}),
-    }
     client = client_for_user(admin_user)
     checked = 0
     for url in _pages(objects):

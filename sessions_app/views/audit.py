@@ -15,7 +15,7 @@ from ..inspector.reading import fetch_state
 from ..inspector.seen import remember_seen
 from ..models import AuditEntry, Environment
 from ..pagination import CappedPaginator
-from ..personal_data import mask_entry, mask_state
+from ..personal_data import exclude_hidden_user_ids, mask_entry, mask_state
 from ..voiceflow import VoiceflowError
 from .conflict import render_conflict
 from .sessions import inspector_url, render_problem
@@ -31,6 +31,9 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     entries = AuditEntry.objects.all()
     if form.is_bound and form.is_valid():
         entries = form.filter(entries)
+        if not form.cleaned_data.get("exact_user"):
+            # Part of a userID must not spell out a personal one the page then masks.
+            entries = exclude_hidden_user_ids(entries, form.cleaned_data.get("user"), request.user)
     elif form.is_bound:
         entries = entries.none()
     page = CappedPaginator(entries, ENTRIES_PER_PAGE).get_page(request.GET.get("page"))
