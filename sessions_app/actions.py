@@ -224,6 +224,9 @@ def _write(
     """
     validate_user_id(user_id)
     client = client or client_for(environment)
+    if precondition is not None:
+        # The re-check is made on the state read before the write: never skip the read.
+        write_mode = WriteMode.READ_FIRST
 
     def open_entry(state_before: dict | None) -> AuditEntry:
         return _open_entry(
@@ -345,6 +348,7 @@ def do_remove_variables(
     resume: AuditEntry | None = None,
     precondition=None,
     missing_ok: bool = False,
+    write_mode: str = WriteMode.READ_FIRST,
 ) -> AuditEntry:
     """Remove variables. The API has no delete for a variable, so this is a full-state PUT.
 
@@ -382,6 +386,7 @@ def do_remove_variables(
         client=client,
         resume=resume,
         precondition=check,
+        write_mode=write_mode,
         request_sent={"method": "PUT", "path": "state", "remove_variables": names},
         send=send,
         expected_after=expected_after,
@@ -409,6 +414,7 @@ def do_take_back_variables(
     job: BulkJob | None = None,
     client: SessionClient | None = None,
     resume: AuditEntry | None = None,
+    write_mode: str = WriteMode.READ_FIRST,
 ) -> AuditEntry:
     """Take off the values a preload set (a campaign's end): each variable still holding the
     value set gets back its value from before (or goes, when it had none); a variable the
@@ -446,6 +452,7 @@ def do_take_back_variables(
         client=client,
         resume=resume,
         precondition=check,
+        write_mode=write_mode,
         request_sent={"method": "PUT", "path": "state", "take_back": sorted(values_set)},
         send=lambda c, before: c.replace_state(user_id, expected_after(before)),
         expected_after=expected_after,

@@ -136,6 +136,7 @@ def test_bad_job_input_from_the_api_changes_nothing(environment, ops):
         ({"kind": "reset", "campaign_ends_at": "2030-01-01T00:00:00Z"}, "Only a preload"),
         ({"kind": "reset", "notify_webhook_url": "http://169.254.169.254/hook"}, "private"),
         ({"kind": "reset", "notify_emails": "not an address"}, "not an email address"),
+        ({"kind": "reset", "write_mode": "single_request"}, "cannot run without undo"),
     ]:
         answer = api.post(
             f"/api/v1/segments/{segment.pk}/jobs", body, content_type="application/json"
@@ -143,6 +144,34 @@ def test_bad_job_input_from_the_api_changes_nothing(environment, ops):
         assert answer.status_code == 400, body
         assert message in answer.json()["error"]["message"]
     assert not BulkJob.objects.exists()
+
+
+def test_a_segment_job_never_starts_without_the_read_its_recheck_needs(
+    sandbox, sandbox_project, environment, ops
+):
+    """Skipping the members that moved needs each state read before its write: a segment job
+    refuses the single-request ("no undo") mode instead of writing to members unchecked."""
+    seed(sandbox, sandbox_project, environment, {"m": state_at("pay")})
+    segment = segments.save_segment(environment, ops, name="stuck at pay", conditions=AT_PAY)
+    api = client_for_user(ops)
+    created = api.post(
+        f"/api/v1/segments/{segment.pk}/jobs", {"kind": "reset"}, content_type="application/json"
+    )
+    assert created.status_code == 201, created.content
+    job = BulkJob.objects.get(pk=created.json()["id"])
+
+    refused = api.post(
+        f"/api/v1/jobs/{job.pk}/start",
+        {"write_mode": "single_request"},
+        content_type="application/json",
+    )
+
+    assert refused.status_code == 409, refused.content
+    assert "cannot run without undo" in refused.json()["error"]["message"]
+    job.refresh_from_db()
+    assert (job.status, job.write_mode) == ("draft", "read_first")
+    assert not AuditEntry.objects.exists()
+    assert sandbox.state(sandbox_project["project_id"], "m") == state_at("pay")
 
 
 def test_the_command_counts_then_runs_a_segment_job(

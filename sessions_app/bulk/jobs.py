@@ -699,6 +699,12 @@ def _rows(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+def needs_the_read(job: BulkJob) -> bool:
+    """A job whose writes are re-checked on the state read before them (a segment's members
+    that moved are skipped; a campaign's end takes off only the values still set)."""
+    return job.segment_conditions is not None or job.kind == BulkJob.Kind.CAMPAIGN_END
+
+
 def start_job(
     job: BulkJob,
     actor: AbstractBaseUser | None,
@@ -712,6 +718,11 @@ def start_job(
     SINGLE_REQUEST is the operator's "no undo for this job": one request per user."""
     if write_mode not in WriteMode.values:
         raise JobStateError("Choose how to write: read each state first, or no undo.")
+    if write_mode == WriteMode.SINGLE_REQUEST and needs_the_read(job):
+        raise JobStateError(
+            "This job checks each state before its write (a segment's members, a campaign's "
+            "end): it reads each state first and cannot run without undo."
+        )
     report = job.validation_report or {}
     if job.status == Status.VALIDATING:
         raise JobStateError("The input is still being checked; start the job once it is.")

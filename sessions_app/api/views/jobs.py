@@ -207,7 +207,7 @@ def _start(job: BulkJob, request: Request, options: dict) -> None:
             user,
             confirmed_production=options["confirm_production"],
             skip_bad_rows=options["skip_bad_rows"],
-            write_mode=options["write_mode"],
+            write_mode=options.get("write_mode", WriteMode.READ_FIRST),
         )
     except bulk.JobStateError as error:
         raise ConflictingState(str(error), details={"job": job.pk}) from None

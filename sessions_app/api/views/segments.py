@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ... import bulk, segments
-from ...models import BulkJob, Environment, Segment
+from ...models import BulkJob, Environment, Segment, WriteMode
 from ...notifications import NotifyError, check_notify_targets
 from ...schedules import SCHEDULABLE_KIND_CHOICES
 from ..errors import AUTH_ERRORS, ConflictingState, InvalidInput, error_responses
@@ -90,6 +90,20 @@ class SegmentJobSerializer(serializers.Serializer):
     start = serializers.BooleanField(default=False)
     confirm_production = serializers.BooleanField(default=False)
     skip_bad_rows = serializers.BooleanField(default=False)
+    write_mode = serializers.ChoiceField(
+        choices=WriteMode.choices,
+        default=WriteMode.READ_FIRST,
+        help_text="Always read_first: each member's state is read to re-check it against the "
+        "segment before the write.",
+    )
+
+    def validate_write_mode(self, write_mode):
+        if write_mode != WriteMode.READ_FIRST:
+            raise serializers.ValidationError(
+                "A segment job reads each member's state first to check it still belongs to "
+                "the segment; it cannot run without undo (single_request)."
+            )
+        return write_mode
 
 
 def _segment(pk: int) -> Segment:
@@ -247,7 +261,9 @@ class SegmentJobView(APIView):
         if options["start"]:
             _start(job, request, options)
         job.refresh_from_db()
-        return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
+        return Response(
+            JobSerializer(job, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
 
 
 def create_segment_job(segment: Segment, actor, options: dict) -> BulkJob:
