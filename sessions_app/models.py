@@ -586,7 +586,7 @@ class SeenState(models.Model):
 
     session_key = models.CharField(max_length=40)
     conversation = models.CharField(max_length=300)
-    fingerprint = models.CharField(max_length=20)
+    fingerprint = models.CharField(max_length=32)
     state = models.JSONField()
     seen_at = models.DateTimeField(default=timezone.now, db_index=True)
 
