@@ -14,6 +14,7 @@ import pytest
 import sandbox_process
 from django.contrib.auth import get_user_model
 from django.test import Client
+from kombu import pools as kombu_pools
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -455,9 +456,13 @@ def test_broker(tmp_path_factory):
             "store_processed": False,
         }
         env["EMBEDDED_BROKER_DIR"] = str(folder)
-    if app._pool is not None:  # connections opened before now would still use the old folder
-        app._pool.force_close_all()
-        app._pool = None
+    # Connections opened before now (a page that queued a task before this fixture ran) would
+    # still use the old folder. kombu keeps its pools in a registry keyed by the broker URL, so
+    # closing app._pool alone would leave a closed pool there for the next publish to acquire
+    # from ("Acquire on closed pool"): reset the registry and the app's producer pool too.
+    kombu_pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
     return env
 
 

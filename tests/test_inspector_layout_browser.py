@@ -6,6 +6,7 @@ with no Content Security Policy violation (the `page` fixture fails on any)."""
 import pytest
 from playwright.sync_api import expect
 
+from sessions_app.sandbox.agent import ROOT
 from tests.conftest import sign_in
 from tests.inspector_support import inspect_url, ordering_state
 
@@ -36,7 +37,8 @@ def test_after_a_turn_the_header_follows_the_new_state(page, ops, environment, w
 
     page.click("#console button:has-text('Launch')")
 
-    expect(page.locator("li.frame.current .frame-title")).to_contain_text("ROOT")
+    # No flow map is loaded, so the frame shows its diagramID (the runtime's frames carry no name).
+    expect(page.locator("li.frame.current .frame-title")).to_contain_text(ROOT.diagram_id)
     expect(page.locator("#inspector-actions a:has-text('Reset…')")).to_be_visible()
     expect(page.locator("#set-variable-title")).to_have_text("Add or change a variable")
     # Refreshed in place, not added beside the old one.

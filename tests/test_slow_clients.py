@@ -2,7 +2,6 @@
 keeps answering while slow clients hold connections with half-sent request headers, and hangs up
 on a client that stopped sending."""
 
-import shlex
 import socket
 import subprocess
 from contextlib import ExitStack
@@ -17,11 +16,13 @@ pytestmark = [pytest.mark.worker, pytest.mark.production_path]
 SLOW_CLIENTS = 8
 
 
-def dev_web_command(port: int) -> list[str]:
+def dev_web_command() -> list[str]:
+    """The `web:` line run the way scripts/start.py runs it: by the shell, which expands
+    ${WEB_PORT:-8000} from the environment."""
     for line in (ROOT / "Procfile.dev").read_text().splitlines():
         name, _, command = line.partition(":")
         if name.strip() == "web":
-            return shlex.split(command.replace("127.0.0.1:8000", f"127.0.0.1:{port}"))
+            return ["/bin/sh", "-c", f"exec {command.strip()}"]
     raise LookupError("Procfile.dev has no web process.")
 
 
@@ -31,9 +32,9 @@ def dev_web_server(transactional_db, test_broker, tmp_path):
     log_path = tmp_path / "web.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            dev_web_command(port),
+            dev_web_command(),
             cwd=ROOT,
-            env=process_env(test_broker),
+            env=process_env(test_broker, WEB_PORT=str(port)),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

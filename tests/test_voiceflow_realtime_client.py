@@ -198,8 +198,10 @@ def test_a_429_on_the_realtime_api_pauses_every_caller_of_the_project(
     with pytest.raises(RateLimited):
         client_for(realtime_environment).get_state("u")
 
-    with pytest.raises(RateLimited, match="request budget"):
+    # The next caller waits for Voiceflow's own limit (it answered 429), not this product's budget.
+    with pytest.raises(RateLimited, match="Voiceflow's own rate limit") as raised:
         client_for(realtime_environment).get_state("u")
+    assert raised.value.limited_by == "voiceflow"
 
     budget = RequestBudget.objects.get(project=realtime_environment.project)
     assert budget.paused_until > time.time() + 1
