@@ -259,21 +259,11 @@ def _copy_job(template: BulkJob, owner, schedule: Schedule) -> BulkJob:
         schedule=schedule,
     )
     rows = template.items.order_by("line_number").values_list("line_number", "user_id", "variables")
-    batch = []
-    for line, user_id, variables in rows.iterator(chunk_size=1000):
-        batch.append(BulkItem(job=job, line_number=line, user_id=user_id, variables=variables))
-        if len(batch) >= 1000:
-            BulkItem.objects.bulk_create(batch)
-            batch = []
-    if batch:
-        BulkItem.objects.bulk_create(batch)
-    job.total_items = job.items.count()
-    job.validation_report = {
-        "valid_rows": job.total_items,
-        "bad_rows": 0,
-        "problem_count": 0,
-        "problems": [],
-        "fatal": False,
-    }
-    job.save(update_fields=["total_items", "validation_report"])
+    bulk.store_items(
+        job,
+        (
+            BulkItem(job=job, line_number=line, user_id=user_id, variables=variables)
+            for line, user_id, variables in rows.iterator(chunk_size=1000)
+        ),
+    )
     return job

@@ -21,6 +21,7 @@ from .jobs import (
     resume_job,
     retry_failed,
     start_job,
+    store_items,
     validate_upload,
 )
 from .progress import estimated_duration_s, job_progress
@@ -47,6 +48,7 @@ __all__ = [
     "resume_job",
     "retry_failed",
     "start_job",
+    "store_items",
     "validate_upload",
     "write_results_csv",
 ]

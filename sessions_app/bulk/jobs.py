@@ -513,6 +513,23 @@ def report_of(job: BulkJob, *, fatal: bool, long_user_ids: int = 0) -> dict:
 SEGMENT_KINDS = (BulkJob.Kind.PRELOAD, BulkJob.Kind.RESET, BulkJob.Kind.REMOVE_VARIABLES)
 
 
+def store_items(job: BulkJob, items: Iterable[BulkItem]) -> None:
+    """Store the items of a job made from records already checked (a segment, an undo, a
+    campaign's end, a schedule's copy), BATCH_SIZE at a time, with a report of no problems."""
+    items = iter(items)
+    while batch := list(itertools.islice(items, BATCH_SIZE)):
+        BulkItem.objects.bulk_create(batch)
+    job.total_items = job.items.count()
+    job.validation_report = {
+        "valid_rows": job.total_items,
+        "bad_rows": 0,
+        "problem_count": 0,
+        "problems": [],
+        "fatal": False,
+    }
+    job.save(update_fields=["total_items", "validation_report"])
+
+
 def create_job_from_segment(
     segment,
     actor: AbstractBaseUser | None,
@@ -548,30 +565,18 @@ def create_job_from_segment(
         schedule=schedule,
     )
     rows = members(segment.environment, conditions).values_list("user_id", flat=True)
-    batch: list[BulkItem] = []
-    for line, user_id in enumerate(rows.iterator(chunk_size=BATCH_SIZE), start=1):
-        batch.append(
+    store_items(
+        job,
+        (
             BulkItem(
                 job=job,
                 line_number=line,
                 user_id=user_id,
                 variables=variables if kind == BulkJob.Kind.PRELOAD else None,
             )
-        )
-        if len(batch) >= BATCH_SIZE:
-            BulkItem.objects.bulk_create(batch)
-            batch = []
-    if batch:
-        BulkItem.objects.bulk_create(batch)
-    job.total_items = job.items.count()
-    job.validation_report = {
-        "valid_rows": job.total_items,
-        "bad_rows": 0,
-        "problem_count": 0,
-        "problems": [],
-        "fatal": False,
-    }
-    job.save(update_fields=["total_items", "validation_report"])
+            for line, user_id in enumerate(rows.iterator(chunk_size=BATCH_SIZE), start=1)
+        ),
+    )
     return job
 
 
@@ -594,36 +599,22 @@ def create_campaign_end_job(job: BulkJob, actor: AbstractBaseUser | None = None)
         notify_emails=job.notify_emails,
         notify_webhook_url=job.notify_webhook_url,
     )
-    batch: list[BulkItem] = []
-    for item in applied.iterator(chunk_size=BATCH_SIZE):
+
+    def item_ending(item: BulkItem) -> BulkItem:
         values_set = item.variables or {}
         before = (item.audit_entry.state_before or {}).get("variables") or {}
-        batch.append(
-            BulkItem(
-                job=end,
-                line_number=item.line_number,
-                user_id=item.user_id,
-                variables={
-                    "set": values_set,
-                    "before": {name: before[name] for name in values_set if name in before},
-                },
-                restores_entry=item.audit_entry,
-            )
+        return BulkItem(
+            job=end,
+            line_number=item.line_number,
+            user_id=item.user_id,
+            variables={
+                "set": values_set,
+                "before": {name: before[name] for name in values_set if name in before},
+            },
+            restores_entry=item.audit_entry,
         )
-        if len(batch) >= BATCH_SIZE:
-            BulkItem.objects.bulk_create(batch)
-            batch = []
-    if batch:
-        BulkItem.objects.bulk_create(batch)
-    end.total_items = end.items.count()
-    end.validation_report = {
-        "valid_rows": end.total_items,
-        "bad_rows": 0,
-        "problem_count": 0,
-        "problems": [],
-        "fatal": False,
-    }
-    end.save(update_fields=["total_items", "validation_report"])
+
+    store_items(end, (item_ending(item) for item in applied.iterator(chunk_size=BATCH_SIZE)))
     BulkJob.objects.filter(pk=job.pk).update(campaign_end_job=end)
     return end
 
@@ -649,9 +640,9 @@ def create_undo_job(job: BulkJob, actor: AbstractBaseUser | None) -> BulkJob:
         undo_of=job,
         source_name=f"undo of {job}",
     )
-    batch: list[BulkItem] = []
-    for item in applied.iterator(chunk_size=BATCH_SIZE):
-        batch.append(
+    store_items(
+        undo,
+        (
             BulkItem(
                 job=undo,
                 line_number=item.line_number,
@@ -659,21 +650,9 @@ def create_undo_job(job: BulkJob, actor: AbstractBaseUser | None) -> BulkJob:
                 state_to_restore=item.audit_entry.state_before,
                 restores_entry=item.audit_entry,
             )
-        )
-        if len(batch) >= BATCH_SIZE:
-            BulkItem.objects.bulk_create(batch)
-            batch = []
-    if batch:
-        BulkItem.objects.bulk_create(batch)
-    undo.total_items = undo.items.count()
-    undo.validation_report = {
-        "valid_rows": undo.total_items,
-        "bad_rows": 0,
-        "problem_count": 0,
-        "problems": [],
-        "fatal": False,
-    }
-    undo.save(update_fields=["total_items", "validation_report"])
+            for item in applied.iterator(chunk_size=BATCH_SIZE)
+        ),
+    )
     return undo
 
 
