@@ -7,14 +7,15 @@ from the sandbox's control API (`sandbox.state(...)`), never from the dashboard.
 import os
 import secrets
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import sandbox_process
-from django.contrib.auth import get_user_model
 from django.test import Client
 from kombu import pools as kombu_pools
+from persona_support import create_persona
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,6 +84,23 @@ def demo_sandbox() -> Iterator[Sandbox]:
 
 
 @pytest.fixture
+def own_sandbox() -> Iterator[Sandbox]:
+    """A sandbox of the test's own with fresh demo data: the shared one's demo users may have
+    been edited by other tests. Started before the worker, which learns the origins it may
+    send requests to when it starts."""
+    running = start_sandbox()
+    yield running
+    stop_sandbox(running)
+
+
+@pytest.fixture
+def var_dir(settings, tmp_path) -> Path:
+    """VAR_DIR of the test's own (the first admin's password file, `bootstrap`'s demo state)."""
+    settings.VAR_DIR = tmp_path
+    return tmp_path
+
+
+@pytest.fixture
 def demo(db, demo_sandbox: Sandbox) -> dict:
     """The demo project registered and its users indexed, as `make start` leaves them: its
     environments by label ("Development", "Production")."""
@@ -101,6 +119,33 @@ def clean_knobs(sandbox: Sandbox) -> Iterator[Sandbox]:
     """For tests that turn sandbox knobs: they are back to defaults afterwards."""
     yield sandbox
     sandbox.reset_knobs()
+
+
+# ---- the sandbox's own tests: a sandbox without the demo for each test module ----
+
+
+@pytest.fixture(scope="module")
+def bare_sandbox() -> Iterator[sandbox_process.Sandbox]:
+    """A sandbox started with `--no-demo`, shared by the tests of one module; each test
+    registers a project of its own (`own_project`), so knobs, budgets and states stay apart."""
+    running = sandbox_process.Sandbox(*sandbox_process.start_sandbox(["--no-demo"]))
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def own_project(bare_sandbox: sandbox_process.Sandbox) -> sandbox_process.RegisteredProject:
+    return bare_sandbox.register_project()
+
+
+@pytest.fixture
+def legacy_api(
+    bare_sandbox: sandbox_process.Sandbox, own_project: sandbox_process.RegisteredProject
+) -> Iterator[httpx.Client]:
+    """The legacy state API (/state/user/…) of `bare_sandbox` with `own_project`'s key and the
+    development version, as the product's client calls it."""
+    with bare_sandbox.client(own_project) as client:
+        yield client
 
 
 @pytest.fixture
@@ -162,73 +207,109 @@ def realtime_environment(project):
 
 # ---- personas: one per role, plus an outsider who is signed in but holds no role ----
 
-PASSWORD = "correct horse battery staple 42"
-
-
-def _persona(username: str, role: str | None):
-    from sessions_app.roles import ensure_roles
-
-    groups = ensure_roles()
-    user = get_user_model().objects.create_user(username, password=PASSWORD)
-    if role:
-        user.groups.add(groups[role])
-    return user
-
 
 @pytest.fixture
 def viewer(db):
-    return _persona("vera-viewer", "Viewer")
+    return create_persona("vera-viewer", "Viewer")
 
 
 @pytest.fixture
 def support(db):
-    return _persona("sam-support", "Support")
+    return create_persona("sam-support", "Support")
 
 
 @pytest.fixture
 def ops(db):
-    return _persona("olga-ops", "Ops")
+    return create_persona("olga-ops", "Ops")
 
 
 @pytest.fixture
 def admin_user(db):
-    return _persona("ada-admin", "Admin")
+    return create_persona("ada-admin", "Admin")
 
 
 @pytest.fixture
 def outsider(db):
-    return _persona("oscar-outsider", None)
+    return create_persona("oscar-outsider", None)
 
 
-def client_for_user(user) -> Client:
+def _signed_in_client(user) -> Client:
     client = Client()
     client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
     return client
 
 
 @pytest.fixture
+def client_for_user() -> Callable[..., Client]:
+    """A page client signed in as the user it is given (another browser each call)."""
+    return _signed_in_client
+
+
+@pytest.fixture
 def viewer_client(viewer) -> Client:
-    return client_for_user(viewer)
+    return _signed_in_client(viewer)
 
 
 @pytest.fixture
 def support_client(support) -> Client:
-    return client_for_user(support)
+    return _signed_in_client(support)
 
 
 @pytest.fixture
 def ops_client(ops) -> Client:
-    return client_for_user(ops)
+    return _signed_in_client(ops)
 
 
 @pytest.fixture
 def admin_client_(admin_user) -> Client:
-    return client_for_user(admin_user)
+    return _signed_in_client(admin_user)
 
 
 @pytest.fixture
 def outsider_client(outsider) -> Client:
-    return client_for_user(outsider)
+    return _signed_in_client(outsider)
+
+
+@pytest.fixture
+def objects_of_every_route(environment, ops, admin_user) -> dict:
+    """One object of each kind a URL names (a job, an audit entry, a token, an account...), for
+    the tests that visit every URL of the product."""
+    from knox.models import AuthToken
+
+    from sessions_app import schedules, segments
+    from sessions_app.known_sessions import note_session
+    from sessions_app.models import AuditEntry, BulkJob
+
+    job = BulkJob.objects.create(
+        kind=BulkJob.Kind.PRELOAD, environment=environment, created_by=ops, total_items=0
+    )
+    entry = AuditEntry.objects.create(
+        actor=ops,
+        source=AuditEntry.Source.PAGE,
+        project=environment.project,
+        environment=environment,
+        user_id="matrix-user",
+        action=AuditEntry.Action.SET_VARIABLES,
+        outcome=AuditEntry.Outcome.SUCCEEDED,
+        state_before={},
+        state_after={"stack": [], "storage": {}, "variables": {"a": 1}},
+    )
+    token, _ = AuthToken.objects.create(admin_user, expiry=None)
+    known = note_session(environment, "matrix-user", {"variables": {"a": 1}})
+    segment = segments.save_segment(environment, ops, name="matrix", conditions=[])
+    schedule = schedules.save_schedule(
+        environment, ops, name="matrix", kind="reset", segment=segment, cron="0 2 * * *"
+    )
+    return {
+        "known": known,
+        "segment": segment,
+        "schedule": schedule,
+        "environment": environment,
+        "job": job,
+        "entry": entry,
+        "token": token,
+        "account": ops,
+    }
 
 
 def pytest_report_header(config) -> str:
@@ -320,30 +401,6 @@ def page(browser, live_server):
     assert not problems, problems
 
 
-def save_screenshot(target, name: str) -> Path:
-    """Screenshot a page or a locator. The pictures in docs/screenshots/ (shown in README.md)
-    are replaced only when UPDATE_SCREENSHOTS=1 (`make screenshots`); ordinary runs write under
-    var/, so the suite leaves the work tree clean."""
-    folder = (
-        ROOT / ("docs" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else "var") / "screenshots"
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    if hasattr(target, "goto"):
-        target.screenshot(path=str(path), full_page=True)
-    else:
-        target.screenshot(path=str(path))
-    return path
-
-
-def sign_in(page, user, password: str = PASSWORD) -> None:
-    page.goto("/accounts/login/")
-    page.fill("#id_username", user.get_username())
-    page.fill("#id_password", password)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
-
-
 # ---- a real Celery worker process on the test database ----
 
 
@@ -411,19 +468,6 @@ class CeleryWorker:
 
         kill_process_group(self.process)
         self.process = None
-
-
-def _database_url_of(settings_dict: dict) -> str:
-    from urllib.parse import quote
-
-    if settings_dict["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{Path(settings_dict['NAME']).resolve()}"
-    credentials = quote(settings_dict.get("USER") or "", safe="")
-    if settings_dict.get("PASSWORD"):
-        credentials += ":" + quote(settings_dict["PASSWORD"], safe="")
-    host = settings_dict.get("HOST") or "127.0.0.1"
-    port = settings_dict.get("PORT") or 5432
-    return f"postgres://{credentials}@{host}:{port}/{settings_dict['NAME']}"
 
 
 @pytest.fixture(scope="session", autouse=True)

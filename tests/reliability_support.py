@@ -58,16 +58,30 @@ def kill_process_group(process: subprocess.Popen | None) -> None:
         process.wait(timeout=30)
 
 
+def database_url_of(settings_dict: dict) -> str:
+    """The DATABASE_URL of a connection's settings (the test database), for processes a test
+    starts."""
+    from urllib.parse import quote
+
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{Path(settings_dict['NAME']).resolve()}"
+    credentials = quote(settings_dict.get("USER") or "", safe="")
+    if settings_dict.get("PASSWORD"):
+        credentials += ":" + quote(settings_dict["PASSWORD"], safe="")
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{credentials}@{host}:{port}/{settings_dict['NAME']}"
+
+
 def process_env(broker_env: dict[str, str], **overrides: str) -> dict[str, str]:
     """The environment of a web, worker or beat process on the test database, with the short
     leases and sweep interval the worker tests use."""
-    from conftest import _database_url_of
     from django.db import connection
 
     return {
         **os.environ,
         **broker_env,
-        "DATABASE_URL": _database_url_of(connection.settings_dict),
+        "DATABASE_URL": database_url_of(connection.settings_dict),
         "BULK_LEASE_SECONDS": "5",
         "BULK_SWEEP_INTERVAL_S": "1",
         "BULK_CONCURRENCY": "4",

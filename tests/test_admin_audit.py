@@ -5,11 +5,11 @@ import io
 
 import pytest
 from api_support import session_client
-from conftest import PASSWORD, client_for_user
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from django.urls import reverse
 from knox.models import AuthToken
+from persona_support import PASSWORD
 from rest_framework.test import APIClient
 
 from sessions_app.models import AuditEntry
@@ -25,7 +25,7 @@ def columns_text(entry: AuditEntry) -> str:
 # ---- API tokens ----
 
 
-def test_creating_a_token_on_the_page_is_audited_without_the_token(viewer):
+def test_creating_a_token_on_the_page_is_audited_without_the_token(client_for_user, viewer):
     client = client_for_user(viewer)
     client.post(reverse("api_tokens"), {"expires_in_days": "30"})
     shown = client.get(reverse("api_tokens")).context["created_token"]
@@ -49,7 +49,7 @@ def test_creating_a_token_over_the_api_is_audited_without_the_token(viewer):
     assert response.json()["token"] not in columns_text(entry)
 
 
-def test_revoking_a_token_is_audited(viewer):
+def test_revoking_a_token_is_audited(client_for_user, viewer):
     token, _ = AuthToken.objects.create(viewer, expiry=None)
 
     client_for_user(viewer).post(reverse("api_token_revoke", args=[token.token_key]))
@@ -61,7 +61,9 @@ def test_revoking_a_token_is_audited(viewer):
     ]
 
 
-def test_revoking_somebody_elses_token_is_not_recorded_as_a_revocation(viewer, support):
+def test_revoking_somebody_elses_token_is_not_recorded_as_a_revocation(
+    client_for_user, viewer, support
+):
     token, _ = AuthToken.objects.create(support, expiry=None)
 
     client_for_user(viewer).post(reverse("api_token_revoke", args=[token.token_key]))
@@ -74,7 +76,7 @@ def test_revoking_somebody_elses_token_is_not_recorded_as_a_revocation(viewer, s
 
 
 @pytest.fixture
-def superuser_client(admin_user):
+def superuser_client(client_for_user, admin_user):
     admin_user.is_staff = True
     admin_user.is_superuser = True
     admin_user.save()

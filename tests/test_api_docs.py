@@ -53,7 +53,7 @@ def test_tokens_are_a_documented_security_scheme(schema):
 
 @pytest.mark.browser
 def test_the_docs_page_renders_from_local_files_under_the_csp(page, live_server, viewer):
-    from conftest import sign_in
+    from browser_support import sign_in
 
     sign_in(page, viewer)
     requested: list[str] = []

@@ -5,8 +5,8 @@ import re
 
 import pytest
 from api_support import error_of, session_client, token_client
-from conftest import PASSWORD
 from knox.models import AuthToken
+from persona_support import PASSWORD
 from rest_framework.test import APIClient
 
 
@@ -143,7 +143,7 @@ def test_the_page_needs_a_signed_in_person(client):
 
 @pytest.mark.browser
 def test_a_person_creates_and_copies_a_token_in_the_browser(page, viewer):
-    from conftest import sign_in
+    from browser_support import sign_in
 
     sign_in(page, viewer)
     page.click("text=API tokens")

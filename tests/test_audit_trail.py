@@ -11,7 +11,6 @@ from django.utils import timezone
 from sessions_app.actions import do_reset_session, do_set_variables
 from sessions_app.models import AuditEntry
 from sessions_app.tasks import purge_expired_audit_entries
-from tests.conftest import client_for_user
 from tests.inspector_support import based_on, inspect_url, ordering_state, text_of
 
 USER = "customer-42"
@@ -197,7 +196,7 @@ def test_no_page_changes_or_deletes_an_audit_row(admin_client_, trail):
     assert AuditEntry.objects.count() == 3
 
 
-def test_the_django_admin_shows_audit_rows_read_only(db, trail):
+def test_the_django_admin_shows_audit_rows_read_only(client_for_user, db, trail):
     staff = get_user_model().objects.create_superuser("root", password="x" * 20)
     client = client_for_user(staff)
     entry = trail.first()

@@ -6,7 +6,6 @@ import logging
 
 import pytest
 from bulk_support import wait_for
-from conftest import start_sandbox, stop_sandbox
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
@@ -19,12 +18,6 @@ from sessions_app.sandbox_registration import DEMO_PROJECT_NAME
 from sessions_app.voiceflow import client_for
 
 pytestmark = pytest.mark.production_path
-
-
-@pytest.fixture
-def var_dir(settings, tmp_path):
-    settings.VAR_DIR = tmp_path
-    return tmp_path
 
 
 def bootstrap(*args: str) -> str:
@@ -120,16 +113,6 @@ def test_a_moved_sandbox_is_followed_on_the_next_run(var_dir, settings):
 
 # Every demo user who talked to the agent (tests/test_sandbox_demo_times.py), all in Production.
 DEMO_USERS_WITH_CONVERSATIONS = 34
-
-
-@pytest.fixture
-def own_sandbox():
-    """A sandbox of the test's own with fresh demo data: the shared one's demo users may have
-    been edited by other tests. Started before the worker, which learns the origins it may
-    send requests to when it starts."""
-    running = start_sandbox()
-    yield running
-    stop_sandbox(running)
 
 
 @pytest.mark.worker

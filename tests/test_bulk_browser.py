@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 
 import pytest
-from conftest import sign_in
+from browser_support import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 

@@ -3,7 +3,7 @@ a worker checks it while the page shows the check's progress, and the page turns
 with its report when the check is done."""
 
 import pytest
-from conftest import sign_in
+from browser_support import sign_in
 from django.urls import reverse
 
 from sessions_app.models import BulkJob, BulkUploadChunk

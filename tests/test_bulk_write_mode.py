@@ -5,7 +5,6 @@ page say which; the audit trail records the mode that ran."""
 import pytest
 from api_support import session_client
 from bulk_support import preload_for_users, reset_users, wait_until_finished
-from conftest import client_for_user
 from django.urls import reverse
 
 from sessions_app import bulk
@@ -86,7 +85,9 @@ def test_a_reset_without_undo_sends_only_the_delete(
     assert all(sandbox.state(sandbox_project["project_id"], u) in ({}, None) for u in USERS[:3])
 
 
-def test_the_dry_run_offers_both_modes_and_the_job_page_says_which_ran(environment, ops):
+def test_the_dry_run_offers_both_modes_and_the_job_page_says_which_ran(
+    client_for_user, environment, ops
+):
     job = preload_for_users(environment, ops, USERS, {"plan": "gold"})
     client = client_for_user(ops)
 

@@ -6,11 +6,11 @@ or JavaScript error."""
 import re
 
 import pytest
+from browser_support import sign_in
 from playwright.sync_api import expect
 
 from sessions_app.known_sessions import note_session
 from sessions_app.sandbox.agent import BOOKING, ROOT
-from tests.conftest import sign_in
 
 pytestmark = pytest.mark.browser
 

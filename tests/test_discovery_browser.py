@@ -6,11 +6,11 @@ JavaScript error."""
 from datetime import timedelta
 
 import pytest
+from browser_support import sign_in
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from sessions_app.discovery import read_pending_states
-from tests.conftest import sign_in
 
 pytestmark = pytest.mark.browser
 

@@ -2,11 +2,11 @@
 & Bookings (sandbox)"), never cut, so Production and Development cannot look alike."""
 
 import pytest
+from browser_support import sign_in
 from django.urls import reverse
 from playwright.sync_api import expect
 
 from sessions_app.models import Environment, OperatorPreference
-from tests.conftest import sign_in
 
 pytestmark = pytest.mark.browser
 

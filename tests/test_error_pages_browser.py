@@ -5,12 +5,11 @@ import logging
 import re
 
 import pytest
+from browser_support import sign_in
 from django.test import RequestFactory
 from django.urls import reverse
 from django.views.defaults import server_error
 from playwright.sync_api import expect
-
-from tests.conftest import sign_in
 
 pytestmark = pytest.mark.browser
 

@@ -6,9 +6,7 @@ import json
 
 import httpx
 import pytest
-import test_bootstrap
 from bulk_support import wait_for
-from conftest import client_for_user
 from django.urls import reverse
 from flow_support import fixture_document, talk
 from inspector_support import inspect_url, text_of
@@ -122,7 +120,7 @@ def test_the_sandbox_export_needs_the_key_and_a_known_version(sandbox, sandbox_p
 
 
 def test_the_inspector_names_the_stack_once_the_worker_fetched_the_map(
-    celery_worker, sandbox, sandbox_project, environment, support
+    client_for_user, celery_worker, sandbox, sandbox_project, environment, support
 ):
     talk(sandbox, sandbox_project, "named-user", "I want a pizza")
     client = client_for_user(support)
@@ -144,7 +142,7 @@ def test_the_inspector_names_the_stack_once_the_worker_fetched_the_map(
 
 
 def test_a_fetch_that_fails_is_shown_and_the_page_still_renders(
-    celery_worker, sandbox, sandbox_project, environment, support
+    client_for_user, celery_worker, sandbox, sandbox_project, environment, support
 ):
     unknown_version = "0123456789abcdef01234567"
     base = {
@@ -177,7 +175,7 @@ def _state_with(frames: list[dict]) -> dict:
 
 
 def test_frames_the_loaded_version_does_not_know_show_their_ids_marked_unknown(
-    sandbox, environment, support, settings
+    client_for_user, sandbox, environment, support, settings
 ):
     settings.FLOW_MAP_FETCH = False
     store_project_file(
@@ -237,7 +235,7 @@ def test_the_version_in_the_base_frame_picks_the_map(environment, settings):
 
 
 def test_a_page_without_a_map_queues_one_fetch_and_does_not_wait(
-    sandbox, sandbox_project, environment, support
+    client_for_user, sandbox, sandbox_project, environment, support
 ):
     talk(sandbox, sandbox_project, "waiting-user")
     client = client_for_user(support)
@@ -260,7 +258,7 @@ def _upload(client, project, content: bytes, name: str = "agent.vf"):
     )
 
 
-def test_an_admin_uploads_a_vf_file_and_the_change_is_audited(project, admin_user):
+def test_an_admin_uploads_a_vf_file_and_the_change_is_audited(client_for_user, project, admin_user):
     project.voiceflow_project_id = "64f1a2b3c4d5e6f708192a3b"
     project.save()
     client = client_for_user(admin_user)
@@ -285,7 +283,9 @@ def test_an_admin_uploads_a_vf_file_and_the_change_is_audited(project, admin_use
         (b'{"hello": 1}', "no “version” and “diagrams”"),
     ],
 )
-def test_a_bad_upload_says_why_and_changes_nothing(project, admin_user, content, message):
+def test_a_bad_upload_says_why_and_changes_nothing(
+    client_for_user, project, admin_user, content, message
+):
     answer = _upload(client_for_user(admin_user), project, content)
 
     assert answer.status_code == 400
@@ -293,7 +293,7 @@ def test_a_bad_upload_says_why_and_changes_nothing(project, admin_user, content,
     assert not FlowMap.objects.exists()
 
 
-def test_a_project_file_of_another_project_is_refused(project, admin_user):
+def test_a_project_file_of_another_project_is_refused(client_for_user, project, admin_user):
     answer = _upload(client_for_user(admin_user), project, json.dumps(fixture_document()).encode())
 
     assert answer.status_code == 400
@@ -302,9 +302,6 @@ def test_a_project_file_of_another_project_is_refused(project, admin_user):
 
 
 # ---- the demo: names from its first start ----
-
-own_sandbox = test_bootstrap.own_sandbox
-var_dir = test_bootstrap.var_dir
 
 
 @pytest.mark.worker
@@ -334,7 +331,9 @@ def test_the_demo_project_has_its_flow_names_from_its_first_start(
     assert own_sandbox.stats(DEMO_API_KEY)["injected_failures"] == 2
 
 
-def test_the_known_sessions_list_names_the_current_flow(sandbox, environment, support, settings):
+def test_the_known_sessions_list_names_the_current_flow(
+    client_for_user, sandbox, environment, support, settings
+):
     from sessions_app.known_sessions import note_session
 
     settings.FLOW_MAP_FETCH = False
@@ -412,7 +411,7 @@ REAL_MID_FLOW_CASE = {
 
 
 def test_fetch_again_replaces_an_old_map_with_the_published_one(
-    celery_worker, sandbox, sandbox_project, environment, admin_user
+    client_for_user, celery_worker, sandbox, sandbox_project, environment, admin_user
 ):
     old = copy.deepcopy(fixture_document())
     old["version"]["_id"] = sandbox_project["versions"]["development"]

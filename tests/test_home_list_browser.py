@@ -5,13 +5,13 @@ and the count."""
 from datetime import timedelta
 
 import pytest
+from browser_support import sign_in
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from sessions_app.known_sessions import note_session
 from sessions_app.models import KnownSession, OperatorPreference
-from tests.conftest import sign_in
 
 pytestmark = pytest.mark.browser
 

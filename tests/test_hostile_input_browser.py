@@ -7,7 +7,7 @@ import io
 from urllib.parse import quote, urlencode
 
 import pytest
-from conftest import sign_in
+from browser_support import sign_in
 
 from sessions_app import bulk
 from sessions_app.actions import do_set_variables

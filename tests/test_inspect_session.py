@@ -161,9 +161,8 @@ def test_it_addresses_odd_user_ids_exactly(viewer_client, sandbox, environment, 
 
 
 def test_links_on_the_page_carry_the_user_id_percent_encoded(
-    viewer_client, ops, environment, sandbox
+    client_for_user, viewer_client, ops, environment, sandbox
 ):
-    from tests.conftest import client_for_user
 
     user_id = "a/b?c=d&e#f %"
     sandbox.set_state(environment.project.voiceflow_project_id, user_id, ordering_state())

@@ -7,10 +7,10 @@ import copy
 import re
 
 import pytest
+from browser_support import sign_in
 from playwright.sync_api import expect
 
 from sessions_app.known_sessions import note_session
-from tests.conftest import sign_in
 from tests.inspector_support import ORDER_FLOW, ordering_state, ordering_state_as_written
 
 pytestmark = pytest.mark.browser

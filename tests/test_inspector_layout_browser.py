@@ -4,10 +4,10 @@ below it; after a console turn the header and the set-variable panel follow the 
 with no Content Security Policy violation (the `page` fixture fails on any)."""
 
 import pytest
+from browser_support import sign_in
 from playwright.sync_api import expect
 
 from sessions_app.sandbox.agent import ROOT
-from tests.conftest import sign_in
 from tests.inspector_support import inspect_url, ordering_state
 
 pytestmark = pytest.mark.browser

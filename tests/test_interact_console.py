@@ -19,11 +19,11 @@ import httpx
 import pytest
 from django.test import Client
 from django.urls import reverse
+from reliability_support import ROOT, database_url_of
 
 from sessions_app.models import AuditEntry
 from sessions_app.sandbox.agent import BOOKING, PIZZA, SUPPORT
 from sessions_app.sandbox.agent import ROOT as ROOT_FLOW
-from tests.conftest import ROOT, _database_url_of, client_for_user
 from tests.inspector_support import inspect_url, text_of
 
 USER = "console-customer"
@@ -689,7 +689,7 @@ def test_viewers_see_no_console_and_are_refused_on_its_addresses(
 
 
 @pytest.mark.parametrize("persona", ["support", "ops", "admin_user"])
-def test_support_and_above_get_the_console(request, persona, environment):
+def test_support_and_above_get_the_console(client_for_user, request, persona, environment):
     client = client_for_user(request.getfixturevalue(persona))
 
     page = client.get(inspect_url(environment, USER))
@@ -716,7 +716,7 @@ def gunicorn(log_path: Path) -> Iterator[str]:
 
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url_of(connection.settings_dict),
+        "DATABASE_URL": database_url_of(connection.settings_dict),
         "DATABASE_CONN_MAX_AGE": "0",
     }
     # As `make start` does: the manifest storage serves what collectstatic gathered.

@@ -8,7 +8,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from bulk_support import reset_users, wait_for, wait_until_finished
-from conftest import ALLOWED_PRIVATE_URLS
 
 from sessions_app import bulk
 from sessions_app.models import BulkJob
@@ -42,14 +41,14 @@ def receiver():
 
 
 def test_a_finished_job_emails_and_posts_once(
-    celery_worker, receiver, sandbox, sandbox_project, environment, ops, tmp_path
+    celery_worker, receiver, sandbox, sandbox_project, environment, ops, tmp_path, settings
 ):
     origin = receiver.url.rsplit("/", 1)[0]
     mail_dir = tmp_path / "mail"
     celery_worker.kill()
     celery_worker.start(
         EMAIL_URL=f"filemail:///{mail_dir}",  # django-environ drops one slash of the path
-        VOICEFLOW_ALLOW_PRIVATE_URLS=",".join([*ALLOWED_PRIVATE_URLS, origin]),
+        VOICEFLOW_ALLOW_PRIVATE_URLS=",".join([*settings.VOICEFLOW_ALLOW_PRIVATE_URLS, origin]),
     )
     job = reset_users(environment, ops, ["n-1", "n-2"])
     BulkJob.objects.filter(pk=job.pk).update(

@@ -3,9 +3,10 @@ run is compact (the count, a sample, the rest behind a link), and after the pass
 starts at once with the boxes already ticked, instead of leading back to the draft."""
 
 import pytest
+from browser_support import sign_in
 from bulk_support import reset_users
-from conftest import PASSWORD, sign_in
 from django.contrib.sessions.backends.db import SessionStore
+from persona_support import PASSWORD
 
 from sessions_app.models import BulkJob
 from sessions_app.step_up import SESSION_KEY

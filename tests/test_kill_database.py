@@ -7,13 +7,13 @@ import time
 
 import pytest
 from bulk_support import preload_for_users, wait_until_finished
-from conftest import _database_url_of
 from django.conf import settings
 from django.db import connection
 from reliability_support import (
     CeleryProcess,
     RedisServer,
     TcpProxy,
+    database_url_of,
     process_env,
     publishing_to,
     wait_for,
@@ -58,7 +58,7 @@ def workers_behind_the_proxy(database_proxy, redis_server, tmp_path):
     through_proxy = {**connection.settings_dict, "HOST": "127.0.0.1", "PORT": database_proxy.port}
     env = process_env(
         {"CELERY_BROKER_URL": redis_server.url},
-        DATABASE_URL=_database_url_of(through_proxy),
+        DATABASE_URL=database_url_of(through_proxy),
         BULK_LEASE_SECONDS=str(LEASE_S),
         BEAT_SCHEDULE_FILE=str(tmp_path / "beat-schedule"),
     )

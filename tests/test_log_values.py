@@ -45,13 +45,13 @@ print("done", flush=True)
 def test_database_errors_and_sql_parameters_are_withheld_from_real_log_output(
     transactional_db, environment, log_format
 ):
-    from conftest import _database_url_of
     from django.db import connection
+    from reliability_support import database_url_of
 
     code = DATABASE_ERRORS.replace("ENVIRONMENT_ID", str(environment.pk))
     result, _ = run_django(
         code,
-        DATABASE_URL=_database_url_of(connection.settings_dict),
+        DATABASE_URL=database_url_of(connection.settings_dict),
         LOG_LEVEL="DEBUG",
         LOG_FORMAT=log_format,
     )

@@ -2,8 +2,8 @@
 name): the current password is asked, Django's password rules apply, other browsers signed in as
 them are signed out and this one stays signed in."""
 
-from conftest import PASSWORD, client_for_user
 from django.urls import reverse
+from persona_support import PASSWORD
 
 from tests.inspector_support import text_of
 
@@ -32,7 +32,9 @@ def test_a_changed_password_signs_in_and_the_old_one_no_longer_does(viewer_clien
     assert viewer_client.get(reverse("home")).status_code == 200, "this browser stays signed in"
 
 
-def test_other_browsers_signed_in_as_the_person_are_signed_out(viewer_client, viewer):
+def test_other_browsers_signed_in_as_the_person_are_signed_out(
+    client_for_user, viewer_client, viewer
+):
     other_browser = client_for_user(viewer)
 
     change(viewer_client, PASSWORD, NEW_PASSWORD)

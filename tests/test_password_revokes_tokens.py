@@ -3,11 +3,11 @@ Django admin's set-password form, `manage.py changepassword`), audited, and the 
 password re-hash at sign-in is no change."""
 
 import pytest
-from conftest import PASSWORD, client_for_user
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.urls import reverse
 from knox.models import AuthToken
+from persona_support import PASSWORD
 
 from sessions_app.account_actions import do_create_token
 from sessions_app.models import AuditEntry
@@ -31,7 +31,9 @@ def answers(token: str) -> int:
     return client.get("/api/v1/projects").status_code
 
 
-def test_changing_ones_password_on_the_page_revokes_ones_tokens(viewer, token_of_viewer):
+def test_changing_ones_password_on_the_page_revokes_ones_tokens(
+    client_for_user, viewer, token_of_viewer
+):
     assert answers(token_of_viewer) == 200
     client = client_for_user(viewer)
 
@@ -49,13 +51,15 @@ def test_changing_ones_password_on_the_page_revokes_ones_tokens(viewer, token_of
     assert entry.request_sent == {"user": viewer.get_username(), "tokens_revoked": 1}
 
 
-def test_the_password_page_says_tokens_are_revoked(viewer):
+def test_the_password_page_says_tokens_are_revoked(client_for_user, viewer):
     page = client_for_user(viewer).get(reverse("password_change")).content.decode()
 
     assert "Your API tokens are revoked" in page
 
 
-def test_setting_a_password_in_django_admin_revokes_the_tokens(admin_user, viewer, token_of_viewer):
+def test_setting_a_password_in_django_admin_revokes_the_tokens(
+    client_for_user, admin_user, viewer, token_of_viewer
+):
     admin_user.is_staff = admin_user.is_superuser = True
     admin_user.save()
 

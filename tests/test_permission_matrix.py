@@ -12,15 +12,10 @@ import inspect
 import textwrap
 
 import pytest
-from conftest import client_for_user
 from django.contrib import admin
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
-from knox.models import AuthToken
 
-from sessions_app import schedules, segments
-from sessions_app.known_sessions import note_session
-from sessions_app.models import AuditEntry, BulkJob
 from sessions_app.roles import permissions_of
 
 PUBLIC = "public"  # anyone, signed in or not
@@ -187,40 +182,6 @@ def test_every_url_has_an_entry():
     assert unnamed <= UNNAMED_ALLOWED
 
 
-@pytest.fixture
-def objects(environment, ops, admin_user):
-    job = BulkJob.objects.create(
-        kind=BulkJob.Kind.PRELOAD, environment=environment, created_by=ops, total_items=0
-    )
-    entry = AuditEntry.objects.create(
-        actor=ops,
-        source=AuditEntry.Source.PAGE,
-        project=environment.project,
-        environment=environment,
-        user_id="matrix-user",
-        action=AuditEntry.Action.SET_VARIABLES,
-        outcome=AuditEntry.Outcome.SUCCEEDED,
-        state_before={},
-        state_after={"stack": [], "storage": {}, "variables": {"a": 1}},
-    )
-    token, _ = AuthToken.objects.create(admin_user, expiry=None)
-    known = note_session(environment, "matrix-user", {"variables": {"a": 1}})
-    segment = segments.save_segment(environment, ops, name="matrix", conditions=[])
-    schedule = schedules.save_schedule(
-        environment, ops, name="matrix", kind="reset", segment=segment, cron="0 2 * * *"
-    )
-    return {
-        "known": known,
-        "segment": segment,
-        "schedule": schedule,
-        "environment": environment,
-        "job": job,
-        "entry": entry,
-        "token": token,
-        "account": ops,
-    }
-
-
 def kwargs_for(name: str, route: str, objects: dict) -> dict:
     kwargs = {}
     if "<int:environment_id>" in route or "<id:environment_id>" in route:
@@ -251,7 +212,7 @@ def kwargs_for(name: str, route: str, objects: dict) -> dict:
 def client_of(persona: str, request) -> Client:
     if persona == "anonymous":
         return Client()
-    return client_for_user(request.getfixturevalue(persona))
+    return request.getfixturevalue("client_for_user")(request.getfixturevalue(persona))
 
 
 def may(persona: str, rule: str) -> bool:
@@ -282,9 +243,11 @@ def is_refusal(response, persona: str) -> bool:
 @pytest.mark.parametrize(
     "name, method", sorted(ACCESS), ids=[f"{name}-{method}" for name, method in sorted(ACCESS)]
 )
-def test_each_url_answers_each_persona_as_the_table_says(name, method, objects, request):
+def test_each_url_answers_each_persona_as_the_table_says(
+    name, method, objects_of_every_route, request
+):
     route = next(route for route, pattern in url_patterns() if pattern.name == name)
-    url = reverse(name, kwargs=kwargs_for(name, route, objects))
+    url = reverse(name, kwargs=kwargs_for(name, route, objects_of_every_route))
     rule = ACCESS[(name, method)]
     is_api = route.startswith("api/")
     answers = {}
@@ -324,10 +287,12 @@ def admin_urls(objects) -> list[str]:
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
-def test_django_admin_sends_everyone_who_is_not_staff_to_its_sign_in(persona, objects, request):
+def test_django_admin_sends_everyone_who_is_not_staff_to_its_sign_in(
+    persona, objects_of_every_route, request
+):
     client = client_of(persona, request)
 
-    for url in admin_urls(objects):
+    for url in admin_urls(objects_of_every_route):
         for response in (client.get(url), client.post(url, {})):
             assert response.status_code == 302, url
             assert response["Location"].startswith(("/django-admin/login/", "/accounts/login/"))
@@ -344,7 +309,9 @@ def test_django_admin_sends_everyone_who_is_not_staff_to_its_sign_in(persona, ob
         ("admin_user", "user", 403),
     ],
 )
-def test_staff_see_only_the_admin_pages_of_their_role(persona, model, expected, objects, request):
+def test_staff_see_only_the_admin_pages_of_their_role(
+    client_for_user, persona, model, expected, objects_of_every_route, request
+):
     user = request.getfixturevalue(persona)
     user.is_staff = True
     user.save()

@@ -7,7 +7,6 @@ import json
 import pytest
 from api_support import token_client
 from bulk_support import preload_for_users
-from conftest import client_for_user
 from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
@@ -276,8 +275,8 @@ def test_the_known_sessions_api_hides_them(viewer, ops_client, environment, call
 
 @pytest.fixture
 def bulk_runner(db):
-    from conftest import PASSWORD
     from django.contrib.auth import get_user_model
+    from persona_support import PASSWORD
 
     ensure_roles()
     group = Group.objects.create(name="Bulk runner")
@@ -289,7 +288,7 @@ def bulk_runner(db):
     return user
 
 
-def test_the_dry_run_hides_them(bulk_runner, environment, caller):
+def test_the_dry_run_hides_them(client_for_user, bulk_runner, environment, caller):
     job = preload_for_users(environment, bulk_runner, [USER], {"email": "new@example.org"})
 
     page = client_for_user(bulk_runner).get(reverse("job_preview", args=[job.pk]))
@@ -298,7 +297,9 @@ def test_the_dry_run_hides_them(bulk_runner, environment, caller):
     assert "new@example.org" not in page.content.decode()
 
 
-def test_results_files_need_the_personal_data_permission(bulk_runner, environment, caller):
+def test_results_files_need_the_personal_data_permission(
+    client_for_user, bulk_runner, environment, caller
+):
     job = preload_for_users(environment, bulk_runner, [USER], {"email": "new@example.org"})
 
     page = client_for_user(bulk_runner).get(reverse("job_results", args=[job.pk]))

@@ -3,10 +3,10 @@ and phone numbers are masked (by the default PERSONAL_DATA_VARIABLES patterns an
 shape), userIDs that are email addresses show partly, and Ops see everything."""
 
 import pytest
+from browser_support import save_screenshot, sign_in
 from playwright.sync_api import expect
 
 from sessions_app.sandbox_registration import register_demo_project
-from tests.conftest import save_screenshot, sign_in
 from tests.inspector_support import inspect_url
 
 pytestmark = pytest.mark.browser

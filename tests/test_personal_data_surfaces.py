@@ -9,7 +9,6 @@ import json
 import pytest
 from api_support import token_client
 from bulk_support import preload_from_csv
-from conftest import client_for_user
 from django.urls import reverse
 
 from sessions_app import actions
@@ -242,7 +241,9 @@ def test_the_audit_pages_mask_the_user_id_and_link_without_it(viewer_client, wri
 # ---- Django admin ----
 
 
-def test_django_admin_audit_pages_mask_personal_data(staff_viewer, staff_ops, written):
+def test_django_admin_audit_pages_mask_personal_data(
+    client_for_user, staff_viewer, staff_ops, written
+):
     viewer_admin = client_for_user(staff_viewer)
     change = reverse("admin:sessions_app_auditentry_change", args=[written.pk])
     changelist = reverse("admin:sessions_app_auditentry_changelist")
@@ -260,7 +261,7 @@ def test_django_admin_audit_pages_mask_personal_data(staff_viewer, staff_ops, wr
 
 
 def test_django_admin_known_session_pages_mask_personal_data(
-    staff_viewer, staff_ops, environment, maria
+    client_for_user, staff_viewer, staff_ops, environment, maria
 ):
     from sessions_app.models import KnownSession
 
@@ -294,7 +295,7 @@ def bad_preload(environment, ops):
 
 
 def test_the_validation_report_masks_personal_values_on_the_page_and_in_the_api(
-    bad_preload, viewer, ops
+    client_for_user, bad_preload, viewer, ops
 ):
     page = client_for_user(viewer).get(reverse("job_detail", args=[bad_preload.pk]))
     api = token_client(viewer).get(f"/api/v1/jobs/{bad_preload.pk}")

@@ -4,7 +4,7 @@ Support removes a variable from it; the rest is written back exactly."""
 from urllib.parse import urlencode
 
 import pytest
-from conftest import sign_in
+from browser_support import sign_in
 from test_poisoned_states import NON_FINITE, POISONED_VARIABLES, STATE, USER, remote, seed
 
 pytestmark = pytest.mark.browser

@@ -143,9 +143,8 @@ def test_the_project_page_accepts_an_allowed_private_origin(admin_client_, setti
     assert Project.objects.get().runtime_url == "http://10.0.0.5:8080"
 
 
-def django_admin_client(admin_user):
-    from conftest import client_for_user
-
+@pytest.fixture
+def django_admin_client(admin_user, client_for_user):
     admin_user.is_staff = True
     admin_user.save()
     return client_for_user(admin_user)
@@ -156,8 +155,8 @@ def admin_form(**changes) -> dict:
     return project_form(**changes)
 
 
-def test_django_admin_refuses_a_loopback_runtime(admin_user, nothing_private_allowed):
-    response = django_admin_client(admin_user).post(
+def test_django_admin_refuses_a_loopback_runtime(django_admin_client, nothing_private_allowed):
+    response = django_admin_client.post(
         "/django-admin/sessions_app/project/add/", admin_form(runtime_url="http://127.0.0.1:5432")
     )
 

@@ -662,7 +662,7 @@ def test_django_admin_adds_and_deletes_an_environment_through_the_audited_action
 def test_an_admin_adds_a_project_in_the_browser_and_tests_its_connection(
     page, admin_user, sandbox, sandbox_project
 ):
-    from conftest import sign_in
+    from browser_support import sign_in
 
     sign_in(page, admin_user)
     page.click("nav >> text=Projects")

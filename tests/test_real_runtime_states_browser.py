@@ -4,12 +4,12 @@ and a rate limit's wait counts down. The `page` fixture fails a test on any Cont
 Policy violation or JavaScript error."""
 
 import pytest
+from browser_support import save_screenshot, sign_in
 from playwright.sync_api import expect
 from real_runtime_states import ROOT_DIAGRAM_ID, VERSION_ID, mid_flow_state, seed
 
 from sessions_app.inspector.display import RUNTIME_VARIABLES
 from sessions_app.voiceflow import RateLimited, client_for
-from tests.conftest import save_screenshot, sign_in
 from tests.inspector_support import inspect_url
 
 pytestmark = pytest.mark.browser

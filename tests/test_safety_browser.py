@@ -3,11 +3,11 @@ what changes and which later changes it undoes, and asks; removing a variable in
 first; every successful edit's message carries an Undo link that leads through the same preview."""
 
 import pytest
+from browser_support import sign_in
 from django.urls import reverse
 from playwright.sync_api import expect
 
 from sessions_app.models import AuditEntry
-from tests.conftest import sign_in
 from tests.inspector_support import based_on, inspect_url, ordering_state
 
 pytestmark = pytest.mark.browser

@@ -15,8 +15,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-import pytest
-from sandbox_process import ROOT, RegisteredProject, Sandbox, start_sandbox
+from sandbox_process import ROOT, RegisteredProject
 
 # (method, path, status, body) -> a replacement (status, body), or None to pass the answer on.
 Rewrite = Callable[[str, str, int, bytes], tuple[int, bytes] | None]
@@ -30,18 +29,6 @@ NOT_FOUND_ENVELOPE = json.dumps(
         "data": "Not Found",
     }
 ).encode()
-
-
-@pytest.fixture(scope="module")
-def contract_sandbox() -> Iterator[Sandbox]:
-    sandbox = Sandbox(*start_sandbox(["--no-demo"]))
-    yield sandbox
-    sandbox.close()
-
-
-@pytest.fixture
-def project(contract_sandbox: Sandbox) -> RegisteredProject:
-    return contract_sandbox.register_project()
 
 
 def run_check(url: str, project: RegisteredProject, *extra: str) -> subprocess.CompletedProcess:
@@ -144,8 +131,8 @@ def realtime_unknown_users_read_empty(method: str, path: str, status: int, body:
     return None
 
 
-def test_every_check_passes_against_the_sandbox(contract_sandbox, project):
-    exit_code, report = run_json(contract_sandbox.url, project)
+def test_every_check_passes_against_the_sandbox(bare_sandbox, own_project):
+    exit_code, report = run_json(bare_sandbox.url, own_project)
 
     assert exit_code == 0
     assert not_passing(report) == {}
@@ -185,8 +172,8 @@ def test_every_check_passes_against_the_sandbox(contract_sandbox, project):
         assert check["expected"] and check["observed"]
 
 
-def test_the_docs_list_every_check_with_its_section_and_tag(contract_sandbox, project):
-    _, report = run_json(contract_sandbox.url, project)
+def test_the_docs_list_every_check_with_its_section_and_tag(bare_sandbox, own_project):
+    _, report = run_json(bare_sandbox.url, own_project)
     documented = {
         row[0]: (row[2], row[3])
         for row in re.findall(
@@ -204,29 +191,29 @@ def test_the_docs_list_every_check_with_its_section_and_tag(contract_sandbox, pr
     }
 
 
-def test_it_touches_only_the_userids_it_creates_and_deletes_them_all(contract_sandbox, project):
+def test_it_touches_only_the_userids_it_creates_and_deletes_them_all(bare_sandbox, own_project):
     someone = {"stack": [], "storage": {}, "variables": {"mine": True}}
-    contract_sandbox.set_state(project.project_id, "someone-else", someone)
+    bare_sandbox.set_state(own_project.project_id, "someone-else", someone)
 
-    exit_code, report = run_json(contract_sandbox.url, project)
+    exit_code, report = run_json(bare_sandbox.url, own_project)
 
     assert exit_code == 0
     prefix = report["user_id_prefix"]
     assert prefix.startswith("contract-check-")
-    written = contract_sandbox.stats(project.api_key)["writes_by_user"]
+    written = bare_sandbox.stats(own_project.api_key)["writes_by_user"]
     assert written and all(user_id.startswith(prefix) for user_id in written)
     assert report["cleanup"]["failed"] == {}
     assert set(report["cleanup"]["user_ids"]) >= set(written)
-    users = contract_sandbox.control.get(
-        "/_sandbox/users", params={"project_id": project.project_id}
+    users = bare_sandbox.control.get(
+        "/_sandbox/users", params={"project_id": own_project.project_id}
     ).json()["user_ids"]
     assert users == ["someone-else"]
-    assert contract_sandbox.state(project.project_id, "someone-else") == someone
+    assert bare_sandbox.state(own_project.project_id, "someone-else") == someone
 
 
-def test_it_fails_the_confirmed_checks_a_404_for_unknown_users_breaks(contract_sandbox, project):
-    with deviating_proxy(contract_sandbox.url, unknown_users_are_not_found) as url:
-        exit_code, report = run_json(url, project)
+def test_it_fails_the_confirmed_checks_a_404_for_unknown_users_breaks(bare_sandbox, own_project):
+    with deviating_proxy(bare_sandbox.url, unknown_users_are_not_found) as url:
+        exit_code, report = run_json(url, own_project)
 
     assert exit_code == 1
     assert not_passing(report) == {
@@ -255,10 +242,10 @@ def answers_as_the_local_runtime(method: str, path: str, status: int, body: byte
 
 
 def test_what_only_the_hosted_service_does_is_reported_apart_without_failing_the_run(
-    contract_sandbox, project
+    bare_sandbox, own_project
 ):
-    with deviating_proxy(contract_sandbox.url, answers_as_the_local_runtime) as url:
-        exit_code, report = run_json(url, project)
+    with deviating_proxy(bare_sandbox.url, answers_as_the_local_runtime) as url:
+        exit_code, report = run_json(url, own_project)
 
     assert exit_code == 0
     hosted_only = "differs (hosted-only in contract)"
@@ -273,10 +260,10 @@ def test_what_only_the_hosted_service_does_is_reported_apart_without_failing_the
 
 
 def test_an_unverified_fact_that_differs_is_reported_without_failing_the_run(
-    contract_sandbox, project
+    bare_sandbox, own_project
 ):
-    with deviating_proxy(contract_sandbox.url, realtime_unknown_users_read_empty) as url:
-        exit_code, report = run_json(url, project)
+    with deviating_proxy(bare_sandbox.url, realtime_unknown_users_read_empty) as url:
+        exit_code, report = run_json(url, own_project)
 
     assert exit_code == 0
     assert not_passing(report) == {"realtime.get-unknown": "differs (unverified in contract)"}
@@ -285,9 +272,9 @@ def test_an_unverified_fact_that_differs_is_reported_without_failing_the_run(
     assert differing["observed"] == '200 {"state":{}}'
 
 
-def test_the_text_report_shows_what_was_expected_and_observed(contract_sandbox, project):
-    with deviating_proxy(contract_sandbox.url, unknown_users_are_not_found) as url:
-        finished = run_check(url, project)
+def test_the_text_report_shows_what_was_expected_and_observed(bare_sandbox, own_project):
+    with deviating_proxy(bare_sandbox.url, unknown_users_are_not_found) as url:
+        finished = run_check(url, own_project)
 
     assert finished.returncode == 1
     lines = finished.stdout.splitlines()
@@ -301,31 +288,31 @@ def test_the_text_report_shows_what_was_expected_and_observed(contract_sandbox, 
     )
 
 
-def test_it_writes_nothing_and_exits_2_when_the_target_does_not_answer(project):
+def test_it_writes_nothing_and_exits_2_when_the_target_does_not_answer(own_project):
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
 
-    finished = run_check(f"http://127.0.0.1:{port}", project)
+    finished = run_check(f"http://127.0.0.1:{port}", own_project)
 
     assert finished.returncode == 2
     assert "did not answer" in finished.stderr and "Nothing was written." in finished.stderr
 
 
-def test_it_refuses_a_realtime_url_without_a_token(contract_sandbox, project):
+def test_it_refuses_a_realtime_url_without_a_token(bare_sandbox, own_project):
     finished = subprocess.run(
         [
             sys.executable,
             "-m",
             "sessions_app.sandbox.contract",
             "--target",
-            contract_sandbox.url,
+            bare_sandbox.url,
             "--api-key",
-            project.api_key,
+            own_project.api_key,
             "--project-id",
-            project.project_id,
+            own_project.project_id,
             "--realtime-url",
-            contract_sandbox.url,
+            bare_sandbox.url,
         ],
         cwd=ROOT,
         capture_output=True,

@@ -7,22 +7,10 @@ import pytest
 from sandbox_process import RegisteredProject, Sandbox, start_sandbox
 
 
-@pytest.fixture(scope="module")
-def running_sandbox() -> Iterator[Sandbox]:
-    sandbox = Sandbox(*start_sandbox(["--no-demo"]))
-    yield sandbox
-    sandbox.close()
-
-
 @pytest.fixture
-def own_project(running_sandbox: Sandbox) -> RegisteredProject:
-    return running_sandbox.register_project()
-
-
-@pytest.fixture
-def realtime(running_sandbox: Sandbox, own_project: RegisteredProject) -> Iterator[httpx.Client]:
+def realtime(bare_sandbox: Sandbox, own_project: RegisteredProject) -> Iterator[httpx.Client]:
     with httpx.Client(
-        base_url=running_sandbox.url,
+        base_url=bare_sandbox.url,
         headers={"Authorization": f"Bearer {own_project.access_token}"},
         params={
             "projectID": own_project.project_id,
@@ -34,20 +22,12 @@ def realtime(running_sandbox: Sandbox, own_project: RegisteredProject) -> Iterat
         yield client
 
 
-@pytest.fixture
-def legacy(running_sandbox: Sandbox, own_project: RegisteredProject) -> Iterator[httpx.Client]:
-    with running_sandbox.client(own_project) as client:
-        yield client
-
-
-def test_it_needs_the_projects_bearer_token(
-    realtime: httpx.Client, running_sandbox: Sandbox
-) -> None:
+def test_it_needs_the_projects_bearer_token(realtime: httpx.Client, bare_sandbox: Sandbox) -> None:
     assert (
         realtime.get("/v1/stable/conversation-state/u", headers={"Authorization": ""}).status_code
         == 401
     )
-    other = running_sandbox.register_project()
+    other = bare_sandbox.register_project()
     response = realtime.get(
         "/v1/stable/conversation-state/u", headers={"Authorization": f"Bearer {other.access_token}"}
     )
@@ -55,9 +35,7 @@ def test_it_needs_the_projects_bearer_token(
     assert response.json()["statusCode"] == 401
 
 
-def test_environment_and_version_are_checked(
-    realtime: httpx.Client, running_sandbox: Sandbox
-) -> None:
+def test_environment_and_version_are_checked(realtime: httpx.Client, bare_sandbox: Sandbox) -> None:
     response = realtime.get(
         "/v1/stable/conversation-state/u", params={"environmentAlias": "nowhere"}
     )
@@ -67,9 +45,9 @@ def test_environment_and_version_are_checked(
         == 400
     )
 
-    unpublished = running_sandbox.register_project(production=None)
+    unpublished = bare_sandbox.register_project(production=None)
     response = httpx.get(
-        f"{running_sandbox.url}/v1/stable/conversation-state/u",
+        f"{bare_sandbox.url}/v1/stable/conversation-state/u",
         params={
             "projectID": unpublished.project_id,
             "environmentAlias": "main",
@@ -81,64 +59,62 @@ def test_environment_and_version_are_checked(
 
 
 def test_state_is_read_wrapped_and_shared_with_the_legacy_api(
-    realtime: httpx.Client, legacy: httpx.Client
+    realtime: httpx.Client, legacy_api: httpx.Client
 ) -> None:
     assert realtime.get("/v1/stable/conversation-state/nobody").status_code == 404
-    legacy.patch("/state/user/a%2Fb/variables", json={"shared": True})
+    legacy_api.patch("/state/user/a%2Fb/variables", json={"shared": True})
     for version in ("draft", "published"):
         response = realtime.get("/v1/stable/conversation-state/a%2Fb", params={"version": version})
         assert response.json() == {"state": {"variables": {"shared": True}}}
 
 
 def test_state_is_replaced_with_patch_and_answered_with_a_message(
-    realtime: httpx.Client, legacy: httpx.Client
+    realtime: httpx.Client, legacy_api: httpx.Client
 ) -> None:
     state = {"stack": [{"diagramID": "d", "nodeID": "n"}], "storage": {}, "variables": {"x": 1}}
     response = realtime.patch("/v1/stable/conversation-state/rt", json=state)
     assert response.status_code == 200 and isinstance(response.json()["message"], str)
-    assert legacy.get("/state/user/rt").json() == state
+    assert legacy_api.get("/state/user/rt").json() == state
     refused = realtime.patch("/v1/stable/conversation-state/rt", json={**state, "turn": {}})
     assert refused.status_code == 400
     assert refused.json()["message"] == "data should NOT have additional properties"
 
 
 def test_variables_need_the_wrapper_and_merge_shallowly(
-    realtime: httpx.Client, legacy: httpx.Client
+    realtime: httpx.Client, legacy_api: httpx.Client
 ) -> None:
     url = "/v1/stable/conversation-state/vars/variables"
     assert realtime.patch(url, json={"variables": {"a": 1, "o": {"x": 1}}}).status_code == 200
     assert realtime.patch(url, json={"variables": {"o": {"y": 2}}}).status_code == 200
-    assert legacy.get("/state/user/vars").json() == {"variables": {"a": 1, "o": {"y": 2}}}
+    assert legacy_api.get("/state/user/vars").json() == {"variables": {"a": 1, "o": {"y": 2}}}
     assert realtime.patch(url, json={"a": 1}).status_code == 400
     assert realtime.patch(url, json={"variables": {}, "extra": 1}).status_code == 400
 
 
-def test_delete_answers_a_message(realtime: httpx.Client, legacy: httpx.Client) -> None:
-    legacy.patch("/state/user/bye/variables", json={"a": 1})
+def test_delete_answers_a_message(realtime: httpx.Client, legacy_api: httpx.Client) -> None:
+    legacy_api.patch("/state/user/bye/variables", json={"a": 1})
     response = realtime.delete("/v1/stable/conversation-state/bye")
     assert response.status_code == 200 and response.json()["message"]
-    assert legacy.get("/state/user/bye").json() == {}
+    assert legacy_api.get("/state/user/bye").json() == {}
 
 
 def test_realtime_writes_count_for_the_projects_key(
-    realtime: httpx.Client, running_sandbox: Sandbox, own_project: RegisteredProject
+    realtime: httpx.Client, bare_sandbox: Sandbox, own_project: RegisteredProject
 ) -> None:
     realtime.patch("/v1/stable/conversation-state/w/variables", json={"variables": {"a": 1}})
     realtime.delete("/v1/stable/conversation-state/w")
-    assert running_sandbox.stats(own_project.api_key)["writes_by_user"] == {"w": 2}
+    assert bare_sandbox.stats(own_project.api_key)["writes_by_user"] == {"w": 2}
 
 
 def test_send_runs_a_turn(
-    realtime: httpx.Client, running_sandbox: Sandbox, own_project: RegisteredProject
+    realtime: httpx.Client, bare_sandbox: Sandbox, own_project: RegisteredProject
 ) -> None:
     response = realtime.put(
         "/v1/stable/conversation/sender", json={"action": {"type": "launch"}, "version": "draft"}
     )
     assert response.status_code == 200
     assert [t["type"] for t in response.json()["traces"]][-2:] == ["choice", "no-reply"]
-    assert (
-        running_sandbox.state(own_project.project_id, "sender")["variables"]["user_id"] == "sender"
-    )
+    assert bare_sandbox.state(own_project.project_id, "sender")["variables"]["user_id"] == "sender"
     assert (
         realtime.put(
             "/v1/stable/conversation/sender", json={"action": {"type": "launch"}}
@@ -155,11 +131,11 @@ def test_environments_are_listed(realtime: httpx.Client, own_project: Registered
 
 
 def test_transcripts_list_the_users_who_talked(
-    realtime: httpx.Client, legacy: httpx.Client
+    realtime: httpx.Client, legacy_api: httpx.Client
 ) -> None:
     for user_id in ("first", "second", "third"):
-        legacy.post(f"/state/user/{user_id}/interact", json={"action": {"type": "launch"}})
-    legacy.patch("/state/user/silent/variables", json={"a": 1})
+        legacy_api.post(f"/state/user/{user_id}/interact", json={"action": {"type": "launch"}})
+    legacy_api.patch("/state/user/silent/variables", json={"a": 1})
 
     found = realtime.post("/v1/stable/transcript/search", json={}).json()["transcripts"]
     assert [t["userID"] for t in found] == ["third", "second", "first"]
@@ -189,11 +165,11 @@ def test_transcripts_list_the_users_who_talked(
 
 
 def test_an_ended_conversation_starts_a_new_transcript(
-    realtime: httpx.Client, legacy: httpx.Client
+    realtime: httpx.Client, legacy_api: httpx.Client
 ) -> None:
-    legacy.post("/state/user/twice/interact", json={"action": {"type": "launch"}})
-    legacy.post("/state/user/twice/interact", json={"action": {"type": "end"}})
-    legacy.post("/state/user/twice/interact", json={"action": {"type": "launch"}})
+    legacy_api.post("/state/user/twice/interact", json={"action": {"type": "launch"}})
+    legacy_api.post("/state/user/twice/interact", json={"action": {"type": "end"}})
+    legacy_api.post("/state/user/twice/interact", json={"action": {"type": "launch"}})
     found = realtime.post("/v1/stable/transcript/search", json={"sessionID": "twice"}).json()[
         "transcripts"
     ]
@@ -202,17 +178,17 @@ def test_an_ended_conversation_starts_a_new_transcript(
 
 
 def test_the_analytics_search_takes_the_project_key_and_omits_user_ids(
-    running_sandbox: Sandbox, own_project: RegisteredProject, legacy: httpx.Client
+    bare_sandbox: Sandbox, own_project: RegisteredProject, legacy_api: httpx.Client
 ) -> None:
-    legacy.post("/state/user/one/interact", json={"action": {"type": "launch"}})
-    legacy.post("/state/user/two/interact", json={"action": {"type": "launch"}})
+    legacy_api.post("/state/user/one/interact", json={"action": {"type": "launch"}})
+    legacy_api.post("/state/user/two/interact", json={"action": {"type": "launch"}})
     url = f"/v1/transcript/project/{own_project.project_id}"
-    response = legacy.post(url, json={}, params={"order": "ASC"})
+    response = legacy_api.post(url, json={}, params={"order": "ASC"})
     transcripts = response.json()["transcripts"]
     assert [t["sessionID"] for t in transcripts] == ["one", "two"]
     assert "userID" not in transcripts[0]
     assert transcripts[0]["environmentID"] == own_project.versions["development"]
-    assert legacy.post(url, json={}, headers={"Authorization": "VF.DM.nope"}).status_code == 401
+    assert legacy_api.post(url, json={}, headers={"Authorization": "VF.DM.nope"}).status_code == 401
 
 
 def plant(sandbox: Sandbox, project: RegisteredProject, user_id: str, at: str, **fields) -> dict:
@@ -225,10 +201,10 @@ def plant(sandbox: Sandbox, project: RegisteredProject, user_id: str, at: str, *
 
 
 def test_a_transcript_can_be_planted_at_a_given_time(
-    running_sandbox: Sandbox, own_project: RegisteredProject, realtime: httpx.Client
+    bare_sandbox: Sandbox, own_project: RegisteredProject, realtime: httpx.Client
 ) -> None:
     planted = plant(
-        running_sandbox,
+        bare_sandbox,
         own_project,
         "old-timer",
         "2024-03-01T10:00:00Z",
@@ -250,7 +226,7 @@ def test_a_transcript_can_be_planted_at_a_given_time(
         {"created_at": "2024-03-01T10:00:00Z", "updated_at": "2024-02-01T10:00:00Z"},
         {"created_at": "2024-03-01T10:00:00Z", "version": "staging"},
     ):
-        response = running_sandbox.control.post(
+        response = bare_sandbox.control.post(
             "/_sandbox/transcripts",
             json={"project_id": own_project.project_id, "user_id": "x", **problem},
         )
@@ -258,10 +234,10 @@ def test_a_transcript_can_be_planted_at_a_given_time(
 
 
 def test_the_realtime_search_filters_by_environment_alias_and_version(
-    running_sandbox: Sandbox, own_project: RegisteredProject, realtime: httpx.Client
+    bare_sandbox: Sandbox, own_project: RegisteredProject, realtime: httpx.Client
 ) -> None:
-    plant(running_sandbox, own_project, "on-draft", "2024-03-01T10:00:00Z", version="development")
-    plant(running_sandbox, own_project, "on-live", "2024-03-01T11:00:00Z", version="production")
+    plant(bare_sandbox, own_project, "on-draft", "2024-03-01T10:00:00Z", version="development")
+    plant(bare_sandbox, own_project, "on-live", "2024-03-01T11:00:00Z", version="production")
     url = "/v1/stable/transcript/search"
 
     def users(**body) -> list[str]:
@@ -279,19 +255,19 @@ def test_the_realtime_search_filters_by_environment_alias_and_version(
 
 
 def test_the_analytics_search_filters_by_environment_id(
-    running_sandbox: Sandbox, own_project: RegisteredProject, legacy: httpx.Client
+    bare_sandbox: Sandbox, own_project: RegisteredProject, legacy_api: httpx.Client
 ) -> None:
-    plant(running_sandbox, own_project, "on-draft", "2024-03-01T10:00:00Z", version="development")
-    plant(running_sandbox, own_project, "on-live", "2024-03-01T11:00:00Z", version="production")
+    plant(bare_sandbox, own_project, "on-draft", "2024-03-01T10:00:00Z", version="development")
+    plant(bare_sandbox, own_project, "on-live", "2024-03-01T11:00:00Z", version="production")
     url = f"/v1/transcript/project/{own_project.project_id}"
-    main_id = legacy.get(
+    main_id = legacy_api.get(
         "/v1/stable/environment",
         params={"projectID": own_project.project_id},
         headers={"Authorization": f"Bearer {own_project.access_token}"},
     ).json()["environments"][0]["id"]
 
     def sessions(environment_id: str) -> list[str]:
-        response = legacy.post(url, json={"environmentID": environment_id})
+        response = legacy_api.post(url, json={"environmentID": environment_id})
         assert response.status_code == 200, response.text
         return [t["sessionID"] for t in response.json()["transcripts"]]
 
@@ -302,10 +278,10 @@ def test_the_analytics_search_filters_by_environment_id(
 
 
 def test_the_transcript_searches_filter_by_date_range_inclusively(
-    running_sandbox: Sandbox, own_project: RegisteredProject, realtime: httpx.Client
+    bare_sandbox: Sandbox, own_project: RegisteredProject, realtime: httpx.Client
 ) -> None:
     for day in (1, 2, 3):
-        plant(running_sandbox, own_project, f"day-{day}", f"2024-03-0{day}T12:00:00Z")
+        plant(bare_sandbox, own_project, f"day-{day}", f"2024-03-0{day}T12:00:00Z")
     found = realtime.post(
         "/v1/stable/transcript/search",
         json={"startDate": "2024-03-02T12:00:00Z", "endDate": "2024-03-03T12:00:00Z"},

@@ -6,26 +6,14 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from sandbox_process import RegisteredProject, Sandbox, start_sandbox
+from sandbox_process import RegisteredProject, Sandbox
 
 from sessions_app.sandbox.agent import PIZZA, ROOT
 
 
-@pytest.fixture(scope="module")
-def running_sandbox() -> Iterator[Sandbox]:
-    sandbox = Sandbox(*start_sandbox(["--no-demo"]))
-    yield sandbox
-    sandbox.close()
-
-
 @pytest.fixture
-def own_project(running_sandbox: Sandbox) -> RegisteredProject:
-    return running_sandbox.register_project()
-
-
-@pytest.fixture
-def http(running_sandbox: Sandbox) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=running_sandbox.url, timeout=10) as client:
+def http(bare_sandbox: Sandbox) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=bare_sandbox.url, timeout=10) as client:
         yield client
 
 
@@ -89,9 +77,9 @@ def test_session_user_ids_have_1_to_256_characters(
 
 
 def test_a_session_needs_the_projects_own_key(
-    http: httpx.Client, running_sandbox: Sandbox, own_project: RegisteredProject
+    http: httpx.Client, bare_sandbox: Sandbox, own_project: RegisteredProject
 ) -> None:
-    other = running_sandbox.register_project()
+    other = bare_sandbox.register_project()
     response = http.post(
         f"/v4/project/{own_project.project_id}/session",
         json={"userID": "u"},
@@ -104,15 +92,15 @@ def test_a_session_needs_the_projects_own_key(
 
 
 def test_an_unknown_or_unpublished_environment_is_not_found(
-    http: httpx.Client, running_sandbox: Sandbox, own_project: RegisteredProject
+    http: httpx.Client, bare_sandbox: Sandbox, own_project: RegisteredProject
 ) -> None:
     assert start_session(http, own_project, "u", "nowhere").status_code == 404
-    unpublished = running_sandbox.register_project(production=None)
+    unpublished = bare_sandbox.register_project(production=None)
     assert start_session(http, unpublished, "u", "production").status_code == 404
 
 
 def test_a_turn_answers_traces_and_updates_the_users_state(
-    http: httpx.Client, running_sandbox: Sandbox, own_project: RegisteredProject
+    http: httpx.Client, bare_sandbox: Sandbox, own_project: RegisteredProject
 ) -> None:
     key = session_key(http, own_project, "v4-user")
     response = http.post(
@@ -123,17 +111,17 @@ def test_a_turn_answers_traces_and_updates_the_users_state(
     assert [t["type"] for t in traces][-2:] == ["choice", "no-reply"]
     choice = traces[-2]["payload"]["buttons"][0]["request"]
     http.post("/v4/interact", json={"action": choice}, headers={"Authorization": key})
-    state = running_sandbox.state(own_project.project_id, "v4-user")
+    state = bare_sandbox.state(own_project.project_id, "v4-user")
     base, *flows = state["stack"]
     assert base["storage"] == {"isBase": True}
     assert base["diagramID"] in own_project.versions.values()
     assert [frame["diagramID"] for frame in flows] == [ROOT.diagram_id, PIZZA.diagram_id]
-    with running_sandbox.client(own_project) as legacy:
+    with bare_sandbox.client(own_project) as legacy:
         assert legacy.get("/state/user/v4-user").json() == state
 
 
 def test_variables_are_merged_before_the_turn(
-    http: httpx.Client, running_sandbox: Sandbox, own_project: RegisteredProject
+    http: httpx.Client, bare_sandbox: Sandbox, own_project: RegisteredProject
 ) -> None:
     key = session_key(http, own_project, "with-vars")
     http.post(
@@ -142,7 +130,7 @@ def test_variables_are_merged_before_the_turn(
         headers={"Authorization": key},
     )
     assert (
-        running_sandbox.state(own_project.project_id, "with-vars")["variables"]["customer_name"]
+        bare_sandbox.state(own_project.project_id, "with-vars")["variables"]["customer_name"]
         == "Ada"
     )
 
@@ -240,7 +228,7 @@ def test_completion_events_deliver_text_incrementally(
 
 
 def test_emitting_an_event_answers_201_and_reaches_the_sessions_next_turn(
-    http: httpx.Client, running_sandbox: Sandbox, own_project: RegisteredProject
+    http: httpx.Client, bare_sandbox: Sandbox, own_project: RegisteredProject
 ) -> None:
     key = session_key(http, own_project, "listener")
     headers = {"Authorization": key}
@@ -252,7 +240,7 @@ def test_emitting_an_event_answers_201_and_reaches_the_sessions_next_turn(
     )
     assert response.status_code == 201
     assert response.content == b""
-    events = running_sandbox.control.get(
+    events = bare_sandbox.control.get(
         "/_sandbox/events", params={"project_id": own_project.project_id}
     ).json()["events"]
     assert events[-1]["queued_for_user"] == "listener" and events[-1]["delivered"] is False
@@ -263,14 +251,14 @@ def test_emitting_an_event_answers_201_and_reaches_the_sessions_next_turn(
     texts = [t["payload"]["message"] for t in traces if t["type"] == "text"]
     assert texts[0] == "Welcome to Demo Pizzeria & Bookings! 🍕"
     assert texts[-1] == "What can I help you with?"
-    events = running_sandbox.control.get(
+    events = bare_sandbox.control.get(
         "/_sandbox/events", params={"project_id": own_project.project_id}
     ).json()["events"]
     assert events[-1]["delivered"] is True
 
 
 def test_an_event_for_no_live_session_is_recorded_only(
-    http: httpx.Client, running_sandbox: Sandbox, own_project: RegisteredProject
+    http: httpx.Client, bare_sandbox: Sandbox, own_project: RegisteredProject
 ) -> None:
     response = http.post(
         f"/v2/project/{own_project.project_id}/session/nobody/event",
@@ -278,7 +266,7 @@ def test_an_event_for_no_live_session_is_recorded_only(
         headers={"Authorization": own_project.api_key},
     )
     assert response.status_code == 201
-    events = running_sandbox.control.get(
+    events = bare_sandbox.control.get(
         "/_sandbox/events", params={"project_id": own_project.project_id}
     ).json()["events"]
     assert events == [
@@ -293,10 +281,10 @@ def test_an_event_for_no_live_session_is_recorded_only(
 
 
 def test_emitting_needs_the_projects_key_and_an_action(
-    http: httpx.Client, running_sandbox: Sandbox, own_project: RegisteredProject
+    http: httpx.Client, bare_sandbox: Sandbox, own_project: RegisteredProject
 ) -> None:
     url = f"/v2/project/{own_project.project_id}/session/s/event"
-    other = running_sandbox.register_project()
+    other = bare_sandbox.register_project()
     assert (
         http.post(
             url, json={"action": {"type": "x"}}, headers={"Authorization": other.api_key}

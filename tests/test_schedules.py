@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 from bulk_support import wait_for, wait_until_finished
-from conftest import client_for_user
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -98,7 +97,7 @@ def test_each_run_is_its_own_job_and_the_role_is_checked_again(
 
 
 @pytest.mark.production_path
-def test_a_schedule_is_paused_edited_and_listed(environment, ops):
+def test_a_schedule_is_paused_edited_and_listed(client_for_user, environment, ops):
     segment = segments.save_segment(environment, ops, name="idle", conditions=IDLE_30_DAYS)
     schedule = schedules.save_schedule(
         environment, ops, name="nightly", kind="reset", segment=segment, cron="0 2 * * *"
@@ -172,7 +171,7 @@ def test_a_production_schedule_needs_a_confirmation(production_environment, ops)
         )
 
 
-def test_the_segment_page_schedules_a_job_and_refuses_bad_input(environment, ops):
+def test_the_segment_page_schedules_a_job_and_refuses_bad_input(client_for_user, environment, ops):
     segment = segments.save_segment(environment, ops, name="idle", conditions=IDLE_30_DAYS)
     page = client_for_user(ops)
 

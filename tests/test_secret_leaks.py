@@ -16,7 +16,6 @@ import httpx
 import pytest
 from api_support import token_client
 from bulk_support import preload_for_users
-from conftest import client_for_user
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -84,7 +83,7 @@ def assert_clean(text: str, secrets_: list[str], where: str) -> None:
 
 
 def test_no_page_api_answer_log_line_audit_row_or_results_file_carries_them(
-    leaky, everything_logged, admin_user, ops, viewer
+    client_for_user, leaky, everything_logged, admin_user, ops, viewer
 ):
     environment = leaky
     # Work that touches the key: a read, a write, a test connection, a bulk job, a token.
@@ -161,7 +160,7 @@ def test_no_page_api_answer_log_line_audit_row_or_results_file_carries_them(
 
 
 def test_an_upstream_failure_shows_a_message_and_logs_no_key(
-    leaky, everything_logged, viewer, clean_knobs
+    client_for_user, leaky, everything_logged, viewer, clean_knobs
 ):
     environment = leaky
     clean_knobs.knobs(

@@ -6,7 +6,6 @@ import json
 
 import pytest
 from bulk_support import wait_until_finished
-from conftest import client_for_user
 from django.core.management import call_command
 
 from sessions_app import segments
@@ -34,7 +33,7 @@ def seed(sandbox, sandbox_project, environment, states: dict[str, dict]) -> None
 
 
 def test_a_reset_from_the_api_skips_the_member_who_moved(
-    celery_worker, sandbox, sandbox_project, environment, ops
+    client_for_user, celery_worker, sandbox, sandbox_project, environment, ops
 ):
     project_id = sandbox_project["project_id"]
     seed(
@@ -80,7 +79,7 @@ def test_a_reset_from_the_api_skips_the_member_who_moved(
 
 
 def test_set_and_remove_variables_from_a_segment(
-    celery_worker, sandbox, sandbox_project, environment, ops
+    client_for_user, celery_worker, sandbox, sandbox_project, environment, ops
 ):
     project_id = sandbox_project["project_id"]
     seed(
@@ -127,7 +126,7 @@ def test_set_and_remove_variables_from_a_segment(
     assert "tier" not in sandbox.state(project_id, "c")["variables"]
 
 
-def test_bad_job_input_from_the_api_changes_nothing(environment, ops):
+def test_bad_job_input_from_the_api_changes_nothing(client_for_user, environment, ops):
     segment = segments.save_segment(environment, ops, name="all", conditions=[])
     api = client_for_user(ops)
     for body, message in [
@@ -147,7 +146,7 @@ def test_bad_job_input_from_the_api_changes_nothing(environment, ops):
 
 
 def test_a_segment_job_never_starts_without_the_read_its_recheck_needs(
-    sandbox, sandbox_project, environment, ops
+    client_for_user, sandbox, sandbox_project, environment, ops
 ):
     """Skipping the members that moved needs each state read before its write: a segment job
     refuses the single-request ("no undo") mode instead of writing to members unchecked."""

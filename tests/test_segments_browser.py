@@ -5,11 +5,11 @@ segment, sees its count and sample before anything is done, and creates a job fr
 import json
 
 import pytest
+from browser_support import save_screenshot, sign_in
 from playwright.sync_api import expect
 
 from sessions_app.known_sessions import note_session
 from sessions_app.models import BulkJob
-from tests.conftest import save_screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 

@@ -6,7 +6,6 @@ import re
 from urllib.parse import quote
 
 import pytest
-from conftest import client_for_user
 from django.urls import reverse
 from flow_support import talk
 from inspector_support import action_url, text_of
@@ -22,7 +21,9 @@ def stable_url(project_id: str, environment: str, user_id: str) -> str:
 
 
 @pytest.mark.parametrize("user_id", ["plain-user", "acme/eu#7 ü?x=1&y", "a%2Fb"])
-def test_the_stable_link_opens_the_inspector_of_that_session(environment, viewer, user_id):
+def test_the_stable_link_opens_the_inspector_of_that_session(
+    client_for_user, environment, viewer, user_id
+):
     project_id = environment.project.voiceflow_project_id
 
     answer = client_for_user(viewer).get(stable_url(project_id, "Development", user_id))
@@ -31,7 +32,9 @@ def test_the_stable_link_opens_the_inspector_of_that_session(environment, viewer
     assert answer["Location"] == action_url("session_inspect", environment, user_id)
 
 
-def test_the_environment_may_be_named_by_its_label_in_any_case_or_its_version(environment, viewer):
+def test_the_environment_may_be_named_by_its_label_in_any_case_or_its_version(
+    client_for_user, environment, viewer
+):
     project_id = environment.project.voiceflow_project_id
     client = client_for_user(viewer)
 
@@ -40,7 +43,7 @@ def test_the_environment_may_be_named_by_its_label_in_any_case_or_its_version(en
         assert answer["Location"] == action_url("session_inspect", environment, "u")
 
 
-def test_an_unknown_project_or_environment_is_not_found(environment, viewer):
+def test_an_unknown_project_or_environment_is_not_found(client_for_user, environment, viewer):
     client = client_for_user(viewer)
 
     assert client.get(stable_url("nope", "Development", "u")).status_code == 404
@@ -61,7 +64,9 @@ def test_a_signed_out_helpdesk_agent_comes_back_to_the_session_after_signing_in(
     assert answer["Location"] == f"{reverse('login')}?next={quote(url, safe='/')}"
 
 
-def test_the_inspector_shows_the_stable_link_to_copy(sandbox, sandbox_project, environment, viewer):
+def test_the_inspector_shows_the_stable_link_to_copy(
+    client_for_user, sandbox, sandbox_project, environment, viewer
+):
     talk(sandbox, sandbox_project, "linked user")
 
     page = client_for_user(viewer).get(action_url("session_inspect", environment, "linked user"))
@@ -75,7 +80,7 @@ def test_the_inspector_shows_the_stable_link_to_copy(sandbox, sandbox_project, e
     assert "crm-link" not in html
 
 
-def test_the_crm_template_turns_the_userid_into_a_link(environment, viewer):
+def test_the_crm_template_turns_the_userid_into_a_link(client_for_user, environment, viewer):
     environment.project.crm_link_template = "https://crm.example.com/people?external_id={userID}"
     environment.project.save()
 
@@ -127,7 +132,9 @@ def test_an_admin_sets_the_crm_template_and_the_change_is_audited(
     assert "crm_link_template" in entry.request_sent["fields"]
 
 
-def test_an_environment_label_with_any_characters_has_a_working_link(project, viewer):
+def test_an_environment_label_with_any_characters_has_a_working_link(
+    client_for_user, project, viewer
+):
     from sessions_app.models import Environment
 
     odd = Environment.objects.create(
@@ -160,7 +167,7 @@ def test_the_api_sets_the_crm_template_and_refuses_a_bad_one(project, admin_user
 
 
 def test_a_signed_in_person_without_a_role_learns_nothing_about_which_projects_exist(
-    environment, outsider
+    client_for_user, environment, outsider
 ):
     client = client_for_user(outsider)
     known = stable_url(environment.project.voiceflow_project_id, "Development", "u")

@@ -4,7 +4,6 @@ diff between any two recorded states."""
 import re
 
 import pytest
-from conftest import client_for_user
 from flow_support import talk
 from inspector_support import action_url, text_of
 
@@ -21,7 +20,7 @@ def timeline(client, environment, user_id: str):
 
 
 def test_turns_and_writes_are_merged_by_time_each_write_with_its_diff(
-    sandbox, sandbox_project, environment, support, viewer
+    client_for_user, sandbox, sandbox_project, environment, support, viewer
 ):
     talk(sandbox, sandbox_project, "story", "I want a pizza")
     do_set_variables(
@@ -44,7 +43,7 @@ def test_turns_and_writes_are_merged_by_time_each_write_with_its_diff(
 
 
 def test_two_recorded_states_can_be_compared(
-    sandbox, sandbox_project, environment, support, viewer
+    client_for_user, sandbox, sandbox_project, environment, support, viewer
 ):
     talk(sandbox, sandbox_project, "compared")
     first = do_set_variables(
@@ -68,7 +67,7 @@ def test_two_recorded_states_can_be_compared(
     assert "variables.b added" in text
 
 
-def test_comparing_states_that_were_not_recorded_says_so(environment, viewer):
+def test_comparing_states_that_were_not_recorded_says_so(client_for_user, environment, viewer):
     response = client_for_user(viewer).get(
         action_url("session_compare", environment, "nobody") + "&from=1-before&to=2-after"
     )
@@ -77,7 +76,9 @@ def test_comparing_states_that_were_not_recorded_says_so(environment, viewer):
     assert "Pick two states this session's audit trail recorded." in text_of(response)
 
 
-def test_a_write_by_a_bulk_job_names_its_job(sandbox, sandbox_project, environment, ops, viewer):
+def test_a_write_by_a_bulk_job_names_its_job(
+    client_for_user, sandbox, sandbox_project, environment, ops, viewer
+):
     from sessions_app.models import BulkJob
 
     talk(sandbox, sandbox_project, "bulk-touched")

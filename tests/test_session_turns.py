@@ -4,7 +4,6 @@ fragment the inspector loads after it renders."""
 import re
 
 import pytest
-from conftest import client_for_user
 from flow_support import talk
 from inspector_support import action_url, text_of
 
@@ -20,7 +19,7 @@ def turns_text(client, environment, user_id: str, page: int = 1) -> str:
 
 
 def test_the_users_turns_and_the_agents_answers_read_as_a_chat_newest_last(
-    sandbox, sandbox_project, environment, viewer
+    client_for_user, sandbox, sandbox_project, environment, viewer
 ):
     talk(sandbox, sandbox_project, "chatty", "I want a pizza", "large")
 
@@ -40,7 +39,7 @@ def test_the_users_turns_and_the_agents_answers_read_as_a_chat_newest_last(
 
 
 def test_without_an_access_token_the_turns_come_through_the_analytics_api(
-    sandbox, sandbox_project, environment, viewer
+    client_for_user, sandbox, sandbox_project, environment, viewer
 ):
     environment.project.access_token = ""
     environment.project.save()
@@ -53,7 +52,7 @@ def test_without_an_access_token_the_turns_come_through_the_analytics_api(
 
 
 def test_long_conversations_are_paged_from_the_newest(
-    sandbox, sandbox_project, environment, viewer
+    client_for_user, sandbox, sandbox_project, environment, viewer
 ):
     talk(sandbox, sandbox_project, "long-talker", *[f"hello number {n}" for n in range(12)])
     client = client_for_user(viewer)
@@ -75,7 +74,7 @@ def test_long_conversations_are_paged_from_the_newest(
 
 
 def test_a_project_without_transcript_access_is_told_so_plainly(
-    sandbox, sandbox_project, environment, viewer
+    client_for_user, sandbox, sandbox_project, environment, viewer
 ):
     talk(sandbox, sandbox_project, "locked-out")
     environment.project.access_token = "vfp_wrong_token"
@@ -88,7 +87,7 @@ def test_a_project_without_transcript_access_is_told_so_plainly(
 
 
 def test_expired_transcripts_are_named_as_such(
-    clean_knobs, sandbox, sandbox_project, environment, viewer
+    client_for_user, clean_knobs, sandbox, sandbox_project, environment, viewer
 ):
     talk(sandbox, sandbox_project, "forgotten", "hi")
     # Through the analytics API (the project key), whose reads the knobs can fail.
@@ -104,14 +103,14 @@ def test_expired_transcripts_are_named_as_such(
     assert "transcripts have expired (or were deleted)" in text
 
 
-def test_a_user_voiceflow_has_no_transcript_of_is_told_so(environment, viewer):
+def test_a_user_voiceflow_has_no_transcript_of_is_told_so(client_for_user, environment, viewer):
     text = turns_text(client_for_user(viewer), environment, "never-talked")
 
     assert "Voiceflow has no transcript of this userID" in text
 
 
 def test_the_inspector_loads_the_turns_after_it_renders(
-    sandbox, sandbox_project, environment, viewer
+    client_for_user, sandbox, sandbox_project, environment, viewer
 ):
     talk(sandbox, sandbox_project, "lazy")
 

@@ -7,13 +7,13 @@ from datetime import timedelta
 
 import pytest
 from api_support import session_client
-from conftest import PASSWORD, client_for_user, sign_in
+from browser_support import sign_in
 from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from persona_support import PASSWORD
 from test_permission_matrix import ACCESS, kwargs_for, url_patterns
-from test_permission_matrix import objects as objects_of_every_route  # noqa: F401 (a fixture)
 
 from sessions_app.models import Project
 
@@ -59,7 +59,9 @@ def test_an_expired_session_is_signed_out(viewer_client):
     assert response["Location"].startswith("/accounts/login/")
 
 
-def test_a_session_ends_session_age_seconds_after_its_last_change(viewer, settings):
+def test_a_session_ends_session_age_seconds_after_its_last_change(
+    client_for_user, viewer, settings
+):
     settings.SESSION_COOKIE_AGE = 600
     client = client_for_user(viewer)
     client.get(reverse("home"))
@@ -113,9 +115,9 @@ def _pages(found: dict) -> list[str]:
 
 
 def test_every_page_carries_the_csp_without_inline_scripts_and_the_security_headers(
-    admin_user, request
+    client_for_user, admin_user, request
 ):
-    objects = request.getfixturevalue("objects_of_every_route")  # the permission matrix's
+    objects = request.getfixturevalue("objects_of_every_route")
     admin_user.is_staff = True
     admin_user.save()
     client = client_for_user(admin_user)

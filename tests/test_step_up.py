@@ -6,9 +6,9 @@ import time
 import pytest
 from api_support import error_of, session_client, token_client
 from bulk_support import preload_for_users, reset_users
-from conftest import PASSWORD, client_for_user
 from django.urls import reverse
 from knox.models import AuthToken
+from persona_support import PASSWORD
 
 from sessions_app.models import BulkJob, Project
 from sessions_app.step_up import SESSION_KEY
@@ -23,14 +23,14 @@ def confirmed_minutes_ago(client, minutes: float) -> None:
 
 
 @pytest.fixture
-def stale_admin(admin_user):
+def stale_admin(client_for_user, admin_user):
     client = client_for_user(admin_user)
     confirmed_minutes_ago(client, 60)
     return client
 
 
 @pytest.fixture
-def stale_ops(ops):
+def stale_ops(client_for_user, ops):
     client = client_for_user(ops)
     confirmed_minutes_ago(client, 60)
     return client
@@ -111,7 +111,7 @@ def test_it_never_returns_the_operator_to_another_site(stale_admin):
     assert response["Location"] == reverse("home")
 
 
-def test_a_confirmation_lasts_step_up_minutes(admin_user, settings):
+def test_a_confirmation_lasts_step_up_minutes(client_for_user, admin_user, settings):
     client = client_for_user(admin_user)
     confirmed_minutes_ago(client, 5)
 
@@ -127,7 +127,7 @@ def test_signing_in_with_the_password_counts_as_a_confirmation(admin_user, clien
     assert client.get(reverse("project_create")).status_code == 200
 
 
-def test_a_confirmation_belongs_to_its_browser_session(admin_user):
+def test_a_confirmation_belongs_to_its_browser_session(client_for_user, admin_user):
     confirmed = client_for_user(admin_user)
     other = client_for_user(admin_user)
     confirmed_minutes_ago(other, 60)
@@ -136,7 +136,7 @@ def test_a_confirmation_belongs_to_its_browser_session(admin_user):
     assert other.get(reverse("project_create")).status_code == 302
 
 
-def test_creating_an_api_token_needs_the_password(viewer):
+def test_creating_an_api_token_needs_the_password(client_for_user, viewer):
     client = client_for_user(viewer)
     confirmed_minutes_ago(client, 60)
 
@@ -212,7 +212,7 @@ def test_a_preload_above_the_threshold_needs_the_password(stale_ops, environment
     assert job.status == BulkJob.Status.DRAFT
 
 
-def test_django_admin_user_pages_need_the_password(admin_user, outsider):
+def test_django_admin_user_pages_need_the_password(client_for_user, admin_user, outsider):
     admin_user.is_staff = True
     admin_user.is_superuser = True
     admin_user.save()
@@ -289,7 +289,7 @@ def test_a_browser_session_must_confirm_before_creating_a_token(viewer):
 def test_the_operator_confirms_and_lands_back_on_the_project_form(page, admin_user, live_server):
     from importlib import import_module
 
-    from conftest import sign_in
+    from browser_support import sign_in
     from django.conf import settings as django_settings
 
     sign_in(page, admin_user)

@@ -6,8 +6,8 @@ import time
 
 import pytest
 from api_support import error_of, session_client, token_client
-from conftest import PASSWORD, client_for_user
 from django.urls import reverse
+from persona_support import PASSWORD
 
 from sessions_app.models import AuditEntry, Environment, Project
 from sessions_app.step_up import SESSION_KEY
@@ -47,7 +47,9 @@ def set_password_form(client, account):
 
 
 @pytest.mark.parametrize("whose", ["another user's", "a superuser's own"])
-def test_setting_a_password_in_django_admin_needs_the_password_first(superuser, outsider, whose):
+def test_setting_a_password_in_django_admin_needs_the_password_first(
+    client_for_user, superuser, outsider, whose
+):
     account = outsider if whose == "another user's" else superuser
     client = stale(client_for_user(superuser))
 
@@ -60,7 +62,7 @@ def test_setting_a_password_in_django_admin_needs_the_password_first(superuser, 
     assert not AuditEntry.objects.filter(action=AuditEntry.Action.PASSWORD_CHANGED).exists()
 
 
-def test_setting_a_password_in_django_admin_is_audited(superuser, outsider):
+def test_setting_a_password_in_django_admin_is_audited(client_for_user, superuser, outsider):
     client = client_for_user(superuser)  # signed in just now: confirmed
 
     _, response = set_password_form(client, outsider)
@@ -77,7 +79,9 @@ def test_setting_a_password_in_django_admin_is_audited(superuser, outsider):
 # ---- Django admin's "delete selected" ----
 
 
-def test_deleting_selected_projects_in_django_admin_needs_the_password(superuser, environment):
+def test_deleting_selected_projects_in_django_admin_needs_the_password(
+    client_for_user, superuser, environment
+):
     client = stale(client_for_user(superuser))
     url = reverse("admin:sessions_app_project_changelist")
     selected = {"action": "delete_selected", "_selected_action": [environment.project_id]}
@@ -91,7 +95,9 @@ def test_deleting_selected_projects_in_django_admin_needs_the_password(superuser
     assert Project.objects.filter(pk=environment.project_id).exists()
 
 
-def test_deleting_selected_projects_after_the_step_up_is_audited(superuser, environment):
+def test_deleting_selected_projects_after_the_step_up_is_audited(
+    client_for_user, superuser, environment
+):
     client = client_for_user(superuser)
     url = reverse("admin:sessions_app_project_changelist")
 

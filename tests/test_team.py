@@ -6,12 +6,12 @@ from datetime import datetime
 
 import pytest
 from api_support import token_client
-from conftest import PASSWORD, client_for_user
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from persona_support import PASSWORD
 from test_step_up import confirm_url, confirmed_minutes_ago
 
 from sessions_app.models import AuditEntry
@@ -92,7 +92,7 @@ def test_the_team_link_is_shown_to_admins_only(admin_client_, ops_client):
 
 
 @pytest.mark.parametrize("persona", ["outsider", "viewer", "support", "ops"])
-def test_it_refuses_everyone_without_the_admin_role(persona, request, admin_user):
+def test_it_refuses_everyone_without_the_admin_role(client_for_user, persona, request, admin_user):
     client = client_for_user(request.getfixturevalue(persona))
 
     assert client.get(reverse("team")).status_code == 403
@@ -194,7 +194,7 @@ def test_changing_a_role_leaves_exactly_that_role_and_the_other_groups(
     }
 
 
-def test_no_role_takes_every_role_away(admin_client_, ops):
+def test_no_role_takes_every_role_away(client_for_user, admin_client_, ops):
     response = change_role(admin_client_, ops, "")
 
     assert "olga-ops now holds no role." in said(response)
@@ -221,7 +221,7 @@ def test_it_refuses_an_unknown_role(admin_client_, ops):
 
 
 def test_a_deactivated_account_cannot_sign_in_nor_use_its_session_or_tokens(
-    admin_client_, admin_user, ops
+    client_for_user, admin_client_, admin_user, ops
 ):
     ops_session = client_for_user(ops)
     ops_api = token_client(ops)
@@ -296,7 +296,7 @@ def test_superusers_are_left_to_django_admin(admin_client_, outsider):
 
 
 @pytest.fixture
-def team_manager(ops):
+def team_manager(client_for_user, ops):
     """Someone who manages the team without holding the Admin role: a permission granted to the
     account directly (Django admin allows it), so the only Admin is somebody else."""
     ops.user_permissions.add(Permission.objects.get(codename="manage_team"))
@@ -348,7 +348,7 @@ def test_an_admin_may_be_demoted_while_another_remains(
 
 
 @pytest.fixture
-def stale_admin(admin_user):
+def stale_admin(client_for_user, admin_user):
     client = client_for_user(admin_user)
     confirmed_minutes_ago(client, 60)
     return client

@@ -2,7 +2,7 @@
 shown once, then makes the account Ops."""
 
 import pytest
-from conftest import save_screenshot, sign_in
+from browser_support import save_screenshot, sign_in
 from django.contrib.auth import get_user_model
 
 from sessions_app.models import AuditEntry

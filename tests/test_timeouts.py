@@ -32,12 +32,12 @@ def test_every_database_connection_has_a_statement_time_out_of_30_seconds(db):
 @postgresql_only
 @pytest.mark.production_path
 def test_postgresql_cancels_a_statement_that_outlasts_the_configured_time_out(db):
-    from conftest import _database_url_of
+    from reliability_support import database_url_of
 
     result, elapsed_s = run_django(
         "from django.db import connection\n"
         "with connection.cursor() as cursor: cursor.execute('SELECT pg_sleep(20)')",
-        DATABASE_URL=_database_url_of(connection.settings_dict),
+        DATABASE_URL=database_url_of(connection.settings_dict),
         DATABASE_STATEMENT_TIMEOUT_MS="500",
     )
 
