@@ -10,9 +10,9 @@ from .admin_actions import (
     do_save_environment,
     do_save_project,
 )
+from .forms import BaseEnvironmentFormSet, EnvironmentForm, ProjectForm
 from .models import AuditEntry, Environment, KnownSession, Project
 from .personal_data import mask_entry, mask_known_session, may_see, shown_user_id
-from .project_forms import BaseEnvironmentFormSet, EnvironmentForm, ProjectForm
 
 
 class ManageProjectsPermission:

@@ -265,7 +265,7 @@ REFUSED_PROJECT_FIELDS = [
 @pytest.mark.production_path
 @pytest.mark.parametrize(("field", "value"), REFUSED_PROJECT_FIELDS)
 def test_the_api_refuses_project_fields_the_form_refuses(sandbox, admin_user, field, value):
-    from sessions_app.project_forms import ProjectForm
+    from sessions_app.forms import ProjectForm
 
     form = ProjectForm(
         data={**new_project_body(sandbox, **{field: value}), "state_api": "legacy"},
@@ -283,7 +283,7 @@ def test_the_api_refuses_project_fields_the_form_refuses(sandbox, admin_user, fi
 @pytest.mark.production_path
 @pytest.mark.parametrize(("field", "value"), [("version_id", "../x"), ("alias", "a?b")])
 def test_the_api_refuses_environment_fields_the_form_refuses(project, admin_user, field, value):
-    from sessions_app.project_forms import EnvironmentForm
+    from sessions_app.forms import EnvironmentForm
 
     body = {"label": "Odd", "version_id": "development", "alias": "main", field: value}
     form = EnvironmentForm(data={**body, "badge": "blue", "realtime_version": "draft"})

@@ -6,15 +6,15 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..flows.links import validate_crm_link_template
-from ..models import AuditEntry, Environment, KnownSession, Project
-from ..personal_data import mask_entry, mask_known_session
-from ..project_forms import (
+from ..forms import (
     validate_access_token,
     validate_alias,
     validate_api_key,
     validate_project_id,
     validate_version_id,
 )
+from ..models import AuditEntry, Environment, KnownSession, Project
+from ..personal_data import mask_entry, mask_known_session
 from ..voiceflow.address_guard import PrivateAddressRefused, check_base_url
 
 # ---- projects and environments ----
@@ -70,7 +70,7 @@ class EnvironmentSerializer(serializers.ModelSerializer):
                 )
         return attrs
 
-    # The same checks as the project pages' and Django admin's forms (project_forms.py).
+    # The same checks as the project pages' and Django admin's forms (sessions_app/forms.py).
     def validate_version_id(self, value: str) -> str:
         return validate_version_id(value)
 
@@ -146,7 +146,7 @@ class ProjectSerializer(serializers.ModelSerializer):
     def validate_analytics_url(self, url: str) -> str:
         return self._checked_url(url, "analytics_url")
 
-    # The same checks as the project pages' and Django admin's forms (project_forms.py).
+    # The same checks as the project pages' and Django admin's forms (sessions_app/forms.py).
     def validate_voiceflow_project_id(self, value: str) -> str:
         return validate_project_id(value)
 

@@ -1,15 +1,11 @@
 """The inspector's forms: every one validates fully before anything is sent to Voiceflow."""
 
 import json
-from datetime import datetime, time, timedelta
 
 from django import forms
-from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
-from django.utils import timezone
 
 from ..actions import StateShapeError, check_state_shape
-from ..models import USER_ID_MAX_LENGTH, AuditEntry
+from ..models import USER_ID_MAX_LENGTH
 from ..stored_json import UnsafeJSON, parse_input
 from ..voiceflow import InvalidUserID, validate_user_id
 from ..workspace import EnvironmentChoiceField, environments_without_secrets
@@ -159,81 +155,3 @@ class ResetForm(BasedOnForm):
                 "That is not this session's userID; nothing was reset. Type it exactly (case, spaces and all)."
             )
         return typed
-
-
-class AuditFilterForm(forms.Form):
-    operator = forms.ChoiceField(required=False)
-    action = forms.ChoiceField(
-        required=False, choices=[("", "Any action"), *AuditEntry.Action.choices]
-    )
-    environment = EnvironmentChoiceField(
-        required=False,
-        queryset=environments_without_secrets(),
-        empty_label="Any environment",
-    )
-    outcome = forms.ChoiceField(
-        required=False, choices=[("", "Any outcome"), *AuditEntry.Outcome.choices]
-    )
-    user = forms.CharField(
-        required=False,
-        strip=False,
-        max_length=USER_ID_MAX_LENGTH,
-        label="userID contains",
-        widget=forms.TextInput(attrs={"placeholder": "part of a userID, any case"}),
-    )
-    # Set by the inspector's "All of it in the audit log": that one userID, not every one
-    # containing it.
-    exact_user = forms.BooleanField(required=False, widget=forms.HiddenInput)
-    date_from = forms.DateField(
-        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(
-        required=False, label="To (inclusive)", widget=forms.DateInput(attrs={"type": "date"})
-    )
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        # The accounts, not DISTINCT actor_name over the whole audit table (0.6 s at a million
-        # entries); accounts are deactivated, not deleted, so every name on record is here.
-        operators = (
-            get_user_model()
-            .objects.order_by(get_user_model().USERNAME_FIELD)
-            .values_list(get_user_model().USERNAME_FIELD, flat=True)
-        )
-        names = list(operators)
-        asked = self.data.get("operator") if self.is_bound else None
-        if asked and asked not in names:
-            names.append(asked)  # a deleted account's entries stay findable by its name
-        self.fields["operator"].choices = [("", "Anyone"), *((name, name) for name in names)]
-
-    def clean(self) -> dict:
-        cleaned = super().clean()
-        start, end = cleaned.get("date_from"), cleaned.get("date_to")
-        if start and end and start > end:
-            self.add_error("date_to", "The end date is before the start date.")
-        return cleaned
-
-    def filter(self, entries: QuerySet[AuditEntry]) -> QuerySet[AuditEntry]:
-        data = self.cleaned_data
-        if data.get("operator"):
-            entries = entries.filter(actor_name=data["operator"])
-        for name in ("action", "outcome", "environment"):
-            if data.get(name):
-                entries = entries.filter(**{name: data[name]})
-        if data.get("user") and data.get("exact_user"):
-            entries = entries.filter(user_id=data["user"])
-        elif data.get("user"):
-            # Ignores case on SQLite for ASCII letters only, as the home page's prefix search.
-            entries = entries.filter(user_id__icontains=data["user"])
-        zone = timezone.get_current_timezone()
-        if data.get("date_from"):
-            entries = entries.filter(
-                created_at__gte=datetime.combine(data["date_from"], time.min, tzinfo=zone)
-            )
-        if data.get("date_to"):
-            entries = entries.filter(
-                created_at__lt=datetime.combine(
-                    data["date_to"] + timedelta(days=1), time.min, tzinfo=zone
-                )
-            )
-        return entries

@@ -8,9 +8,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from ..access import can, environment_for, require
 from ..actions import Conflict, StateShapeError, do_restore, writable_state
 from ..audit_summary import change_summary
+from ..forms import AuditFilterForm
 from ..inspector.diff import entry_diff, state_diff
 from ..inspector.display import pretty_json
-from ..inspector.forms import AuditFilterForm, BasedOnForm
+from ..inspector.forms import BasedOnForm
 from ..inspector.reading import fetch_state
 from ..inspector.seen import remember_seen
 from ..models import AuditEntry, Environment

@@ -10,8 +10,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from ..access import require
 from ..admin_actions import check_connection, do_delete_project, do_save_project
 from ..flows.loading import flow_maps_of
+from ..forms import EnvironmentFormSet, ProjectForm
 from ..models import SECRET_FIELDS, AuditEntry, Environment, Project
-from ..project_forms import EnvironmentFormSet, ProjectForm
 from ..step_up import step_up_required
 from ..workspace import environments_without_secrets
 

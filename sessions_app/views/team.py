@@ -12,9 +12,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from .. import step_up
 from ..access import require
 from ..account_actions import AccountChangeRefused, do_change_role, do_create_account, do_set_active
+from ..forms import ROLE_CHOICES, NewAccountForm, RoleForm
 from ..models import AuditEntry
 from ..roles import highest_role
-from ..team_forms import ROLE_CHOICES, NewAccountForm, RoleForm
 
 MANAGE = "manage_team"
 # The new account's password waits in the session only until the page after the redirect shows
