@@ -271,8 +271,8 @@ def test_the_project_page_refuses_values_no_header_can_carry(admin_client_, chan
     assert not Project.objects.exists()
 
 
-def test_django_admin_refuses_a_non_ascii_key(admin_user):
-    response = django_admin_client(admin_user).post(
+def test_django_admin_refuses_a_non_ascii_key(django_admin_client):
+    response = django_admin_client.post(
         "/django-admin/sessions_app/project/add/",
         admin_form(api_key="VF.DM.0123456789abcdef01234567.ключключключключ"),
     )
