@@ -18,6 +18,11 @@ from kombu import pools as kombu_pools
 from persona_support import create_persona
 
 ROOT = Path(__file__).resolve().parent.parent
+# This test process's part of what test runs on one machine share: its PostgreSQL test database,
+# its queue on the shared Redis, its workers' names. The process id keeps runs at the same time
+# apart; the random part keeps a later process that gets the same id (or one in another
+# container on the same servers) from inheriting a killed run's queue or database.
+RUN_ID = f"{os.getpid()}_{secrets.token_hex(3)}"
 
 
 class Sandbox(sandbox_process.Sandbox):
@@ -445,7 +450,7 @@ class CeleryWorker:
                 "--without-mingle",
                 "--without-gossip",
                 "--hostname",
-                f"test-{os.getpid()}-{self.starts}@%h",
+                f"test-{RUN_ID}-{self.starts}@%h",
             ],
             cwd=ROOT,
             env={**self.env, **settings},
@@ -477,7 +482,7 @@ def _own_task_queue() -> None:
     whose database it cannot see."""
     from voiceflow_admin.celery import app
 
-    queue = f"test-{os.getpid()}"
+    queue = f"test-{RUN_ID}"
     os.environ["CELERY_TASK_DEFAULT_QUEUE"] = queue
     app.conf.task_default_queue = queue
 
@@ -536,6 +541,6 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
     test = database.setdefault("TEST", {})
     if database["ENGINE"].endswith("sqlite3"):
         base = Path(test.get("NAME") or ROOT / "var" / "test-db.sqlite3")
-        test["NAME"] = str(base.with_name(f"{base.stem}-{os.getpid()}{base.suffix}"))
+        test["NAME"] = str(base.with_name(f"{base.stem}-{RUN_ID}{base.suffix}"))
     else:
-        test["NAME"] = f"{test.get('NAME') or 'test_' + database['NAME']}_{os.getpid()}"
+        test["NAME"] = f"{test.get('NAME') or 'test_' + database['NAME']}_{RUN_ID}"
