@@ -1,8 +1,8 @@
 """What Voiceflow answers, read in one place into the shapes the rest of the product uses.
 
-Each reader takes the parsed JSON of one kind of answer and returns the part the product needs,
-or raises `UpstreamFailure` when an answer the product cannot do without is missing it. The
-shapes are those of voiceflow-api.md (§1, §3, §6).
+Each reader takes one kind of answer (its parsed JSON, or a refusal's text) and returns the part
+the product needs, or raises `UpstreamFailure` when an answer the product cannot do without is
+missing it. The shapes are those of voiceflow-api.md (§1, §3, §6, §7.1).
 """
 
 import json
@@ -91,6 +91,25 @@ def project_file_of(answer: Any) -> dict:
     if not isinstance(answer, dict):
         raise UpstreamFailure("Voiceflow's Project API answered without a project file.")
     return answer
+
+
+def error_message_of(text: str) -> str:
+    """The human part of a refusal, in any of the runtime's three error envelopes (§7.1 item 2)."""
+    try:
+        body = parse_json(text)
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return str(body)[:500]
+    if isinstance(body.get("errors"), dict):
+        return "; ".join(
+            f"{field + ': ' if field else ''}{detail.get('message', detail) if isinstance(detail, dict) else detail}"
+            for field, detail in body["errors"].items()
+        )[:500]
+    for key in ("message", "data"):
+        if isinstance(body.get(key), str):
+            return body[key][:500]
+    return ""
 
 
 def _event_data(data_lines: list[str]) -> Any:

@@ -19,7 +19,7 @@ import httpx
 
 from ..stored_json import escape_lone_surrogates, oddities
 from .address_guard import GuardedTransport
-from .answers import StreamEvent, parse_json, server_sent_events
+from .answers import StreamEvent, error_message_of, parse_json, server_sent_events
 from .errors import (
     ProjectMisconfigured,
     RateLimited,
@@ -212,7 +212,7 @@ class Transport:
 
     def _error_for(self, response: httpx.Response, surface: Surface) -> VoiceflowError:
         status = response.status_code
-        upstream_message = _upstream_message(response)
+        upstream_message = error_message_of(response.text)
         if status in (401, 403):
             return Unauthorized(
                 f"Voiceflow refused the credentials (the {surface.credential} is wrong, revoked, "
@@ -264,25 +264,6 @@ class Transport:
             status=status,
             upstream_message=upstream_message,
         )
-
-
-def _upstream_message(response: httpx.Response) -> str:
-    """The human part of any of the runtime's three error envelopes (§7.1 item 2)."""
-    try:
-        body = parse_json(response.text)
-    except ValueError:
-        return ""
-    if not isinstance(body, dict):
-        return str(body)[:500]
-    if isinstance(body.get("errors"), dict):
-        return "; ".join(
-            f"{field + ': ' if field else ''}{detail.get('message', detail) if isinstance(detail, dict) else detail}"
-            for field, detail in body["errors"].items()
-        )[:500]
-    for key in ("message", "data"):
-        if isinstance(body.get(key), str):
-            return body[key][:500]
-    return ""
 
 
 def retry_after_s(response: httpx.Response, now: datetime | None = None) -> float:
