@@ -170,6 +170,10 @@ def run(names: list[str]) -> int:
         print(f"Unknown process {', '.join(unknown)}; Procfile.dev has {', '.join(definitions)}.")
         return 2
     chosen = {name: definitions[name] for name in names or definitions}
+    if "sandbox" in definitions:
+        # The local stack runs the sandbox, here or in another terminal (README, Operations):
+        # whatever runs here may send requests to it (SANDBOX_ENABLED, voiceflow_admin/settings.py).
+        os.environ.setdefault("SANDBOX_ENABLED", "true")
     var_dir = Path(os.environ.get("VAR_DIR") or ROOT / "var")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if "web" in chosen:

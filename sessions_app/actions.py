@@ -622,13 +622,8 @@ def do_interact(
 
     def send(c: SessionClient, _before: dict) -> dict:
         answer = c.interact(user_id, action, config=config, verbose=True)
-        if isinstance(answer, dict) and isinstance(answer.get("trace"), list):
-            traces.extend(answer["trace"])
-            if isinstance(answer.get("state"), dict):
-                return answer["state"]
-        elif isinstance(answer, list):
-            traces.extend(answer)
-        return c.get_state(user_id)
+        traces.extend(answer.traces)
+        return answer.state
 
     entry = _write(
         environment=environment,

@@ -20,7 +20,7 @@ FAILURES = {
     "5xx": {"mode": "5xx", "status": 503},
     "drop": {"mode": "drop"},
 }
-# What the person reads for each (the client's messages, sessions_app/voiceflow/client.py).
+# What the person reads for each (the messages of sessions_app/voiceflow/transport.py).
 FAILURE_WORDS = {
     "timeout": f"Voiceflow did not answer within {CLIENT_TIMEOUT_S:g} s.",
     "5xx": "Voiceflow failed (503).",

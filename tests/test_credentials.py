@@ -145,8 +145,7 @@ def test_no_log_line_carries_a_key_or_token(staff_admin, canary, sandbox, caplog
     client.update_variables("logged-user", {"a": 1})
     client.get_state("logged-user")
     client.interact("logged-user", {"type": "launch"}, verbose=True)
-    session_key = client.start_session("logged-user")
-    client.interact_v4(session_key, {"type": "launch"})
+    session_key = client.start_session("logged-user", environment.alias)
     list(client.stream_v4(session_key, {"type": "launch"}))
     with pytest.raises(ValidationFailed) as refused:
         client.replace_state("logged-user", {"stack": [{}], "storage": {}, "variables": {}})

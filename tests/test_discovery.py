@@ -11,8 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sessions_app.discovery import (
-    ANALYTICS,
-    REALTIME,
+    TranscriptSearch,
     import_from_transcripts,
     read_pending_states,
 )
@@ -31,11 +30,11 @@ ORDER_STATE = {
 }
 
 
-@pytest.fixture(params=[REALTIME, ANALYTICS])
+@pytest.fixture(params=[TranscriptSearch.REALTIME, TranscriptSearch.ANALYTICS])
 def source(request, environment) -> str:
     """Each test runs over the realtime search (the project has an access token) and over the
     analytics search (it has none)."""
-    if request.param == ANALYTICS:
+    if request.param == TranscriptSearch.ANALYTICS:
         project = environment.project
         project.access_token = ""
         project.save()
@@ -88,7 +87,11 @@ def test_an_import_records_each_user_with_the_time_of_their_last_activity(
     assert rows["maria"].last_activity_at == DAY + timedelta(hours=5, minutes=1)
     assert rows["+1-555-0142"].last_activity_at == DAY + timedelta(hours=1, minutes=1)
     assert {(row.origin, row.state_pending) for row in rows.values()} == {("imported", True)}
-    route = "realtime.transcripts.search" if source == REALTIME else "analytics.transcripts.search"
+    route = (
+        "realtime.transcripts.search"
+        if source == TranscriptSearch.REALTIME
+        else "analytics.transcripts.search"
+    )
     assert search_requests(sandbox, environment) == {route: 1}
 
 
@@ -443,7 +446,7 @@ def test_importing_from_the_page_records_the_users_and_reports_in_words(
 def test_the_page_says_when_userids_come_from_sessionids(viewer_client, source, environment):
     page = text_of(find_page(viewer_client))
 
-    assert ("sessionID is used as the userID" in page) == (source == ANALYTICS)
+    assert ("sessionID is used as the userID" in page) == (source == TranscriptSearch.ANALYTICS)
 
 
 def test_an_import_with_its_end_before_its_start_is_refused_and_sends_nothing(

@@ -8,6 +8,7 @@ import socket
 import pytest
 from api_support import error_of, token_client
 from django.urls import reverse
+from test_settings import run_django
 
 from sessions_app.models import Environment, Project
 from sessions_app.voiceflow import client_for
@@ -74,14 +75,39 @@ def test_it_refuses_a_name_that_resolves_to_loopback(nothing_private_allowed):
         check_base_url("https://localhost/", what="The runtime base URL")
 
 
-def test_it_allows_the_sandbox_url_by_default(settings):
-    from voiceflow_admin.settings import SANDBOX_URL, VOICEFLOW_ALLOW_PRIVATE_URLS
+# Whether a started dashboard, configured only by the environment given, lets a project use the
+# sandbox's address and the port beside it.
+CHECK_THE_SANDBOX_URLS = """
+import django
+django.setup()
+from sessions_app.voiceflow.address_guard import PrivateAddressRefused, check_base_url
+for url in ("http://127.0.0.1:8200", "http://127.0.0.1:8201"):
+    try:
+        check_base_url(url)
+        print(url, "allowed")
+    except PrivateAddressRefused:
+        print(url, "refused")
+"""
 
-    assert VOICEFLOW_ALLOW_PRIVATE_URLS == [SANDBOX_URL]
-    settings.VOICEFLOW_ALLOW_PRIVATE_URLS = VOICEFLOW_ALLOW_PRIVATE_URLS
-    check_base_url(SANDBOX_URL)
-    with pytest.raises(PrivateAddressRefused):
-        check_base_url(SANDBOX_URL.rsplit(":", 1)[0] + ":8201")
+
+def test_by_default_a_dashboard_with_the_sandbox_allows_the_sandbox_url_only():
+    result = run_django(CHECK_THE_SANDBOX_URLS, SANDBOX_ENABLED="true")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "http://127.0.0.1:8200 allowed",
+        "http://127.0.0.1:8201 refused",
+    ]
+
+
+def test_by_default_a_dashboard_without_the_sandbox_allows_no_private_address():
+    result = run_django(CHECK_THE_SANDBOX_URLS)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "http://127.0.0.1:8200 refused",
+        "http://127.0.0.1:8201 refused",
+    ]
 
 
 def test_an_origin_named_in_the_setting_is_allowed(settings):

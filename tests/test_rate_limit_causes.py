@@ -9,7 +9,7 @@ import pytest
 from api_support import error_of, token_client
 
 from sessions_app.voiceflow import RateLimited, client_for
-from sessions_app.voiceflow.client import _retry_after_s
+from sessions_app.voiceflow.transport import retry_after_s
 from tests.inspector_support import inspect_url, ordering_state, text_of
 
 pytestmark = pytest.mark.production_path
@@ -45,13 +45,13 @@ def test_the_wait_is_the_end_of_voiceflows_window_when_retry_after_says_0():
         },
     )
 
-    assert _retry_after_s(response, now) == pytest.approx(0.6)
+    assert retry_after_s(response, now) == pytest.approx(0.6)
     assert RateLimited("x", retry_after_s=0.6, limited_by="voiceflow").message == "x; retry in 1 s."
 
 
 def test_a_retry_after_without_a_reset_time_is_taken_as_it_is():
-    assert _retry_after_s(httpx.Response(429, headers={"Retry-After": "17"})) == 17
-    assert _retry_after_s(httpx.Response(429)) == 1
+    assert retry_after_s(httpx.Response(429, headers={"Retry-After": "17"})) == 17
+    assert retry_after_s(httpx.Response(429)) == 1
 
 
 def test_voiceflows_429_is_named_as_voiceflows_with_the_windows_real_wait(

@@ -142,6 +142,7 @@ def test_it_refuses_an_unusable_database_url_without_echoing_its_password(databa
         ("LOGIN_FAILURE_LIMIT", "many"),
         ("CELERY_BROKER_URL", "localhost:6379"),
         ("SANDBOX_URL", "127.0.0.1:8200"),
+        ("SANDBOX_ENABLED", "maybe"),
         ("TIME_ZONE", "Mars/Olympus_Mons"),
         ("LOG_LEVEL", "loud"),
     ],
@@ -150,6 +151,41 @@ def test_an_unusable_value_stops_start_up_with_a_message_naming_the_variable(nam
     message = refusal(**{name: value})
 
     assert message.startswith(f"django.core.exceptions.ImproperlyConfigured: {name} must be")
+
+
+ALLOWED_PRIVATE_URLS = """
+import django
+django.setup()
+from django.conf import settings
+print(settings.VOICEFLOW_ALLOW_PRIVATE_URLS)
+"""
+
+
+def test_with_the_sandbox_enabled_its_url_is_the_private_address_allowed_by_default():
+    result = run_django(
+        ALLOWED_PRIVATE_URLS, SANDBOX_ENABLED="true", SANDBOX_URL="http://127.0.0.1:8299"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['http://127.0.0.1:8299']"
+
+
+def test_without_the_sandbox_no_private_address_is_allowed_by_default():
+    result = run_django(ALLOWED_PRIVATE_URLS, SANDBOX_URL="http://127.0.0.1:8299")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_an_explicit_list_of_private_addresses_is_taken_as_it_is():
+    result = run_django(
+        ALLOWED_PRIVATE_URLS,
+        SANDBOX_ENABLED="true",
+        VOICEFLOW_ALLOW_PRIVATE_URLS="http://10.0.0.5:8080",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['http://10.0.0.5:8080']"
 
 
 def test_every_variable_settings_reads_is_documented_in_the_readme():

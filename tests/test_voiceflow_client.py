@@ -21,7 +21,6 @@ from sessions_app.voiceflow import (
     budget,
     client_for,
 )
-from sessions_app.voiceflow.client import pooled_http
 
 pytestmark = pytest.mark.production_path
 
@@ -88,58 +87,46 @@ def test_delete_state_removes_the_state_and_is_idempotent(client, sandbox, sandb
 
 
 def test_legacy_interact_runs_a_turn_and_returns_the_traces(client, sandbox, sandbox_project):
-    traces = client.interact("talker", {"type": "launch"})
+    answer = client.interact("talker", {"type": "launch"})
 
-    assert isinstance(traces, list) and traces
-    assert all("type" in trace for trace in traces)
+    assert answer.traces and all("type" in trace for trace in answer.traces)
+    assert answer.state is None
     stored = sandbox.state(sandbox_project["project_id"], "talker")
     assert stored["stack"], "a turn leaves the conversation somewhere in the flow"
 
 
-def test_legacy_interact_verbose_returns_state_trace_and_request(client):
-    answer = client.interact(
-        "verbose-talker", {"type": "launch"}, variables={"campaign": "spring"}, verbose=True
-    )
+def test_legacy_interact_verbose_returns_the_traces_and_the_state_after_the_turn(
+    client, sandbox, sandbox_project
+):
+    client.update_variables("verbose-talker", {"campaign": "spring"})
 
-    assert set(answer) >= {"state", "trace", "request"}
-    assert answer["request"] == {"type": "launch"}
-    assert answer["state"]["variables"]["campaign"] == "spring"
+    answer = client.interact("verbose-talker", {"type": "launch"}, verbose=True)
+
+    assert answer.traces and all("type" in trace for trace in answer.traces)
+    assert answer.state == sandbox.state(sandbox_project["project_id"], "verbose-talker")
+    assert answer.state["stack"] and answer.state["variables"]["campaign"] == "spring"
 
 
 # ---- v4 sessions ----
 
 
-def test_v4_start_session_then_interact_returns_traces(client):
-    session_key = client.start_session("v4-user")
-
-    traces = client.interact_v4(session_key, {"type": "launch"})
-
-    assert isinstance(session_key, str) and session_key
-    assert traces and all("type" in trace for trace in traces)
-
-
-def test_v4_start_session_in_a_named_environment(client):
-    session_key = client.start_session("v4-env-user", environment_alias="main")
-
-    assert client.interact_v4(session_key, {"type": "launch"})
-
-
-def test_a_new_v4_session_ends_the_previous_key(client):
-    old_key = client.start_session("v4-twice")
-    client.start_session("v4-twice")
-
-    with pytest.raises(Unauthorized):
-        client.interact_v4(old_key, {"type": "launch"})
-
-
-def test_v4_stream_yields_each_trace_then_end(client):
-    session_key = client.start_session("v4-stream")
+def test_v4_stream_yields_each_trace_then_end(client, environment):
+    session_key = client.start_session("v4-stream", environment.alias)
 
     events = list(client.stream_v4(session_key, {"type": "launch"}))
 
+    assert isinstance(session_key, str) and session_key
     assert events[-1] == ("end", {})
-    assert [name for name, _ in events[:-1]] == ["trace"] * (len(events) - 1)
-    assert len(events) > 1 and all("type" in data for _, data in events[:-1])
+    assert [event.name for event in events[:-1]] == ["trace"] * (len(events) - 1)
+    assert len(events) > 1 and all("type" in event.data for event in events[:-1])
+
+
+def test_a_new_v4_session_ends_the_previous_key(client, environment):
+    old_key = client.start_session("v4-twice", environment.alias)
+    client.start_session("v4-twice", environment.alias)
+
+    with pytest.raises(Unauthorized):
+        next(client.stream_v4(old_key, {"type": "launch"}))
 
 
 def test_emit_event_is_accepted(client, sandbox, environment):
@@ -353,7 +340,7 @@ def test_a_request_held_open_is_a_time_out(clean_knobs, environment, settings):
 
 
 def test_a_failing_stream_raises_the_typed_error(client, clean_knobs, environment):
-    session_key = client.start_session("v4-broken-stream")
+    session_key = client.start_session("v4-broken-stream", environment.alias)
     clean_knobs.knobs(failures={"mode": "5xx", "status": 502, "routes": ["v4.stream"]})
 
     with pytest.raises(UpstreamFailure):
@@ -367,8 +354,7 @@ def test_clients_of_one_runtime_share_one_connection_pool(environment, productio
     first = client_for(environment)
     second = client_for(production_environment)
 
-    assert first.http is second.http
-    assert first.http is pooled_http(environment.project.runtime_url, first.timeout_s)
+    assert first.transport.http_for(first.runtime) is second.transport.http_for(second.runtime)
 
 
 def test_the_client_never_shows_the_key_in_its_repr(client, environment):

@@ -100,26 +100,25 @@ def test_delete_state_removes_the_state_and_is_idempotent(client, sandbox, realt
     assert routes(sandbox, realtime_environment.project) == {"realtime.state.delete": 2}
 
 
-def test_interact_sends_a_turn_and_returns_the_bare_traces(client, sandbox, realtime_environment):
-    traces = client.interact("talker", {"type": "launch"})
+def test_interact_sends_a_turn_and_returns_its_traces(client, sandbox, realtime_environment):
+    answer = client.interact("talker", {"type": "launch"})
 
-    assert [trace["type"] for trace in traces][-2:] == ["choice", "no-reply"]
+    assert [trace["type"] for trace in answer.traces][-2:] == ["choice", "no-reply"]
+    assert answer.state is None
     assert stored(sandbox, realtime_environment, "talker")["stack"]
     assert routes(sandbox, realtime_environment.project) == {"realtime.send": 1}
 
 
-def test_interact_verbose_answers_like_the_legacy_api_with_the_state_after_the_turn(
+def test_interact_verbose_returns_the_traces_and_the_state_after_the_turn(
     client, sandbox, realtime_environment
 ):
-    answer = client.interact(
-        "verbose-talker", {"type": "launch"}, variables={"campaign": "spring"}, verbose=True
-    )
+    client.update_variables("verbose-talker", {"campaign": "spring"})
 
-    assert set(answer) == {"state", "trace", "request"}
-    assert answer["request"] == {"type": "launch"}
-    assert answer["trace"] and all("type" in trace for trace in answer["trace"])
-    assert answer["state"] == stored(sandbox, realtime_environment, "verbose-talker")
-    assert answer["state"]["variables"]["campaign"] == "spring"
+    answer = client.interact("verbose-talker", {"type": "launch"}, verbose=True)
+
+    assert answer.traces and all("type" in trace for trace in answer.traces)
+    assert answer.state == stored(sandbox, realtime_environment, "verbose-talker")
+    assert answer.state["variables"]["campaign"] == "spring"
 
 
 def test_probe_reads_a_user_nobody_has(client):

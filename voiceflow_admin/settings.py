@@ -454,9 +454,14 @@ DISCOVERY_LOOKBACK_HOURS = _int("DISCOVERY_LOOKBACK_HOURS", 24, minimum=1)
 VOICEFLOW_TIMEOUT_S = _seconds("VOICEFLOW_TIMEOUT_S", 10.0)
 VOICEFLOW_DEFAULT_RUNTIME_URL = "https://general-runtime.voiceflow.com"
 SANDBOX_URL = _http_url("SANDBOX_URL", "http://127.0.0.1:8200")
+# Whether the local sandbox runs beside the dashboard: `make start` (scripts/start.py) sets it
+# for the processes of Procfile.dev, which runs one; a deployment runs none.
+SANDBOX_ENABLED = _bool("SANDBOX_ENABLED", False)
 # Origins a project may point at although they are private, loopback or link-local addresses
-# (docs/security.md). By default only the local sandbox.
-VOICEFLOW_ALLOW_PRIVATE_URLS = _http_urls("VOICEFLOW_ALLOW_PRIVATE_URLS", [SANDBOX_URL])
+# (docs/security.md). By default the sandbox's when it runs, and nothing private otherwise.
+VOICEFLOW_ALLOW_PRIVATE_URLS = _http_urls(
+    "VOICEFLOW_ALLOW_PRIVATE_URLS", [SANDBOX_URL] if SANDBOX_ENABLED else []
+)
 # Step-up confirmation: the password re-entered this recently covers high-impact work.
 STEP_UP_MINUTES = _int("STEP_UP_MINUTES", 10, minimum=1)
 STEP_UP_PRELOAD_THRESHOLD = _int("STEP_UP_PRELOAD_THRESHOLD", 1000, minimum=1)

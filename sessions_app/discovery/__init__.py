@@ -7,11 +7,10 @@ read (paced by the project's request budget) so the index can be searched by var
 """
 
 from .importing import (
-    ANALYTICS,
     MAX_PAGES,
-    REALTIME,
     ImportReport,
     ReadReport,
+    TranscriptSearch,
     import_from_transcripts,
     read_pending_states,
     source_for,
@@ -20,11 +19,10 @@ from .search import ACTIVITY_WINDOWS, search_by_activity
 
 __all__ = [
     "ACTIVITY_WINDOWS",
-    "ANALYTICS",
     "MAX_PAGES",
-    "REALTIME",
     "ImportReport",
     "ReadReport",
+    "TranscriptSearch",
     "import_from_transcripts",
     "read_pending_states",
     "search_by_activity",

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from django.db import transaction
 from django.db.models import F
@@ -20,8 +21,14 @@ from ..voiceflow import (
     validate_user_id,
 )
 
-REALTIME = "realtime"
-ANALYTICS = "analytics"
+
+class TranscriptSearch(StrEnum):
+    """Which of Voiceflow's transcript searches an import pages through (voiceflow-api.md §6)."""
+
+    REALTIME = "realtime"  # §6.1, with the project's access token: transcripts name the userID
+    ANALYTICS = "analytics"  # §6.2, with the project key: transcripts name a sessionID only
+
+
 # At most this many pages (of 100 transcripts) per import; a longer range is imported in parts.
 MAX_PAGES = 50
 # Rows are looked up and written in batches that every database accepts in one statement.
@@ -30,16 +37,16 @@ BATCH = 500
 STOPPING_ERRORS = (Unauthorized, UnknownEnvironment, RateLimited)
 
 
-def source_for(project: Project) -> str:
+def source_for(project: Project) -> TranscriptSearch:
     """The realtime search when the project has an access token (it returns userIDs), else the
     analytics search with the project key (it returns sessionIDs only)."""
     # The hint is set whenever the token is, and reading it decrypts nothing.
-    return REALTIME if project.access_token_hint else ANALYTICS
+    return TranscriptSearch.REALTIME if project.access_token_hint else TranscriptSearch.ANALYTICS
 
 
 @dataclass(frozen=True)
 class ImportReport:
-    source: str
+    source: TranscriptSearch
     pages: int
     transcripts: int
     user_ids: int
@@ -101,7 +108,7 @@ def import_from_transcripts(
     """
     client = client_for(environment, max_wait_s=max_wait_s)
     source = source_for(environment.project)
-    if source == REALTIME:
+    if source == TranscriptSearch.REALTIME:
         search, id_field = client.search_transcripts, "userID"
     else:
         # The analytics search has no userID; its sessionID is taken for one (voiceflow-api.md

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from ..access import require
-from ..discovery import REALTIME, import_from_transcripts, search_by_activity, source_for
+from ..discovery import TranscriptSearch, import_from_transcripts, search_by_activity, source_for
 from ..discovery.forms import ActivitySearchForm, ImportForm
 from ..discovery.tasks import read_imported_states
 from ..encryption import UndecryptableSecret
@@ -54,7 +54,7 @@ def _render(
     context = {
         "environment": environment,
         "uses_realtime_search": environment is not None
-        and source_for(environment.project) == REALTIME,
+        and source_for(environment.project) == TranscriptSearch.REALTIME,
         "search_form": search_form,
         "searching": any(request.GET.get(name) for name in ("user", "active", "value")),
         "results": results,

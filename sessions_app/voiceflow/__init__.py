@@ -3,6 +3,7 @@
 from django.conf import settings
 
 from . import budget
+from .answers import StreamEvent, TurnAnswer
 from .client import TRANSCRIPT_PAGE_MAX, SessionClient, Target
 from .errors import (
     InvalidUserID,
@@ -15,6 +16,7 @@ from .errors import (
     ValidationFailed,
     VoiceflowError,
 )
+from .transport import Transport
 from .userids import user_id_warning, validate_user_id
 
 __all__ = [
@@ -23,7 +25,9 @@ __all__ = [
     "NoSessionApi",
     "RateLimited",
     "SessionClient",
+    "StreamEvent",
     "Target",
+    "TurnAnswer",
     "Unauthorized",
     "UnknownEnvironment",
     "UpstreamFailure",
@@ -82,9 +86,7 @@ def client_for(
     def on_rate_limited(retry_after_s: float) -> None:
         budget.defer(project.pk, retry_after_s)
 
-    return SessionClient(
-        target,
-        timeout_s=settings.VOICEFLOW_TIMEOUT_S,
-        pacer=pacer,
-        on_rate_limited=on_rate_limited,
+    transport = Transport(
+        timeout_s=settings.VOICEFLOW_TIMEOUT_S, pacer=pacer, on_rate_limited=on_rate_limited
     )
+    return SessionClient(target, transport)

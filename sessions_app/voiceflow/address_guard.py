@@ -1,5 +1,6 @@
 """Where a project may send requests: never to a private, loopback, link-local or reserved
-address unless its origin is in VOICEFLOW_ALLOW_PRIVATE_URLS (by default the local sandbox only).
+address unless its origin is in VOICEFLOW_ALLOW_PRIVATE_URLS (by default only the local
+sandbox's, and only where it runs: SANDBOX_ENABLED).
 
 A project's base URLs are typed in by people; without this check a stored project could make the
 dashboard send its requests, with a key in the Authorization header, to internal services (cloud

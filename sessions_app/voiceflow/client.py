@@ -1,10 +1,9 @@
 """The one way this product calls Voiceflow (voiceflow-api.md is the contract).
 
-`SessionClient` addresses one environment of one project. Every call goes through `_send`, which
-paces the request against the project's shared budget, applies the time-out, and turns every
-status and transport failure into a typed `VoiceflowError`. Views, the REST API and bulk workers
-all use this class; bulk workers call it from a thread pool (httpx.Client is thread-safe and keeps
-one connection pool per host).
+`SessionClient` addresses one environment of one project. It knows Voiceflow's endpoints; every
+request goes through the project's `Transport` (transport.py: pacing against the shared budget,
+time-outs, the private-address guard, typed errors), and every answer is read by `answers.py`.
+Views, the REST API and bulk workers all use this class, bulk workers from a thread pool.
 
 Voiceflow serves a project from three hosts (§0): the runtime (legacy state API, v4 sessions), the
 realtime API (newer state API, transcript search with a personal access token) and the analytics
@@ -12,35 +11,25 @@ API (transcript search with the project key). Each is a `Surface`; the state cal
 the project chose, through `state_apis.py`.
 """
 
-import json
-import re
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
-from ..stored_json import escape_lone_surrogates, oddities
-from .address_guard import GuardedTransport
-from .errors import (
-    InvalidUserID,
-    NoSessionApi,
-    ProjectMisconfigured,
-    RateLimited,
-    Unauthorized,
-    UnknownEnvironment,
-    UpstreamFailure,
-    UpstreamTimeout,
-    ValidationFailed,
-    VoiceflowError,
+from ..models import Project
+from .answers import (
+    StreamEvent,
+    TurnAnswer,
+    project_file_of,
+    session_key_of,
+    transcript_of,
+    transcripts_of,
 )
+from .errors import InvalidUserID, NoSessionApi, UpstreamFailure
 from .state_apis import LegacyStateApi, RealtimeStateApi
+from .transport import Surface, Transport
 
-LEGACY = "legacy"
-REALTIME = "realtime"
 # Messages of the runtime's `verror` envelope that mean "this environment/version does not
 # resolve" rather than "your request is malformed" (voiceflow-api.md §1.A, §7.1 item 1).
 _VERSION_MESSAGES = (
@@ -53,13 +42,8 @@ _VERSION_MESSAGES = (
 )
 # The realtime API's refusals of an alias or version all name one or the other (§1.C, §7.3).
 _REALTIME_ENVIRONMENT_MESSAGES = ("environment", "version")
-# What an HTTP header value may hold here: printable ASCII, single spaces inside ("Bearer x").
-_HEADER_VALUE = re.compile(r"[!-~]+( [!-~]+)*")
 # Both transcript searches take at most this many per page (§6.1, §6.2).
 TRANSCRIPT_PAGE_MAX = 100
-
-Pacer = Callable[[], None]
-RateLimitListener = Callable[[float], None]
 
 
 @dataclass(frozen=True)
@@ -70,7 +54,7 @@ class Target:
     project_id: str
     version_id: str
     api_key: str = field(repr=False)
-    state_api: str = LEGACY
+    state_api: str = Project.StateApi.LEGACY
     realtime_url: str = ""
     analytics_url: str = ""
     project_api_url: str = ""
@@ -79,75 +63,10 @@ class Target:
     realtime_version: str = "draft"
 
 
-@dataclass(frozen=True)
-class Surface:
-    """One of Voiceflow's hosts as this client addresses it, and the words its failures need."""
-
-    base_url: str
-    authorization: str = field(repr=False)
-    credential: str  # what a refused Authorization was, for people
-    environment: str  # how this host was told the environment
-    environment_messages: tuple[str, ...]  # upstream wording that means "no such environment"
-    url_name: str  # the project setting that holds base_url
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-_pools: dict[tuple[str, float], httpx.Client] = {}
-_pools_lock = threading.Lock()
-
-
-def pooled_http(runtime_url: str, timeout_s: float) -> httpx.Client:
-    """One keep-alive connection pool per runtime host, shared by every thread of the process."""
-    key = (runtime_url.rstrip("/"), timeout_s)
-    with _pools_lock:
-        client = _pools.get(key)
-        if client is None or client.is_closed:
-            client = httpx.Client(
-                base_url=key[0],
-                timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-                transport=GuardedTransport(
-                    limits=httpx.Limits(max_connections=64, max_keepalive_connections=32)
-                ),
-                headers={"User-Agent": "voiceflow-session-admin"},
-            )
-            _pools[key] = client
-        return client
-
-
-def json_body_bytes(value: Any) -> bytes:
-    """A request body as Voiceflow's own JSON.stringify would write it: lone surrogates a state
-    may hold (read from Voiceflow, stored_json.py) as \\uXXXX escapes, so what was read can be
-    written back. NaN and Infinity have no JSON form at all: refused, naming where they are."""
-    try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except ValueError:
-        where = next((odd for odd in oddities(value) if "not a JSON number" in odd), "a value")
-        raise ValidationFailed(
-            f"Nothing was sent: {where}, and JSON cannot carry it to Voiceflow. Set it to a "
-            "number or null first."
-        ) from None
-    return escape_lone_surrogates(text).encode()
-
-
-def _parse_json(text: str) -> Any:
-    # Traces may carry raw control characters inside strings (voiceflow-api.md §1.C), which
-    # strict JSON refuses.
-    return json.loads(text, strict=False)
-
-
 class SessionClient:
-    def __init__(
-        self,
-        target: Target,
-        *,
-        timeout_s: float,
-        pacer: Pacer | None = None,
-        on_rate_limited: RateLimitListener | None = None,
-    ) -> None:
+    def __init__(self, target: Target, transport: Transport) -> None:
         self.target = target
-        self.timeout_s = timeout_s
-        self.pacer = pacer
-        self.on_rate_limited = on_rate_limited
+        self.transport = transport
         self.runtime = Surface(
             base_url=target.runtime_url,
             authorization=target.api_key,
@@ -181,10 +100,16 @@ class SessionClient:
             environment_messages=("version",),
             url_name="Project API base URL",
         )
-        self.http = pooled_http(target.runtime_url, timeout_s)
-        self.state_api = (
-            RealtimeStateApi(self) if target.state_api == REALTIME else LegacyStateApi(self)
-        )
+        if target.state_api == Project.StateApi.REALTIME:
+            self.state_api: LegacyStateApi | RealtimeStateApi = RealtimeStateApi(
+                transport,
+                self.realtime,
+                project_id=target.project_id,
+                environment_alias=target.environment_alias,
+                version=target.realtime_version,
+            )
+        else:
+            self.state_api = LegacyStateApi(transport, self.runtime)
 
     # ---- conversation state (§1.A or §1.C, as the project chose) ----
 
@@ -206,81 +131,46 @@ class SessionClient:
     # ---- turns ----
 
     def interact(
-        self,
-        user_id: str,
-        action: dict,
-        *,
-        config: dict | None = None,
-        variables: dict | None = None,
-        verbose: bool = False,
-    ) -> Any:
-        """One turn: a bare trace list, or `{state, trace, request}` when verbose."""
-        return self.state_api.interact(
-            user_id, action, config=config, variables=variables, verbose=verbose
-        )
+        self, user_id: str, action: dict, *, config: dict | None = None, verbose: bool = False
+    ) -> TurnAnswer:
+        """One turn: its traces, and with `verbose` the state after it."""
+        return self.state_api.interact(user_id, action, config=config, verbose=verbose)
 
-    def start_session(self, user_id: str, environment_alias: str | None = None) -> str:
-        """v4: a session key for the user; any earlier key of the same user stops working."""
+    def start_session(self, user_id: str, environment_alias: str) -> str:
+        """v4: a session key for the user in that environment; any earlier key of the same user
+        stops working."""
         if not 1 <= len(user_id) <= 256:
             raise InvalidUserID("A v4 session userID has 1 to 256 characters.")
-        project = quote(self.target.project_id, safe="")
-        if environment_alias:
-            path = f"/v4/project/{project}/environment/{quote(environment_alias, safe='')}/session"
-        else:
-            path = f"/v4/project/{project}/session"
+        path = (
+            f"/v4/project/{quote(self.target.project_id, safe='')}"
+            f"/environment/{quote(environment_alias, safe='')}/session"
+        )
         try:
-            answer = self._send("POST", path, json_body={"userID": user_id})
+            answer = self.transport.send(self.runtime, "POST", path, json_body={"userID": user_id})
         except UpstreamFailure as error:
-            raise self._without_v4(error) from error
-        if not isinstance(answer, dict) or not answer.get("sessionKey"):
-            raise UpstreamFailure("Voiceflow did not return a session key.")
-        return answer["sessionKey"]
-
-    def interact_v4(
-        self,
-        session_key: str,
-        action: dict,
-        *,
-        variables: dict | None = None,
-        config: dict | None = None,
-    ) -> list[dict]:
-        body = self._v4_body(action, variables, config)
-        try:
-            answer = self._send("POST", "/v4/interact", json_body=body, authorization=session_key)
-        except UpstreamFailure as error:
-            raise self._without_v4(error) from error
-        return answer.get("traces", []) if isinstance(answer, dict) else []
+            if error.status == 404:
+                raise self._no_session_api(error) from error
+            raise
+        return session_key_of(answer)
 
     def stream_v4(
-        self,
-        session_key: str,
-        action: dict,
-        *,
-        variables: dict | None = None,
-        config: dict | None = None,
-    ) -> Iterator[tuple[str, Any]]:
-        """Yield `(event, data)` as each server-sent event arrives, ending with `("end", {})`."""
-        body = self._v4_body(action, variables, config)
-        self._pace()
-        headers = self._headers(self.runtime, session_key) | {"Accept": "text/event-stream"}
+        self, session_key: str, action: dict, *, config: dict | None = None
+    ) -> Iterator[StreamEvent]:
+        """A v4 turn: each server-sent event as it arrives (`trace`…), ending with `end`."""
+        body: dict[str, Any] = {"action": action}
+        if config:
+            body["config"] = config
         try:
-            with self.http.stream(
-                "POST", "/v4/interact/stream", json=body, headers=headers
-            ) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    error = self._error_for(response, self.runtime)
-                    raise self._without_v4(error) if isinstance(error, UpstreamFailure) else error
-                yield from _server_sent_events(response.iter_lines())
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeout(self._timeout_message()) from exc
-        except httpx.TransportError as exc:
-            raise UpstreamFailure(self._unreachable_message(exc)) from exc
+            yield from self.transport.stream(
+                self.runtime, "/v4/interact/stream", json_body=body, authorization=session_key
+            )
+        except UpstreamFailure as error:
+            if error.status == 404:
+                raise self._no_session_api(error) from error
+            raise
 
-    def _without_v4(self, error: UpstreamFailure) -> VoiceflowError:
+    def _no_session_api(self, error: UpstreamFailure) -> NoSessionApi:
         """A 404 from a v4 route that names no environment: the runtime has no such routes."""
-        if error.status != 404:
-            return error
         return NoSessionApi(
             f"This runtime has no v4 session API: {self.runtime.base_url} answered 404 on "
             "/v4/… (older private clouds and the open-source runtime do not have it). Send the "
@@ -292,7 +182,7 @@ class SessionClient:
     def emit_event(self, session_id: str, action: dict) -> None:
         project = quote(self.target.project_id, safe="")
         path = f"/v2/project/{project}/session/{quote(session_id, safe='')}/event"
-        self._send("POST", path, json_body={"action": action})
+        self.transport.send(self.runtime, "POST", path, json_body={"action": action})
 
     def probe(self) -> dict:
         """A harmless read used by "Test connection": the state of a user nobody has."""
@@ -320,14 +210,14 @@ class SessionClient:
                 "environmentAlias": self.target.environment_alias,
                 "version": self.target.realtime_version,
             }
-        answer = self._send(
+        answer = self.transport.send(
+            self.realtime,
             "POST",
             "/v1/stable/transcript/search",
-            surface=self.realtime,
             params={"projectID": self.target.project_id},
             json_body=body,
         )
-        return _transcripts_of(answer)
+        return transcripts_of(answer)
 
     def search_analytics_transcripts(
         self,
@@ -347,14 +237,14 @@ class SessionClient:
         body: dict[str, Any] = _date_range(start, end)
         if this_environment_only:
             body["environmentID"] = self.target.version_id
-        answer = self._send(
+        answer = self.transport.send(
+            self.analytics,
             "POST",
             f"/v1/transcript/project/{quote(self.target.project_id, safe='')}",
-            surface=self.analytics,
             params={"take": take, "skip": skip, "order": "DESC"},
             json_body=body,
         )
-        return _transcripts_of(answer)
+        return transcripts_of(answer)
 
     def transcript_pages(
         self,
@@ -380,22 +270,17 @@ class SessionClient:
         realtime API with the access token where the project has one (§6.1), else the analytics
         API with the key (§6.2)."""
         if self.realtime.authorization:
-            answer = self._send(
+            answer = self.transport.send(
+                self.realtime,
                 "GET",
                 f"/v1/stable/transcript/{quote(transcript_id, safe='')}",
-                surface=self.realtime,
                 params={"projectID": self.target.project_id},
             )
         else:
-            answer = self._send(
-                "GET",
-                f"/v1/transcript/{quote(transcript_id, safe='')}",
-                surface=self.analytics,
+            answer = self.transport.send(
+                self.analytics, "GET", f"/v1/transcript/{quote(transcript_id, safe='')}"
             )
-        transcript = answer.get("transcript") if isinstance(answer, dict) else None
-        if not isinstance(transcript, dict):
-            raise UpstreamFailure("Voiceflow answered without the transcript.")
-        return transcript
+        return transcript_of(answer)
 
     def user_transcripts(self, user_id: str, *, take: int = 10) -> list[dict]:
         """The user's latest transcripts, newest first (without logs).
@@ -406,24 +291,24 @@ class SessionClient:
         """
         body = {"sessionID": user_id}
         if self.realtime.authorization:
-            answer = self._send(
+            answer = self.transport.send(
+                self.realtime,
                 "POST",
                 "/v1/stable/transcript/search",
-                surface=self.realtime,
                 params={"projectID": self.target.project_id},
                 json_body={"take": take, "skip": 0} | body,
             )
         else:
-            answer = self._send(
+            answer = self.transport.send(
+                self.analytics,
                 "POST",
                 f"/v1/transcript/project/{quote(self.target.project_id, safe='')}",
-                surface=self.analytics,
                 params={"take": take, "skip": 0, "order": "DESC"},
                 json_body=body,
             )
         return [
             transcript
-            for transcript in _transcripts_of(answer)
+            for transcript in transcripts_of(answer)
             if transcript.get("userID") in (None, user_id)
         ]
 
@@ -431,148 +316,10 @@ class SessionClient:
 
     def export_project(self, version: str) -> dict:
         """The project file (`.vf`) of a version: a versionID, `development` or `production`."""
-        answer = self._send(
-            "GET", f"/v2/versions/{quote(version, safe='')}/export", surface=self.project_api
+        answer = self.transport.send(
+            self.project_api, "GET", f"/v2/versions/{quote(version, safe='')}/export"
         )
-        if not isinstance(answer, dict):
-            raise UpstreamFailure("Voiceflow's Project API answered without a project file.")
-        return answer
-
-    # ---- plumbing ----
-
-    @staticmethod
-    def _v4_body(action: dict, variables: dict | None, config: dict | None) -> dict:
-        body: dict[str, Any] = {"action": action}
-        if variables:
-            body["variables"] = variables
-        if config:
-            body["config"] = config
-        return body
-
-    def _headers(self, surface: Surface, authorization: str | None = None) -> dict[str, str]:
-        headers = {"Authorization": authorization or surface.authorization, **dict(surface.headers)}
-        for name, value in headers.items():
-            if not _HEADER_VALUE.fullmatch(value):
-                what = {"Authorization": surface.credential}.get(name, name)
-                raise ProjectMisconfigured(
-                    f"The project's {what} cannot be sent to Voiceflow: it holds spaces, line "
-                    "breaks or non-ASCII characters, which an HTTP header cannot carry. Enter it "
-                    "again on the project's page."
-                )
-        return headers
-
-    def _pace(self) -> None:
-        if self.pacer is not None:
-            self.pacer()
-
-    def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        params: dict | None = None,
-        authorization: str | None = None,
-        surface: Surface | None = None,
-    ) -> Any:
-        surface = surface or self.runtime
-        if not (authorization or surface.authorization):
-            raise Unauthorized(
-                f"This project has no {surface.credential}, which this call needs; add one on "
-                "the project's page."
-            )
-        headers = self._headers(surface, authorization)
-        body = None
-        if json_body is not None:
-            body = json_body_bytes(json_body)
-            headers["Content-Type"] = "application/json"
-        self._pace()
-        try:
-            response = pooled_http(surface.base_url, self.timeout_s).request(
-                method,
-                path,
-                content=body,
-                params=params,
-                headers=headers,
-            )
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeout(self._timeout_message()) from exc
-        except httpx.TransportError as exc:
-            raise UpstreamFailure(self._unreachable_message(exc, surface)) from exc
-        if response.status_code >= 400:
-            raise self._error_for(response, surface)
-        # DELETE answers 200 with an empty body under a JSON content type (§9).
-        if not response.content.strip():
-            return None
-        try:
-            return _parse_json(response.text)
-        except ValueError as exc:
-            raise UpstreamFailure(
-                f"Voiceflow answered {response.status_code} with a body that is not JSON.",
-                status=response.status_code,
-            ) from exc
-
-    def _timeout_message(self) -> str:
-        return f"Voiceflow did not answer within {self.timeout_s:g} s. Nothing is known to have changed; try again."
-
-    def _unreachable_message(self, exc: Exception, surface: Surface | None = None) -> str:
-        base_url = (surface or self.runtime).base_url
-        return f"Could not reach Voiceflow at {base_url} ({type(exc).__name__}). Try again shortly."
-
-    def _error_for(self, response: httpx.Response, surface: Surface) -> VoiceflowError:
-        status = response.status_code
-        upstream_message = _upstream_message(response)
-        if status in (401, 403):
-            return Unauthorized(
-                f"Voiceflow refused the credentials (the {surface.credential} is wrong, revoked, "
-                f"expired, or for another project). Upstream said: {upstream_message or status}",
-                status=status,
-                upstream_message=upstream_message,
-            )
-        if status == 429:
-            retry_after_s = _retry_after_s(response)
-            if self.on_rate_limited is not None:
-                self.on_rate_limited(retry_after_s)
-            return RateLimited(
-                "Voiceflow's rate limit was reached",
-                status=status,
-                upstream_message=upstream_message,
-                retry_after_s=retry_after_s,
-                limited_by="voiceflow",
-            )
-        lowered = upstream_message.lower()
-        if status in (400, 404) and any(
-            marker in lowered for marker in surface.environment_messages
-        ):
-            return UnknownEnvironment(
-                f"Voiceflow cannot find this environment's version "
-                f"({surface.environment}): {upstream_message}",
-                status=status,
-                upstream_message=upstream_message,
-            )
-        if status == 404:
-            return UpstreamFailure(
-                f"Voiceflow has no such endpoint at {surface.base_url}; check the {surface.url_name}.",
-                status=status,
-                upstream_message=upstream_message,
-            )
-        if status == 408:
-            return UpstreamTimeout(self._timeout_message(), status=status)
-        if status == 413:
-            return ValidationFailed(
-                "The state is too large for Voiceflow (the limit is 1 MB).", status=status
-            )
-        if 400 <= status < 500:
-            return ValidationFailed(
-                f"Voiceflow refused the request: {upstream_message or status}",
-                status=status,
-                upstream_message=upstream_message,
-            )
-        return UpstreamFailure(
-            f"Voiceflow failed ({status}). Nothing is known to have changed; try again.",
-            status=status,
-            upstream_message=upstream_message,
-        )
+        return project_file_of(answer)
 
 
 def _iso_utc(moment: datetime) -> str:
@@ -587,77 +334,3 @@ def _date_range(start: datetime | None, end: datetime | None) -> dict[str, str]:
     if end is not None:
         dates["endDate"] = _iso_utc(end)
     return dates
-
-
-def _transcripts_of(answer: Any) -> list[dict]:
-    transcripts = answer.get("transcripts") if isinstance(answer, dict) else None
-    if not isinstance(transcripts, list):
-        raise UpstreamFailure("Voiceflow's transcript search answered without a transcript list.")
-    return [transcript for transcript in transcripts if isinstance(transcript, dict)]
-
-
-def _upstream_message(response: httpx.Response) -> str:
-    """The human part of any of the runtime's three error envelopes (§7.1 item 2)."""
-    try:
-        body = _parse_json(response.text)
-    except ValueError:
-        return ""
-    if not isinstance(body, dict):
-        return str(body)[:500]
-    if isinstance(body.get("errors"), dict):
-        return "; ".join(
-            f"{field + ': ' if field else ''}{detail.get('message', detail) if isinstance(detail, dict) else detail}"
-            for field, detail in body["errors"].items()
-        )[:500]
-    for key in ("message", "data"):
-        if isinstance(body.get(key), str):
-            return body[key][:500]
-    return ""
-
-
-def _retry_after_s(response: httpx.Response, now: datetime | None = None) -> float:
-    """How long Voiceflow really asks to wait after a 429.
-
-    Its Retry-After is whole seconds rounded down (backend-utils sends
-    `Math.floor(msBeforeNext / 1000)`), so it says 0 in the last second of the window;
-    `X-RateLimit-Reset` (an ISO time, voiceflow-api.md §9) gives the window's end exactly. The
-    later of the two is the wait.
-    """
-    try:
-        wait_s = max(float(response.headers.get("Retry-After", "")), 0.0)
-    except ValueError:
-        wait_s = 0.0
-    reset = response.headers.get("X-RateLimit-Reset", "")
-    try:
-        reset_at = datetime.fromisoformat(reset.replace("Z", "+00:00"))
-    except ValueError:
-        reset_at = None
-    if reset_at is not None and reset_at.tzinfo is not None:
-        wait_s = max(wait_s, (reset_at - (now or datetime.now(UTC))).total_seconds())
-    return wait_s if wait_s > 0 else 1.0
-
-
-def _event_data(data_lines: list[str]) -> Any:
-    """An event's data: JSON when it parses, else its text."""
-    raw = "\n".join(data_lines)
-    try:
-        return _parse_json(raw)
-    except ValueError:
-        return raw
-
-
-def _server_sent_events(lines: Iterator[str]) -> Iterator[tuple[str, Any]]:
-    event, data_lines = "message", []
-    for line in lines:
-        if line == "":
-            if data_lines:
-                yield event, _event_data(data_lines)
-            event, data_lines = "message", []
-        elif line.startswith(":"):
-            continue
-        elif line.startswith("event:"):
-            event = line[6:].strip()
-        elif line.startswith("data:"):
-            data_lines.append(line[5:].lstrip(" "))
-    if data_lines:
-        yield event, _event_data(data_lines)

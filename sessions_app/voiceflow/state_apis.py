@@ -2,58 +2,58 @@
 
 A project chooses one (`Project.state_api`); `SessionClient` hands its state calls to the matching
 class here, so the rest of the product reads and writes a conversation the same way over either.
-Both send through `SessionClient._send`, which keeps pacing, time-outs and error mapping in one
-place; these classes only know paths, bodies and answer shapes (voiceflow-api.md §1.A, §1.C, §8).
+Both send through the project's `Transport` (pacing, time-outs, error mapping) and read answers
+with `answers.py`; these classes only know paths and bodies (voiceflow-api.md §1.A, §1.C, §8).
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .answers import TurnAnswer, legacy_turn, realtime_state_of, realtime_traces, state_of
 from .errors import UpstreamFailure
+from .transport import Surface, Transport
 from .userids import user_path
-
-if TYPE_CHECKING:
-    from .client import SessionClient
 
 
 class LegacyStateApi:
     """`/state/user/{userID}` on the runtime host: project key, `versionID` header (§1.A)."""
 
-    def __init__(self, client: "SessionClient") -> None:
-        self.client = client
+    def __init__(self, transport: Transport, runtime: Surface) -> None:
+        self.transport = transport
+        self.runtime = runtime
+
+    def _send(self, method: str, path: str, **options: Any) -> Any:
+        return self.transport.send(self.runtime, method, path, **options)
 
     def get_state(self, user_id: str) -> dict:
-        state = self.client._send("GET", f"/state/user/{user_path(user_id)}")
-        return state if isinstance(state, dict) else {}
+        return state_of(self._send("GET", f"/state/user/{user_path(user_id)}"))
 
     def replace_state(self, user_id: str, state: dict) -> dict:
-        return self.client._send("PUT", f"/state/user/{user_path(user_id)}", json_body=state)
+        return self._send("PUT", f"/state/user/{user_path(user_id)}", json_body=state)
 
     def delete_state(self, user_id: str) -> None:
-        self.client._send("DELETE", f"/state/user/{user_path(user_id)}")
+        self._send("DELETE", f"/state/user/{user_path(user_id)}")
 
     def update_variables(self, user_id: str, variables: dict) -> dict:
-        return self.client._send(
+        return self._send(
             "PATCH", f"/state/user/{user_path(user_id)}/variables", json_body=variables
         )
 
     def interact(
-        self,
-        user_id: str,
-        action: dict,
-        *,
-        config: dict | None,
-        variables: dict | None,
-        verbose: bool,
-    ) -> Any:
+        self, user_id: str, action: dict, *, config: dict | None, verbose: bool
+    ) -> TurnAnswer:
         body: dict[str, Any] = {"action": action}
         if config is not None:
             body["config"] = config
-        if variables:
-            body["state"] = {"variables": variables}
-        params = {"verbose": "true"} if verbose else None
-        return self.client._send(
-            "POST", f"/state/user/{user_path(user_id)}/interact", json_body=body, params=params
+        answer = self._send(
+            "POST",
+            f"/state/user/{user_path(user_id)}/interact",
+            json_body=body,
+            params={"verbose": "true"} if verbose else None,
         )
+        turn = legacy_turn(answer)
+        if verbose and turn.state is None:
+            return TurnAnswer(turn.traces, self.get_state(user_id))
+        return turn
 
 
 class RealtimeStateApi:
@@ -65,18 +65,27 @@ class RealtimeStateApi:
     like any other.
     """
 
-    def __init__(self, client: "SessionClient") -> None:
-        self.client = client
+    def __init__(
+        self,
+        transport: Transport,
+        realtime: Surface,
+        *,
+        project_id: str,
+        environment_alias: str,
+        version: str,
+    ) -> None:
+        self.transport = transport
+        self.realtime = realtime
+        self.version = version
+        self.query = {
+            "projectID": project_id,
+            "environmentAlias": environment_alias,
+            "version": version,
+        }
 
     def _send(self, method: str, path: str, json_body: Any = None) -> Any:
-        target = self.client.target
-        query = {
-            "projectID": target.project_id,
-            "environmentAlias": target.environment_alias,
-            "version": target.realtime_version,
-        }
-        return self.client._send(
-            method, path, surface=self.client.realtime, params=query, json_body=json_body
+        return self.transport.send(
+            self.realtime, method, path, params=self.query, json_body=json_body
         )
 
     @staticmethod
@@ -93,8 +102,7 @@ class RealtimeStateApi:
             if _answered_not_found(error):
                 return {}
             raise
-        state = answer.get("state") if isinstance(answer, dict) else None
-        return state if isinstance(state, dict) else {}
+        return realtime_state_of(answer)
 
     def replace_state(self, user_id: str, state: dict) -> dict:
         self._send("PATCH", self._state_path(user_id), json_body=state)
@@ -113,32 +121,20 @@ class RealtimeStateApi:
         return self.get_state(user_id)
 
     def interact(
-        self,
-        user_id: str,
-        action: dict,
-        *,
-        config: dict | None,
-        variables: dict | None,
-        verbose: bool,
-    ) -> Any:
-        """Send (`PUT /v1/stable/conversation/{userID}`), answered in the legacy shapes.
+        self, user_id: str, action: dict, *, config: dict | None, verbose: bool
+    ) -> TurnAnswer:
+        """Send (`PUT /v1/stable/conversation/{userID}`), answered like the legacy interact.
 
-        The realtime body has no `config` and no state: Voiceflow's defaults decide which trace
-        types come back, and variables are merged by a PATCH before the turn (shallow, where the
-        legacy interact deep-merges). `verbose` reads the state after the turn.
+        The realtime body has no `config`: Voiceflow's defaults decide which trace types come
+        back. `verbose` reads the state after the turn.
         """
-        if variables:
-            self._send("PATCH", f"{self._state_path(user_id)}/variables", {"variables": variables})
         answer = self._send(
             "PUT",
             f"/v1/stable/conversation/{user_path(user_id)}",
-            {"action": action, "version": self.client.target.realtime_version},
+            {"action": action, "version": self.version},
         )
-        traces = answer.get("traces") if isinstance(answer, dict) else answer
-        traces = traces if isinstance(traces, list) else []
-        if not verbose:
-            return traces
-        return {"state": self.get_state(user_id), "trace": traces, "request": action}
+        traces = realtime_traces(answer)
+        return TurnAnswer(traces, self.get_state(user_id) if verbose else None)
 
 
 def _answered_not_found(error: UpstreamFailure) -> bool:
