@@ -769,13 +769,6 @@ def gunicorn(log_path: Path) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=5).status_code == 200
-    except httpx.TimeoutException:
-        return False  # accepted but not served yet: no worker has finished booting
-
-
 @pytest.fixture(params=["live_server", "gunicorn"])
 def web_server(request, transactional_db, tmp_path) -> Iterator[str]:
     if request.param == "live_server":
