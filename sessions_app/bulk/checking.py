@@ -27,7 +27,7 @@ from ..models import (
     WriteMode,
 )
 from ..stored_json import storable_text
-from ..voiceflow import user_id_warning
+from ..voiceflow import edge_space_warning, user_id_warning
 from .parsing import Problem, Row, read_csv, read_jsonl, read_user_ids, text_lines_as_binary
 
 BATCH_SIZE = 1000
@@ -370,6 +370,7 @@ def _fill(
     batch: list[Row] = []
     fatal = False
     long_user_ids = 0  # longer than hosted Voiceflow documents: sent, with a warning
+    spaced_user_ids = 0  # beginning or ending with a space: sent as written, with a warning
 
     def note(problem: Problem) -> None:
         nonlocal fatal
@@ -440,6 +441,7 @@ def _fill(
             note(entry)
             continue
         long_user_ids += bool(user_id_warning(entry.user_id))
+        spaced_user_ids += bool(edge_space_warning(entry.user_id))
         batch.append(entry)
         if len(batch) >= BATCH_SIZE:
             flush_rows()
@@ -468,11 +470,15 @@ def _fill(
     if fatal:
         job.items.all().delete()
     job.total_items = job.items.count()
-    job.validation_report = report_of(job, fatal=fatal, long_user_ids=long_user_ids)
+    job.validation_report = report_of(
+        job, fatal=fatal, long_user_ids=long_user_ids, spaced_user_ids=spaced_user_ids
+    )
     job.save(update_fields=["total_items", "validation_report"])
 
 
-def report_of(job: BulkJob, *, fatal: bool, long_user_ids: int = 0) -> dict:
+def report_of(
+    job: BulkJob, *, fatal: bool, long_user_ids: int = 0, spaced_user_ids: int = 0
+) -> dict:
     """The validation report: exact counts and the first PROBLEMS_KEPT problems (the job's
     rejected rows hold them all)."""
     rows = job.rejected_rows.all()
@@ -493,6 +499,7 @@ def report_of(job: BulkJob, *, fatal: bool, long_user_ids: int = 0) -> dict:
         ],
         "fatal": fatal,
         "long_user_ids": long_user_ids,
+        "spaced_user_ids": spaced_user_ids,
     }
 
 

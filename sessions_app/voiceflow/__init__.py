@@ -15,7 +15,7 @@ from .errors import (
     ValidationFailed,
     VoiceflowError,
 )
-from .userids import user_id_warning, validate_user_id
+from .userids import edge_space_warning, user_id_warning, validate_user_id
 
 __all__ = [
     "TRANSCRIPT_PAGE_MAX",
@@ -31,6 +31,7 @@ __all__ = [
     "ValidationFailed",
     "VoiceflowError",
     "client_for",
+    "edge_space_warning",
     "user_id_warning",
     "validate_user_id",
 ]
