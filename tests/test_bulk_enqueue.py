@@ -8,6 +8,8 @@ from django.db import transaction
 from sessions_app import bulk
 from sessions_app.models import BulkJob
 
+pytestmark = pytest.mark.production_path
+
 
 class RolledBack(Exception):
     pass

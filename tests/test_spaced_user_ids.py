@@ -13,6 +13,8 @@ from sessions_app.models import AuditEntry, BulkJob, WriteMode
 from sessions_app.voiceflow import edge_space_warning, validate_user_id
 from tests.inspector_support import inspect_url, text_of
 
+pytestmark = pytest.mark.production_path
+
 SPACED = "  spaced-customer "
 
 
