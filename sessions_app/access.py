@@ -28,10 +28,15 @@ def require(request: HttpRequest, codename: str) -> None:
         raise MissingPermission(codename)
 
 
+def environment_or_404(environment_id: int) -> Environment:
+    """The environment with its project, or 404: how pages and the API look one up."""
+    return get_object_or_404(Environment.objects.select_related("project"), pk=environment_id)
+
+
 def environment_for(request: HttpRequest, environment_id: int, codename: str) -> Environment:
     """The environment, if the signed-in operator holds `codename`."""
     require(request, codename)
-    return get_object_or_404(Environment.objects.select_related("project"), pk=environment_id)
+    return environment_or_404(environment_id)
 
 
 def can(request: HttpRequest, codename: str) -> bool:

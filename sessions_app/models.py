@@ -208,6 +208,78 @@ class WriteMode(models.TextChoices):
     SINGLE_REQUEST = "single_request", "One request per user: no undo"
 
 
+class BulkJobQuerySet(models.QuerySet):
+    """Every change of a job's status, one method a transition. Each is one conditional UPDATE
+    that returns how many jobs it changed (0: the job was no longer in a state it applies to),
+    so two operators, or an operator and a worker, never undo each other's change."""
+
+    def finish_check(self, *, refused: bool) -> int:
+        """The worker's check of the input is done: a draft, or refused when no row can run."""
+        Status = BulkJob.Status
+        return self.filter(status=Status.VALIDATING).update(
+            status=Status.REFUSED if refused else Status.DRAFT, heartbeat_at=None
+        )
+
+    def start(self, started_by, write_mode: str) -> int:
+        return self.filter(status=BulkJob.Status.DRAFT).update(
+            status=BulkJob.Status.QUEUED,
+            started_by=started_by
+            if started_by is not None and started_by.is_authenticated
+            else None,
+            write_mode=write_mode,
+        )
+
+    def mark_running(self) -> int:
+        """A worker task took the queued job."""
+        return self.filter(status=BulkJob.Status.QUEUED).update(
+            status=BulkJob.Status.RUNNING, heartbeat_at=timezone.now()
+        )
+
+    def pause(self, stop_reason: str | None = None) -> int:
+        """Paused by an operator, or stopped by the engine with `stop_reason`."""
+        fields = {} if stop_reason is None else {"stop_reason": stop_reason}
+        return self.filter(status__in=[BulkJob.Status.QUEUED, BulkJob.Status.RUNNING]).update(
+            status=BulkJob.Status.PAUSED, **fields
+        )
+
+    def resume(self) -> int:
+        return self.filter(status=BulkJob.Status.PAUSED).update(
+            status=BulkJob.Status.QUEUED, stop_reason=""
+        )
+
+    def cancel(self) -> int:
+        Status = BulkJob.Status
+        return self.filter(status__in=[Status.QUEUED, Status.RUNNING, Status.PAUSED]).update(
+            status=Status.CANCELLED
+        )
+
+    def complete(self) -> int:
+        """Every item of a queued or running job has ended."""
+        return self.filter(status__in=[BulkJob.Status.QUEUED, BulkJob.Status.RUNNING]).update(
+            status=BulkJob.Status.COMPLETED, finished_at=timezone.now()
+        )
+
+    def complete_empty(self, started_by=None) -> int:
+        """A draft with nothing to do (a scheduled run or a campaign's end that matched no
+        one) is on record as completed at once."""
+        now = timezone.now()
+        return self.filter(status=BulkJob.Status.DRAFT).update(
+            status=BulkJob.Status.COMPLETED, started_by=started_by, started_at=now, finished_at=now
+        )
+
+    def reopen(self) -> int:
+        """A completed job runs again (its failed items, retried)."""
+        return self.filter(status=BulkJob.Status.COMPLETED).update(
+            status=BulkJob.Status.QUEUED, finished_at=None
+        )
+
+    def end_cancelled(self) -> int:
+        """A cancelled job whose last started item has ended gets its finish time."""
+        return self.filter(status=BulkJob.Status.CANCELLED, finished_at__isnull=True).update(
+            finished_at=timezone.now()
+        )
+
+
 class BulkJob(models.Model):
     class Kind(models.TextChoices):
         PRELOAD = "preload", "Preload variables"
@@ -276,6 +348,8 @@ class BulkJob(models.Model):
     notify_webhook_url = models.URLField(max_length=500, blank=True, default="")
     # Events already announced ("finished", "failed", "stalled"): each is sent once.
     notified = models.JSONField(default=list, blank=True)
+
+    objects = BulkJobQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -60,7 +60,7 @@ def announce(job_id: int, event: str) -> None:
         .exists()
     )
     if has_targets:
-        transaction.on_commit(lambda: notify_job.delay(job_id, event))
+        notify_job.delay_on_commit(job_id, event)
 
 
 def message_for(job: BulkJob, event: str) -> str:

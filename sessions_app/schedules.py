@@ -235,12 +235,7 @@ def run_schedule(schedule_id: int) -> int | None:
         job.refresh_from_db()
         if job.total_items == 0:
             # Nothing matches now: the run is on record, with nothing to do.
-            BulkJob.objects.filter(pk=job.pk).update(
-                status=BulkJob.Status.COMPLETED,
-                started_by=owner,
-                started_at=timezone.now(),
-                finished_at=timezone.now(),
-            )
+            BulkJob.objects.filter(pk=job.pk).complete_empty(started_by=owner)
             return job.pk
         bulk.start_job(
             job, owner, confirmed_production=schedule.confirmed_production, skip_bad_rows=True

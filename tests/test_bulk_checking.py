@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.worker, pytest.mark.production_path]
 
 
 def received(environment, ops, *lines: str) -> BulkJob:
-    return bulk.receive_upload(
+    return bulk.create_job(
         environment,
         ops,
         kind=BulkJob.Kind.PRELOAD,

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.worker, pytest.mark.production_path]
 
 BAD = {
     7: "u07,gold,seven",  # not an integer
-    19: " u19,gold,19",  # a space around the userID
+    19: "u19\x7f,gold,19",  # a control character in the userID
     30: "u30,gold",  # a cell short
     44: "u44,gold,44x",
 }

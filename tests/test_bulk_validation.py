@@ -55,7 +55,6 @@ def nothing_sent(sandbox, sandbox_project) -> bool:
         (",gold,1,true,{}", "userID", "userID is missing"),
         ("u" * 14_337 + ",gold,1,true,{}", "userID", "This userID is too long"),
         ('"tab\there",gold,1,true,{}', "userID", "control character"),
-        (" padded,gold,1,true,{}", "userID", "starts or ends with a space"),
         ("bad-int,gold,twelve,true,{}", "credits:integer", "is not an integer"),
         ("bad-bool,gold,1,yes,{}", "vip:boolean", "is not a boolean"),
         ('bad-json,gold,1,true,"{""tier"": }"', "profile:json", "is not valid JSON"),

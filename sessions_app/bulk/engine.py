@@ -37,6 +37,7 @@ from django.utils import timezone
 
 from .. import actions, notifications
 from ..models import AuditEntry, BulkItem, BulkJob
+from ..segments import mismatch, parse_conditions
 from ..stored_json import storable_text
 from ..voiceflow import (
     RateLimited,
@@ -47,7 +48,6 @@ from ..voiceflow import (
     budget,
     client_for,
 )
-from .jobs import CANCELLED_REASON
 from .progress import item_counts
 
 logger = logging.getLogger(__name__)
@@ -65,6 +65,8 @@ STATUS_FRESH_S = 1.0
 CLAIM_SIZE = 2
 # Errors that are about the environment, not the item: every other item would fail the same way.
 JOB_STOPPING_ERRORS = (Unauthorized, UnknownEnvironment)
+# Why the items a cancelled job never ran are skipped.
+CANCELLED_REASON = "Not run: the job was cancelled."
 
 
 def lost_the_database(error: BaseException) -> bool:
@@ -372,8 +374,6 @@ def segment_recheck(job: BulkJob, item: BulkItem):
     segment's conditions (segments/conditions.py), made on the state read before the write."""
     if job.segment_conditions is None:
         return None
-    from ..segments import mismatch, parse_conditions
-
     conditions = parse_conditions(job.segment_conditions)
 
     def check(state_now: dict) -> str:
@@ -510,9 +510,7 @@ def record(
 
 
 def stop_job(job_id: int, reason: str) -> None:
-    if BulkJob.objects.filter(pk=job_id, status__in=[Status.QUEUED, Status.RUNNING]).update(
-        status=Status.PAUSED, stop_reason=reason
-    ):
+    if BulkJob.objects.filter(pk=job_id).pause(stop_reason=reason):
         notifications.announce(job_id, notifications.FAILED)
 
 
@@ -527,10 +525,7 @@ def finish_if_done(job_id: int) -> None:
     )
     if open_items.exists():
         return
-    now = timezone.now()
-    if BulkJob.objects.filter(pk=job_id, status__in=[Status.QUEUED, Status.RUNNING]).update(
-        status=Status.COMPLETED, finished_at=now
-    ):
+    if BulkJob.objects.filter(pk=job_id).complete():
         counts = item_counts(job_id)
         logger.info(
             "Bulk job %s completed",
@@ -540,9 +535,7 @@ def finish_if_done(job_id: int) -> None:
         notifications.announce(
             job_id, notifications.FAILED if counts.get("failed") else notifications.FINISHED
         )
-    BulkJob.objects.filter(pk=job_id, status=Status.CANCELLED, finished_at__isnull=True).update(
-        finished_at=now
-    )
+    BulkJob.objects.filter(pk=job_id).end_cancelled()
 
 
 def refresh_statistics() -> None:
@@ -568,12 +561,9 @@ def run_job(job_id: int) -> None:
     """The body of the Celery task: work on the job until no item is left to claim."""
     close_old_connections()
     refresh_statistics()
-    now = timezone.now()
-    BulkJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
-        status=Status.RUNNING, heartbeat_at=now
-    )
+    BulkJob.objects.filter(pk=job_id).mark_running()
     BulkJob.objects.filter(pk=job_id, started_at__isnull=True).exclude(status=Status.DRAFT).update(
-        started_at=now
+        started_at=timezone.now()
     )
     job = (
         BulkJob.objects.select_related("environment__project", "started_by", "created_by")
@@ -591,14 +581,13 @@ def run_job(job_id: int) -> None:
 
 
 def sweep() -> list[int]:
-    """Hand on work whose worker vanished; returns the ids of the jobs re-enqueued.
+    """Hand on work whose worker vanished; returns the ids of the jobs to queue again.
 
     1. Claimed items whose lease expired go back to pending (their pending audit row is resumed
        by whoever claims them next).
-    2. Jobs with work left and no sign of life for a lease are enqueued again.
+    2. Jobs with work left and no sign of life for a lease are returned, for the sweep's task to
+       queue again (tasks.sweep_stalled_jobs).
     """
-    from .tasks import enqueue
-
     now = timezone.now()
     released = BulkItem.objects.filter(status=ItemStatus.CLAIMED, lease_until__lt=now).update(
         status=ItemStatus.PENDING, claimed_by="", lease_until=None
@@ -627,7 +616,6 @@ def sweep() -> list[int]:
                 job.pk,
                 extra={"job_id": job.pk},
             )
-            enqueue(job.pk)
             notifications.announce(job.pk, notifications.STALLED)
             requeued.append(job.pk)
     return requeued

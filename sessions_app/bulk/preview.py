@@ -3,7 +3,9 @@
 import json
 from typing import Any
 
+from ..actions import still_set
 from ..models import BulkJob
+from ..segments import mismatch, parse_conditions
 from ..voiceflow import VoiceflowError, client_for
 
 SAMPLE_SIZE = 5
@@ -33,8 +35,6 @@ def _variable_changes(before: dict, after: dict, names: list[str]) -> list[dict]
 def _segment_mismatch(job: BulkJob, user_id: str, state: dict) -> str:
     if job.segment_conditions is None:
         return ""
-    from ..segments import mismatch, parse_conditions
-
     reason = mismatch(parse_conditions(job.segment_conditions), user_id, state)
     return (
         f"Would be skipped: moved since the index was read (no longer {reason})." if reason else ""
@@ -72,8 +72,6 @@ def sample_diffs(job: BulkJob, size: int = SAMPLE_SIZE) -> list[dict]:
             after = {k: v for k, v in current.items() if k not in names}
             diff["changes"] = _variable_changes(current, after, names)
         elif job.kind == BulkJob.Kind.CAMPAIGN_END:
-            from ..actions import still_set
-
             values = item.variables or {}
             kept = still_set(state, values.get("set", {}))
             after = dict(current)

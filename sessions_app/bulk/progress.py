@@ -8,7 +8,7 @@ from django.utils import timezone
 from ..models import BulkItem, BulkJob, WriteMode
 from ..voiceflow.budget import SAFETY_FACTOR, bulk_share
 from ..workers import stall_of
-from .jobs import checking_progress
+from .checking import checking_progress
 
 RATE_WINDOW_S = 60
 # Every kind reads the state (for the audit row and the undo), then writes: GET + PATCH for a

@@ -62,11 +62,7 @@ def end_campaigns() -> list[int]:
                 continue
             end = bulk.create_campaign_end_job(locked, None)
             if end.total_items == 0:
-                BulkJob.objects.filter(pk=end.pk).update(
-                    status=BulkJob.Status.COMPLETED,
-                    started_at=timezone.now(),
-                    finished_at=timezone.now(),
-                )
+                BulkJob.objects.filter(pk=end.pk).complete_empty()
                 continue
             # The operator confirmed the campaign, end date included, when starting it.
             bulk.start_job(end, locked.started_by or locked.created_by, confirmed_production=True)

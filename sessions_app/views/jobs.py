@@ -12,13 +12,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import bulk, step_up
-from ..access import can, environment_for, require
-from ..bulk import limits as bulk_limits
-from ..bulk.parsing import TYPES, parse_variables_object, text_lines_as_binary
+from ..access import can, require
+from ..bulk.forms import NewJobForm, StartJobForm
+from ..bulk.parsing import TYPES
 from ..bulk.preview import sample_diffs
-from ..models import BulkItem, BulkJob, Environment, WriteMode
+from ..models import BulkItem, BulkJob, WriteMode
 from ..personal_data import mask_diffs, mask_validation_report
-from ..workspace import current_environment
+from ..workspace import current_environment, environments_without_secrets
 
 VIEW = "inspect_session"
 # A refused upload lists this many of its problems on the form.
@@ -47,9 +47,13 @@ def job_list(request: HttpRequest) -> HttpResponse:
     return render(request, "jobs/list.html", {"page": page, "can_control": can(request, CONTROL)})
 
 
-def _new_job_context(request: HttpRequest, **extra) -> dict:
+def _new_job_context(request: HttpRequest, form: NewJobForm, **extra) -> dict:
     return {
-        "environments": Environment.objects.select_related("project"),
+        "form": form,
+        # The page's three cards post the same field names: the one posted is filled in again.
+        "posted": form.data,
+        "mode": form.data.get("mode", ""),
+        "environments": environments_without_secrets(),
         "selected_environment": current_environment(request),
         "types": TYPES,
         **extra,
@@ -59,62 +63,23 @@ def _new_job_context(request: HttpRequest, **extra) -> dict:
 def job_new(request: HttpRequest) -> HttpResponse:
     require(request, CONTROL)
     if request.method != "POST":
-        return render(request, "jobs/new.html", _new_job_context(request))
-    mode = request.POST.get("mode", "")
-    environment = environment_for(request, _int(request.POST.get("environment")), CONTROL)
-    upload = request.FILES.get("file")
-    pasted = request.POST.get("user_ids", "")
-    variables = None
+        return render(request, "jobs/new.html", _new_job_context(request, NewJobForm()))
+    form = NewJobForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return render(request, "jobs/new.html", _new_job_context(request, form), status=400)
     try:
-        if upload is not None:
-            bulk_limits.check_upload(upload)
-        bulk_limits.check_pasted(pasted)
-        if mode == "file":
-            kind = BulkJob.Kind.PRELOAD
-            source_format = request.POST.get("format", bulk.Format.CSV)
-            if source_format not in (bulk.Format.CSV, bulk.Format.JSONL):
-                raise ValueError("Choose CSV or JSON Lines.")
-            if upload is None:
-                raise ValueError("Choose a file to upload.")
-        elif mode in ("list", "reset"):
-            kind = BulkJob.Kind.RESET if mode == "reset" else BulkJob.Kind.PRELOAD
-            source_format = bulk.Format.USER_LIST
-            if mode == "list":
-                variables = parse_variables_object(request.POST.get("variables", ""))
-            if upload is None and not pasted.strip():
-                raise ValueError("Paste the userIDs, one a line, or upload a file of them.")
-        else:
-            raise ValueError("Choose what the job does.")
         # Stored as it is and checked by a worker: the page answers at once, whatever the size.
-        job = bulk.receive_upload(
-            environment,
-            request.user,
-            kind=kind,
-            source_format=source_format,
-            binary=upload if upload is not None else text_lines_as_binary(pasted),
-            source_name=upload.name if upload is not None else "pasted list",
-            variables=variables,
-        )
+        job = bulk.create_job(form.cleaned_data["environment"], request.user, **form.job_input())
     except bulk.InputRefused as refusal:
+        form.add_error(None, str(refusal))
         context = _new_job_context(
-            request,
-            error=str(refusal),
-            refused_problems=refusal.problems[:PROBLEMS_ON_FORM],
-            mode=mode,
-            posted=request.POST,
+            request, form, refused_problems=refusal.problems[:PROBLEMS_ON_FORM]
         )
         return render(request, "jobs/new.html", context, status=400)
     except ValueError as error:
-        context = _new_job_context(request, error=str(error), mode=mode, posted=request.POST)
-        return render(request, "jobs/new.html", context, status=400)
+        form.add_error(None, str(error))
+        return render(request, "jobs/new.html", _new_job_context(request, form), status=400)
     return redirect("job_detail", pk=job.pk)
-
-
-def _int(value: str | None) -> int:
-    try:
-        return int(value or 0)
-    except ValueError:
-        return 0
 
 
 @require_GET
@@ -211,16 +176,15 @@ def job_start(request: HttpRequest, pk: int) -> HttpResponse:
         )
         if asking is not None:
             return asking
+    decision = StartJobForm(request.POST)
+    if not decision.is_valid():
+        for errors in decision.errors.values():
+            messages.error(request, errors[0])
+        return redirect("job_detail", pk=job.pk)
     return _control(
         request,
         job,
-        lambda job: bulk.start_job(
-            job,
-            request.user,
-            confirmed_production=request.POST.get("confirm_production") == "on",
-            skip_bad_rows=request.POST.get("skip_bad_rows") == "on",
-            write_mode=request.POST.get("write_mode", WriteMode.READ_FIRST),
-        ),
+        lambda job: bulk.start_job(job, request.user, **decision.start_options()),
         "The job is queued; a worker picks it up in a moment.",
     )
 

@@ -112,7 +112,7 @@ def segment_refresh(request: HttpRequest, pk: int) -> HttpResponse:
     segment = _segment(request, pk, VIEW)
     from ..segments.tasks import refresh_segment
 
-    transaction.on_commit(lambda: refresh_segment.delay(segment.pk))
+    refresh_segment.delay_on_commit(segment.pk)
     messages.success(
         request,
         "The members' states are being read from Voiceflow in the background (at most "

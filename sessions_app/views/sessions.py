@@ -28,6 +28,7 @@ from ..voiceflow import (
     InvalidUserID,
     RateLimited,
     VoiceflowError,
+    edge_space_warning,
     user_id_warning,
     validate_user_id,
 )
@@ -150,7 +151,7 @@ def render_inspector(
         "write_error": error,
         "write_wait": wait_of(write_failure),
         "set_form": set_form or SetVariableForm(initial={"kind": "string"}),
-        "edge_spaces": user_id != user_id.strip(),
+        "edge_space_warning": edge_space_warning(user_id),
         "user_id_warning": user_id_warning(user_id),
         "session_link": request.build_absolute_uri(session_link(environment, user_id)),
         "crm_link": crm_link(environment.project, user_id),

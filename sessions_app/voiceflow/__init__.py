@@ -17,7 +17,7 @@ from .errors import (
     VoiceflowError,
 )
 from .transport import Transport
-from .userids import user_id_warning, validate_user_id
+from .userids import edge_space_warning, user_id_warning, validate_user_id
 
 __all__ = [
     "TRANSCRIPT_PAGE_MAX",
@@ -35,6 +35,7 @@ __all__ = [
     "ValidationFailed",
     "VoiceflowError",
     "client_for",
+    "edge_space_warning",
     "user_id_warning",
     "validate_user_id",
 ]

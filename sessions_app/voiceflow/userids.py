@@ -7,6 +7,12 @@ pass Node's 16 KiB limit (`431`, recorded on the open-source runtime, §9). So o
 characters is used with a warning, and a userID is refused only when it cannot be sent
 (percent-encoded, it would not fit in the request head) or cannot be recorded (every write is
 audited, and the audit trail's index on PostgreSQL keeps at most USER_ID_MAX_LENGTH bytes).
+
+Spaces are part of a userID, leading and trailing ones included. The runtime takes the userID from
+the path, decoded once and never trimmed, and keys the session by exactly that text (§9: a state
+written for `30d4f1 a+b@x.com` is read back under that userID; §1.A documents any string). So a
+userID is used exactly as written everywhere (pages, the API, commands, bulk files); one that
+begins or ends with a space is used with a warning, since it is often a slip of the paste.
 """
 
 from urllib.parse import quote
@@ -56,6 +62,13 @@ def user_id_warning(user_id: str) -> str:
         "Voiceflow's hosted API documents. The runtime stores such userIDs (private clouds, the "
         "open-source runtime); hosted Voiceflow may refuse them."
     )
+
+
+def edge_space_warning(user_id: str) -> str:
+    """A warning about a userID that begins or ends with a space (used as written); or ""."""
+    if user_id == user_id.strip():
+        return ""
+    return "This userID begins or ends with a space; it is used exactly as written."
 
 
 def _segment(user_id: str) -> str:

@@ -315,7 +315,7 @@ class JobListView(KnownFiltersOnly, generics.ListCreateAPIView):
                 bulk_limits.check_pasted(text)
             # Stored and checked by a worker: the answer comes at once, with status
             # "validating" and the check's progress; `start` starts it once checked.
-            job = bulk.receive_upload(
+            job = bulk.create_job(
                 options["environment"],
                 request.user,
                 kind=kind,

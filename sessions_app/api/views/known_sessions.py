@@ -1,11 +1,11 @@
 """The index of sessions seen in an environment, since Voiceflow's state API cannot list users."""
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, serializers
 
+from ...access import environment_or_404
 from ...known_sessions import search_known_sessions
-from ...models import USER_ID_MAX_LENGTH, Environment
+from ...models import USER_ID_MAX_LENGTH
 from ...personal_data import exclude_hidden_matches, exclude_hidden_user_ids
 from ..errors import AUTH_ERRORS, error_responses
 from ..filters import KnownFiltersOnly
@@ -46,7 +46,7 @@ class KnownSessionListView(KnownFiltersOnly, generics.ListAPIView):
     serializer_class = KnownSessionSerializer
 
     def get_queryset(self):
-        environment = get_object_or_404(Environment, pk=self.kwargs["environment_id"])
+        environment = environment_or_404(self.kwargs["environment_id"])
         search = KnownSessionSearchSerializer(data=self.request.query_params)
         search.is_valid(raise_exception=True)
         value = search.validated_data.get("variable", "")

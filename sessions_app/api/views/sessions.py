@@ -4,7 +4,6 @@ The userID travels in the `user` query parameter, so any character it may hold (
 spaces, unicode) is addressable with ordinary query encoding.
 """
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.request import Request
@@ -12,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ... import actions
+from ...access import environment_or_404
 from ...known_sessions import note_session
 from ...models import Environment
 from ...personal_data import mask_state
@@ -117,9 +117,8 @@ class SessionView(APIView):
     permission_classes = [RolePermission]
 
     def environment(self) -> Environment:
-        return get_object_or_404(
-            Environment.objects.select_related("project"), pk=self.kwargs["environment_id"]
-        )
+        # The permission was checked by RolePermission, as `access.environment_for` does on pages.
+        return environment_or_404(self.kwargs["environment_id"])
 
 
 class SessionStateView(SessionView):

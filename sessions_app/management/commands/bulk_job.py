@@ -129,7 +129,7 @@ class Command(OpsCommand):
 
     def _create_from(self, target, actor, kind, source_format, binary, name, merge) -> BulkJob:
         try:
-            return bulk.create_job_from_upload(
+            return bulk.create_job(
                 target,
                 actor,
                 kind=kind,
@@ -137,7 +137,15 @@ class Command(OpsCommand):
                 binary=binary,
                 source_name=name,
                 variables=merge,
+                check_here=True,
             )
+        except bulk.InputRefused as refusal:
+            raise Error(
+                str(refusal),
+                code="validation",
+                returncode=BAD_INPUT,
+                details={"problems": refusal.problems[:PROBLEMS_SHOWN]},
+            ) from None
         except ValueError as error:
             raise Error(str(error), code="validation", returncode=BAD_INPUT) from None
 
