@@ -18,8 +18,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from ..audit import record_job_control
 from ..models import (
     USER_ID_MAX_LENGTH,
+    AuditEntry,
     BulkItem,
     BulkJob,
     BulkRejectedRow,
@@ -734,22 +736,25 @@ def start_job(
     return job
 
 
-def pause_job(job: BulkJob, actor: AbstractBaseUser | None = None) -> BulkJob:
+def pause_job(job: BulkJob, actor: AbstractBaseUser | None, *, source: str) -> BulkJob:
     """Workers finish the item in hand and start no other."""
-    if not _change_status(job, [Status.QUEUED, Status.RUNNING], Status.PAUSED):
-        raise JobStateError("Only a queued or running job can be paused.")
+    with transaction.atomic():
+        if not _change_status(job, [Status.QUEUED, Status.RUNNING], Status.PAUSED):
+            raise JobStateError("Only a queued or running job can be paused.")
+        record_job_control(job, AuditEntry.Action.JOB_PAUSED, actor=actor, source=source)
     return job
 
 
-def resume_job(job: BulkJob, actor: AbstractBaseUser | None = None) -> BulkJob:
+def resume_job(job: BulkJob, actor: AbstractBaseUser | None, *, source: str) -> BulkJob:
     with transaction.atomic():
         if not _change_status(job, [Status.PAUSED], Status.QUEUED, stop_reason=""):
             raise JobStateError("Only a paused job can be resumed.")
+        record_job_control(job, AuditEntry.Action.JOB_RESUMED, actor=actor, source=source)
         _enqueue(job)
     return job
 
 
-def cancel_job(job: BulkJob, actor: AbstractBaseUser | None = None) -> BulkJob:
+def cancel_job(job: BulkJob, actor: AbstractBaseUser | None, *, source: str) -> BulkJob:
     """No item starts any more. An item whose write had started is finished (never left half
     known); every item not started is recorded as skipped."""
     with transaction.atomic():
@@ -757,6 +762,7 @@ def cancel_job(job: BulkJob, actor: AbstractBaseUser | None = None) -> BulkJob:
             job, [Status.QUEUED, Status.RUNNING, Status.PAUSED], Status.CANCELLED
         ):
             raise JobStateError("Only a queued, running or paused job can be cancelled.")
+        record_job_control(job, AuditEntry.Action.JOB_CANCELLED, actor=actor, source=source)
         skipped = job.items.filter(status=ItemStatus.PENDING, attempts=0).update(
             status=ItemStatus.SKIPPED,
             reason=CANCELLED_REASON,

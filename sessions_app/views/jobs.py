@@ -13,10 +13,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .. import bulk, step_up
 from ..access import can, environment_for, require
+from ..audit import JOB_CONTROL_ACTIONS
 from ..bulk import limits as bulk_limits
 from ..bulk.parsing import TYPES, parse_variables_object, text_lines_as_binary
 from ..bulk.preview import sample_diffs
-from ..models import BulkItem, BulkJob, Environment, WriteMode
+from ..models import AuditEntry, BulkItem, BulkJob, Environment, WriteMode
 from ..personal_data import mask_diffs, mask_validation_report
 from ..workspace import current_environment
 
@@ -131,6 +132,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
             bulk.estimated_duration_s(job, write_mode=WriteMode.SINGLE_REQUEST)
         ),
         "undo_jobs": job.undo_jobs.all(),
+        "last_control": job.audit_entries.filter(action__in=JOB_CONTROL_ACTIONS).first(),
         "rejected_rows": job.rejected_rows.all()[:REJECTED_ROWS_SHOWN]
         if job.status not in NOT_STARTED
         else [],
@@ -230,7 +232,7 @@ def job_pause(request: HttpRequest, pk: int) -> HttpResponse:
     return _control(
         request,
         _job(request, pk, CONTROL),
-        lambda job: bulk.pause_job(job, request.user),
+        lambda job: bulk.pause_job(job, request.user, source=AuditEntry.Source.PAGE),
         "Paused: items in hand finish, no other starts.",
     )
 
@@ -240,7 +242,7 @@ def job_resume(request: HttpRequest, pk: int) -> HttpResponse:
     return _control(
         request,
         _job(request, pk, CONTROL),
-        lambda job: bulk.resume_job(job, request.user),
+        lambda job: bulk.resume_job(job, request.user, source=AuditEntry.Source.PAGE),
         "Resumed.",
     )
 
@@ -250,7 +252,7 @@ def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return _control(
         request,
         _job(request, pk, CONTROL),
-        lambda job: bulk.cancel_job(job, request.user),
+        lambda job: bulk.cancel_job(job, request.user, source=AuditEntry.Source.PAGE),
         "Cancelled: items not started are skipped.",
     )
 

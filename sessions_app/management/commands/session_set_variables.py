@@ -3,6 +3,7 @@ import sys
 
 from sessions_app import actions
 from sessions_app.management.cli import OpsCommand, etag_argument, parse_json_object
+from sessions_app.models import AuditEntry
 from sessions_app.voiceflow import client_for
 
 
@@ -47,7 +48,12 @@ class Command(OpsCommand):
             )
             return
         entry = actions.do_set_variables(
-            target, user_id, merge, actor=actor, source="cli", based_on=etag_argument(if_match)
+            target,
+            user_id,
+            merge,
+            actor=actor,
+            source=AuditEntry.Source.CLI,
+            based_on=etag_argument(if_match),
         )
         etag = actions.fingerprint(entry.state_after)
         self.emit(
