@@ -24,7 +24,7 @@ JOB_INCOMPLETE = 7
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 done, 2 bad input, 3 conflict (the conversation moved, or the job's state "
-    "does not allow it), 4 Voiceflow error, 5 environment not found, 6 the --as-user role does "
+    "does not allow it), 4 Voiceflow error, 5 environment or job not found, 6 the --as-user role does "
     "not allow it, 7 the job finished with failed or skipped items."
 )
 
