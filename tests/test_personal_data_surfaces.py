@@ -215,7 +215,10 @@ def test_a_visible_value_is_still_found(viewer, environment, maria):
 @pytest.fixture
 def written(maria, environment, ops):
     return actions.do_set_variables(
-        environment, maria, {"pizza_size": "small"}, actor=ops, source="page"
+        environment,
+        maria,
+        {"pizza_size": "small"},
+        context=actions.WriteContext(actor=ops, source="page"),
     )
 
 

@@ -182,9 +182,9 @@ class SessionStateView(SessionView):
             environment,
             user_id,
             state,
-            actor=request.user,
-            source=AuditEntry.Source.API,
-            based_on=fingerprint,
+            context=actions.WriteContext(
+                actor=request.user, source=AuditEntry.Source.API, based_on=fingerprint
+            ),
         )
         return state_response(request, environment, user_id, entry.state_after or {}, entry=entry)
 
@@ -203,9 +203,11 @@ class SessionStateView(SessionView):
         entry = actions.do_reset_session(
             environment,
             user_id,
-            actor=request.user,
-            source=AuditEntry.Source.API,
-            based_on=based_on(request, required=False),
+            context=actions.WriteContext(
+                actor=request.user,
+                source=AuditEntry.Source.API,
+                based_on=based_on(request, required=False),
+            ),
         )
         return state_response(request, environment, user_id, {}, entry=entry)
 
@@ -235,9 +237,11 @@ class SessionVariablesView(SessionView):
             environment,
             user_id,
             dict(request.data),
-            actor=request.user,
-            source=AuditEntry.Source.API,
-            based_on=based_on(request, required=False),
+            context=actions.WriteContext(
+                actor=request.user,
+                source=AuditEntry.Source.API,
+                based_on=based_on(request, required=False),
+            ),
         )
         return state_response(request, environment, user_id, entry.state_after or {}, entry=entry)
 
@@ -275,9 +279,11 @@ class SessionInteractView(SessionView):
             user_id,
             turn.validated_data["action"],
             config=turn.validated_data.get("config"),
-            actor=request.user,
-            source=AuditEntry.Source.API,
-            based_on=based_on(request, required=False),
+            context=actions.WriteContext(
+                actor=request.user,
+                source=AuditEntry.Source.API,
+                based_on=based_on(request, required=False),
+            ),
         )
         etag = actions.fingerprint(entry.state_after)
         return Response(

@@ -49,9 +49,9 @@ class Command(OpsCommand):
         entry = actions.do_reset_session(
             target,
             user_id,
-            actor=actor,
-            source=AuditEntry.Source.CLI,
-            based_on=etag_argument(if_match),
+            context=actions.WriteContext(
+                actor=actor, source=AuditEntry.Source.CLI, based_on=etag_argument(if_match)
+            ),
         )
         self.emit(
             {"user_id": user_id, "audit_entry": entry.pk, "state_before": entry.state_before},
