@@ -18,7 +18,7 @@ from ..bulk import limits as bulk_limits
 from ..bulk.parsing import TYPES, parse_variables_object, text_lines_as_binary
 from ..bulk.preview import sample_diffs
 from ..models import AuditEntry, BulkItem, BulkJob, Environment, WriteMode
-from ..personal_data import mask_diffs, mask_validation_report
+from ..personal_data import mask_diffs, mask_rejected_rows, mask_validation_report
 from ..workspace import current_environment
 
 VIEW = "inspect_session"
@@ -133,7 +133,9 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         "undo_jobs": job.undo_jobs.all(),
         "last_control": job.audit_entries.filter(action__in=JOB_CONTROL_ACTIONS).first(),
-        "rejected_rows": job.rejected_rows.all()[:REJECTED_ROWS_SHOWN]
+        "rejected_rows": mask_rejected_rows(
+            job.rejected_rows.all()[:REJECTED_ROWS_SHOWN], request.user
+        )
         if job.status not in NOT_STARTED
         else [],
         "can_undo": job.status
