@@ -126,7 +126,7 @@ def post_upload(server: WebServer, token: str, csv_path: Path, environment_id: i
 
 def measure(rows: int, env: dict, environment, token: str, worker_seconds: float) -> dict:
     from sessions_app import bulk
-    from sessions_app.models import BulkJob
+    from sessions_app.models import AuditEntry, BulkJob
 
     csv_path = OUT / f"memory-{rows}.csv"
     write_csv(csv_path, rows)
@@ -159,7 +159,7 @@ def measure(rows: int, env: dict, environment, token: str, worker_seconds: float
                     time.sleep(worker_seconds)
                 job.refresh_from_db()
                 if not bulk.job_progress(job)["is_finished"]:  # a small job may be done already
-                    bulk.cancel_job(job)
+                    bulk.cancel_job(job, None, source=AuditEntry.Source.CLI)
         finally:
             worker.stop()
 

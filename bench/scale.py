@@ -74,7 +74,7 @@ def make_job(environment, operator, size: int):
 
 def measure(job, seconds: float) -> dict:
     from sessions_app import bulk
-    from sessions_app.models import BulkItem
+    from sessions_app.models import AuditEntry, BulkItem
 
     finished = BulkItem.objects.filter(job=job, finished_at__isnull=False)
     deadline = time.monotonic() + 600
@@ -90,7 +90,7 @@ def measure(job, seconds: float) -> dict:
         time.sleep(1)
     job.refresh_from_db()
     if not bulk.job_progress(job)["is_finished"]:
-        bulk.cancel_job(job)
+        bulk.cancel_job(job, None, source=AuditEntry.Source.CLI)
     # Cancelling marks the items left as skipped: only the written ones count.
     done = finished.filter(status="succeeded")
     first = done.order_by("finished_at").first().finished_at

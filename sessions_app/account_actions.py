@@ -17,27 +17,14 @@ from django.db import transaction
 from django.db.models import Q
 from django.db.models.signals import post_save
 from django.dispatch import receiver
-from django.utils import timezone
 from knox.models import AuthToken
 
+from .audit import record
 from .models import AuditEntry
 from .roles import ROLE_NAMES
 
 # The flags of Django's user model that grant power by themselves.
 PRIVILEGE_FLAGS = ("is_superuser", "is_staff", "is_active")
-
-
-def _record(
-    action: str, request_sent: dict, *, actor: AbstractBaseUser | None, source: str
-) -> AuditEntry:
-    return AuditEntry.objects.create(
-        **AuditEntry.actor_fields(actor),
-        source=source,
-        action=action,
-        outcome=AuditEntry.Outcome.SUCCEEDED,
-        completed_at=timezone.now(),
-        request_sent=request_sent,
-    )
 
 
 @transaction.atomic
@@ -47,9 +34,9 @@ def do_create_token(
     """A new token for `user`, who asked for it; the plain token is returned this once."""
     expiry = timedelta(days=expires_in_days) if expires_in_days else None
     token, plain = AuthToken.objects.create(user, expiry=expiry)
-    _record(
+    record(
         AuditEntry.Action.TOKEN_CREATED,
-        {"prefix": token.token_key, "expires_in_days": expires_in_days},
+        request_sent={"prefix": token.token_key, "expires_in_days": expires_in_days},
         actor=user,
         source=source,
     )
@@ -61,7 +48,12 @@ def do_revoke_token(user: AbstractBaseUser, prefix: str, *, source: str) -> bool
     """Revoke one of `user`'s own tokens; False when they have none with this prefix."""
     revoked, _ = AuthToken.objects.filter(user=user, token_key=prefix).delete()
     if revoked:
-        _record(AuditEntry.Action.TOKEN_REVOKED, {"prefix": prefix}, actor=user, source=source)
+        record(
+            AuditEntry.Action.TOKEN_REVOKED,
+            request_sent={"prefix": prefix},
+            actor=user,
+            source=source,
+        )
     return bool(revoked)
 
 
@@ -101,9 +93,9 @@ def do_record_password_change(
     """Revoke every API token of `account` (whoever knew the old password could have made one)
     and write a PASSWORD_CHANGED row naming the account and how many tokens were revoked."""
     revoked, _ = AuthToken.objects.filter(user=account).delete()
-    return _record(
+    return record(
         AuditEntry.Action.PASSWORD_CHANGED,
-        {"user": account.get_username(), "tokens_revoked": revoked},
+        request_sent={"user": account.get_username(), "tokens_revoked": revoked},
         actor=actor,
         source=source,
     )
@@ -150,7 +142,7 @@ def record_access_change(
         change["flags"] = flags
     if set(change) <= {"user", "created"}:
         return None
-    return _record(AuditEntry.Action.ROLE_CHANGED, change, actor=actor, source=source)
+    return record(AuditEntry.Action.ROLE_CHANGED, request_sent=change, actor=actor, source=source)
 
 
 def record_role_permissions_change(
@@ -171,7 +163,7 @@ def record_role_permissions_change(
         change["permissions_granted"] = granted
     if revoked:
         change["permissions_revoked"] = revoked
-    return _record(AuditEntry.Action.ROLE_CHANGED, change, actor=actor, source=source)
+    return record(AuditEntry.Action.ROLE_CHANGED, request_sent=change, actor=actor, source=source)
 
 
 # ---- the Team page: accounts created, given a role, deactivated and reactivated ----

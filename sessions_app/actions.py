@@ -22,13 +22,16 @@ mode. A write whose answer was lost is then sent again on retry; every bulk writ
 
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from . import audit
+from .inspector.diff import values_differ
 from .known_sessions import note_session
 from .models import AuditEntry, BulkJob, Environment, WriteMode
 from .session_lock import one_writer_per_session
@@ -133,264 +136,121 @@ def writable_state(state: dict) -> dict:
     }
 
 
-def _open_entry(
-    *,
-    environment: Environment,
-    user_id: str,
-    action: str,
-    actor: AbstractBaseUser | None,
-    source: str,
-    job: BulkJob | None,
-    state_before: dict | None,
-    request_sent: dict | None,
-    restored_from: AuditEntry | None = None,
-    write_mode: str = WriteMode.READ_FIRST,
-) -> AuditEntry:
-    return AuditEntry.objects.create(
-        **AuditEntry.actor_fields(actor),
-        source=source,
-        job=job,
-        project=environment.project,
-        project_name=environment.project.name,
-        environment=environment,
-        environment_label=environment.label,
-        user_id=user_id,
-        action=action,
-        state_before=state_before,
-        request_sent=request_sent,
-        restored_from=restored_from,
-        write_mode=write_mode,
-    )
+# ---- how a write is made: who writes, and under which conditions ----
 
 
-def _finish(entry: AuditEntry, *, outcome: str, **fields: Any) -> AuditEntry:
-    entry.outcome = outcome
-    entry.completed_at = timezone.now()
-    for name, value in fields.items():
-        setattr(entry, name, storable_text(value) if name == "error" else value)
-    entry.save(update_fields=["outcome", "completed_at", *fields])
-    return entry
+@dataclass(frozen=True)
+class WriteContext:
+    """Everything about a write except what it sends: who acts and from where (for the audit
+    row), and the conditions it is made under."""
+
+    actor: AbstractBaseUser | None
+    source: AuditEntry.Source
+    #: The fingerprint (ETag) of the state the operator read: refuse with Conflict if it moved.
+    based_on: str | None = None
+    #: The bulk job the write belongs to, and the client its items share.
+    job: BulkJob | None = None
+    client: SessionClient | None = None
+    #: An earlier attempt of this write that may or may not have reached Voiceflow.
+    resume: AuditEntry | None = None
+    write_mode: WriteMode = WriteMode.READ_FIRST
+    #: A bulk job's re-check on the live state: why the write no longer applies, or "".
+    precondition: Callable[[dict], str] | None = None
 
 
-def _finish_unread(entry: AuditEntry, error: VoiceflowError) -> AuditEntry:
-    """Record a write abandoned because the state before it could not be read."""
-    return _finish(
-        entry,
-        outcome=AuditEntry.Outcome.FAILED,
-        upstream_status=error.status,
-        error=f"Could not read the current state, nothing was sent: {error.message}",
-    )
+# ---- what a write sends: one class per kind of write ----
 
 
-def _finish_failed(entry: AuditEntry, error: VoiceflowError | StateShapeError) -> AuditEntry:
-    """Record a write Voiceflow refused or that failed on the way, with its upstream status."""
-    return _finish(
-        entry,
-        outcome=AuditEntry.Outcome.FAILED,
-        upstream_status=getattr(error, "status", None),
-        error=str(error),
-    )
+class Change:
+    """What one write sends, and the state it should leave.
 
-
-@one_writer_per_session
-def _write(
-    *,
-    environment: Environment,
-    user_id: str,
-    action: str,
-    actor: AbstractBaseUser | None,
-    source: str,
-    based_on: str | None,
-    job: BulkJob | None,
-    request_sent: dict,
-    send,
-    expected_after,
-    client: SessionClient | None = None,
-    restored_from: AuditEntry | None = None,
-    resume: AuditEntry | None = None,
-    write_mode: str = WriteMode.READ_FIRST,
-    precondition=None,
-) -> AuditEntry:
-    """The shared skeleton of every write.
-
-    `precondition(state_now)` (a bulk job's re-check) returns why the write no longer applies,
-    or ""; then NotApplicable is raised before anything is recorded or sent. A resumed attempt
-    is not re-checked: its write may already have landed.
-
-    `send(client, state_before)` performs the upstream write and returns the state after it.
-    `expected_after(state_before)` says what the state should be once the write is applied; it
-    lets an interrupted attempt (`resume`) finish without writing twice.
-    `write_mode=SINGLE_REQUEST` sends the write without reading first (`send` gets None).
+    `planned_state(state_before)` is the state the write should leave: the dry runs (bulk
+    preview, `--dry-run`) show it, and an interrupted attempt compares it with the live state to
+    finish without writing twice. `send` makes the upstream call and returns the state after it
+    (`state_before` is None for a write sent without the read, WriteMode.SINGLE_REQUEST).
     """
-    validate_user_id(user_id)
-    client = client or client_for(environment)
-    if precondition is not None:
-        # The re-check is made on the state read before the write: never skip the read.
-        write_mode = WriteMode.READ_FIRST
 
-    def open_entry(state_before: dict | None) -> AuditEntry:
-        return _open_entry(
-            environment=environment,
-            user_id=user_id,
-            action=action,
-            actor=actor,
-            source=source,
-            job=job,
-            state_before=state_before,
-            request_sent=request_sent,
-            restored_from=restored_from,
-            write_mode=write_mode,
-        )
+    action: AuditEntry.Action
+    #: The write is built from the state read before it, so it is never sent without the read.
+    needs_the_read = False
+    restored_from: AuditEntry | None = None
 
-    if write_mode == WriteMode.SINGLE_REQUEST:
-        entry = open_entry(None)
-        try:
-            state_after = send(client, None)
-        except (VoiceflowError, StateShapeError) as error:
-            _finish_failed(entry, error)
-            raise
-        note_session(environment, user_id, state_after, origin="written")
-        return _finish(entry, outcome=AuditEntry.Outcome.SUCCEEDED, state_after=state_after)
+    def request_sent(self) -> dict:
+        raise NotImplementedError
 
-    try:
-        state_now = client.get_state(user_id)
-    except VoiceflowError as error:
-        _finish_unread(resume or open_entry(None), error)
-        raise
+    def planned_state(self, state_before: dict) -> dict:
+        raise NotImplementedError
 
-    if resume is not None:
-        # An earlier attempt recorded its "before" and may or may not have reached Voiceflow.
-        # If the state already shows the write, complete the record instead of writing again.
-        entry = resume
-        state_before = entry.state_before if entry.state_before is not None else state_now
-        if entry.state_before is not None and _applied(state_now, expected_after(state_before)):
-            note_session(environment, user_id, state_now, origin="written")
-            return _finish(entry, outcome=AuditEntry.Outcome.SUCCEEDED, state_after=state_now)
-    else:
-        if precondition is not None:
-            reason = precondition(state_now)
-            if reason:
-                raise NotApplicable(reason)
-        state_before = state_now
-        entry = open_entry(state_before)
-        if based_on is not None and fingerprint(state_now) != based_on:
-            _finish(
-                entry,
-                outcome=AuditEntry.Outcome.CONFLICT,
-                error="The conversation changed after it was loaded; nothing was sent.",
-            )
-            raise Conflict(state_now, entry)
+    def send(self, client: SessionClient, user_id: str, state_before: dict | None) -> dict:
+        raise NotImplementedError
 
-    try:
-        state_after = send(client, state_before)
-    except (VoiceflowError, StateShapeError) as error:
-        _finish_failed(entry, error)
-        raise
-    note_session(environment, user_id, state_after, origin="written")
-    return _finish(entry, outcome=AuditEntry.Outcome.SUCCEEDED, state_after=state_after)
+    def not_applicable(self, state_now: dict) -> str:
+        """Why the live state shows the write no longer applies, or ""."""
+        return ""
 
 
-def _applied(state_now: dict, expected: dict) -> bool:
-    return fingerprint(state_now) == fingerprint(expected)
-
-
-def do_set_variables(
-    environment: Environment,
-    user_id: str,
-    variables: dict,
-    *,
-    actor: AbstractBaseUser | None,
-    source: str,
-    based_on: str | None = None,
-    job: BulkJob | None = None,
-    client: SessionClient | None = None,
-    resume: AuditEntry | None = None,
-    write_mode: str = WriteMode.READ_FIRST,
-    precondition=None,
-) -> AuditEntry:
+@dataclass
+class SetVariables(Change):
     """Merge variables (PATCH): each named key is replaced whole, the others are untouched."""
-    if not isinstance(variables, dict) or not variables:
-        raise StateShapeError("Give at least one variable to set.")
 
-    def expected_after(state_before: dict) -> dict:
-        merged = dict(state_before)
-        merged["variables"] = {**state_before.get("variables", {}), **variables}
-        return merged
+    variables: dict
+    action = AuditEntry.Action.SET_VARIABLES
 
-    return _write(
-        environment=environment,
-        user_id=user_id,
-        action=AuditEntry.Action.SET_VARIABLES,
-        actor=actor,
-        source=source,
-        based_on=based_on,
-        job=job,
-        client=client,
-        resume=resume,
-        write_mode=write_mode,
-        precondition=precondition,
-        request_sent={"method": "PATCH", "path": "variables", "body": variables},
-        send=lambda c, _before: c.update_variables(user_id, variables),
-        expected_after=expected_after,
-    )
+    def __post_init__(self) -> None:
+        if not isinstance(self.variables, dict) or not self.variables:
+            raise StateShapeError("Give at least one variable to set.")
+
+    def request_sent(self) -> dict:
+        return {"method": "PATCH", "path": "variables", "body": self.variables}
+
+    def planned_state(self, state_before: dict) -> dict:
+        return {
+            **state_before,
+            "variables": {**state_before.get("variables", {}), **self.variables},
+        }
+
+    def send(self, client: SessionClient, user_id: str, state_before: dict | None) -> dict:
+        return client.update_variables(user_id, self.variables)
 
 
-def do_remove_variables(
-    environment: Environment,
-    user_id: str,
-    names: list[str],
-    *,
-    actor: AbstractBaseUser | None,
-    source: str,
-    based_on: str | None = None,
-    job: BulkJob | None = None,
-    client: SessionClient | None = None,
-    resume: AuditEntry | None = None,
-    precondition=None,
-    missing_ok: bool = False,
-    write_mode: str = WriteMode.READ_FIRST,
-) -> AuditEntry:
+@dataclass
+class RemoveVariables(Change):
     """Remove variables. The API has no delete for a variable, so this is a full-state PUT.
 
     `missing_ok` (a bulk job): names the session does not hold are left out; a session holding
     none of them is not written (NotApplicable).
     """
-    if not names:
-        raise StateShapeError("Name at least one variable to remove.")
 
-    def expected_after(state_before: dict) -> dict:
+    names: list[str]
+    missing_ok: bool = False
+    action = AuditEntry.Action.REMOVE_VARIABLES
+    needs_the_read = True
+
+    def __post_init__(self) -> None:
+        if not self.names:
+            raise StateShapeError("Name at least one variable to remove.")
+
+    def request_sent(self) -> dict:
+        return {"method": "PUT", "path": "state", "remove_variables": self.names}
+
+    def planned_state(self, state_before: dict) -> dict:
         state = writable_state(state_before)
-        state["variables"] = {k: v for k, v in state["variables"].items() if k not in names}
+        state["variables"] = {
+            name: value for name, value in state["variables"].items() if name not in self.names
+        }
         return state
 
-    def check(state_now: dict) -> str:
-        reason = precondition(state_now) if precondition is not None else ""
-        if not reason and missing_ok and not set(names) & set(state_now.get("variables") or {}):
-            reason = f"None of {', '.join(names)} is set in this session."
-        return reason
+    def not_applicable(self, state_now: dict) -> str:
+        if self.missing_ok and not set(self.names) & set(state_now.get("variables") or {}):
+            return f"None of {', '.join(self.names)} is set in this session."
+        return ""
 
-    def send(client: SessionClient, state_before: dict) -> dict:
-        unknown = [name for name in names if name not in state_before.get("variables", {})]
-        if unknown and not missing_ok:
+    def send(self, client: SessionClient, user_id: str, state_before: dict | None) -> dict:
+        held = (state_before or {}).get("variables", {})
+        unknown = [name for name in self.names if name not in held]
+        if unknown and not self.missing_ok:
             raise StateShapeError(f"No variable named {', '.join(unknown)} in this session.")
-        return client.replace_state(user_id, expected_after(state_before))
-
-    return _write(
-        environment=environment,
-        user_id=user_id,
-        action=AuditEntry.Action.REMOVE_VARIABLES,
-        actor=actor,
-        source=source,
-        based_on=based_on,
-        job=job,
-        client=client,
-        resume=resume,
-        precondition=check,
-        write_mode=write_mode,
-        request_sent={"method": "PUT", "path": "state", "remove_variables": names},
-        send=send,
-        expected_after=expected_after,
-    )
+        return client.replace_state(user_id, self.planned_state(state_before or {}))
 
 
 def still_set(state: dict, values_set: dict) -> list[str]:
@@ -403,242 +263,114 @@ def still_set(state: dict, values_set: dict) -> list[str]:
     ]
 
 
-def do_take_back_variables(
-    environment: Environment,
-    user_id: str,
-    values_set: dict,
-    values_before: dict,
-    *,
-    actor: AbstractBaseUser | None,
-    source: str,
-    job: BulkJob | None = None,
-    client: SessionClient | None = None,
-    resume: AuditEntry | None = None,
-    write_mode: str = WriteMode.READ_FIRST,
-) -> AuditEntry:
+@dataclass
+class TakeBackVariables(Change):
     """Take off the values a preload set (a campaign's end): each variable still holding the
     value set gets back its value from before (or goes, when it had none); a variable the
     conversation changed since is left as it is. Nothing left to take back: NotApplicable."""
 
-    def expected_after(state_before: dict) -> dict:
+    values_set: dict
+    values_before: dict
+    action = AuditEntry.Action.SET_VARIABLES
+    needs_the_read = True
+
+    def request_sent(self) -> dict:
+        return {"method": "PUT", "path": "state", "take_back": sorted(self.values_set)}
+
+    def planned_state(self, state_before: dict) -> dict:
         state = writable_state(state_before)
         variables = dict(state["variables"])
-        for name in still_set(state_before, values_set):
-            if name in values_before:
-                variables[name] = values_before[name]
+        for name in still_set(state_before, self.values_set):
+            if name in self.values_before:
+                variables[name] = self.values_before[name]
             else:
                 variables.pop(name, None)
         state["variables"] = variables
         return state
 
-    def check(state_now: dict) -> str:
+    def not_applicable(self, state_now: dict) -> str:
         if not state_now:
             return "The session has no state any more."
-        if not still_set(state_now, values_set):
+        if not still_set(state_now, self.values_set):
             return (
                 "Every value was changed by the conversation since it was set: "
-                f"{', '.join(values_set)} left as they are."
+                f"{', '.join(self.values_set)} left as they are."
             )
         return ""
 
-    return _write(
-        environment=environment,
-        user_id=user_id,
-        action=AuditEntry.Action.SET_VARIABLES,
-        actor=actor,
-        source=source,
-        based_on=None,
-        job=job,
-        client=client,
-        resume=resume,
-        precondition=check,
-        write_mode=write_mode,
-        request_sent={"method": "PUT", "path": "state", "take_back": sorted(values_set)},
-        send=lambda c, before: c.replace_state(user_id, expected_after(before)),
-        expected_after=expected_after,
-    )
+    def send(self, client: SessionClient, user_id: str, state_before: dict | None) -> dict:
+        return client.replace_state(user_id, self.planned_state(state_before or {}))
 
 
-def do_replace_state(
-    environment: Environment,
-    user_id: str,
-    state: dict,
-    *,
-    actor: AbstractBaseUser | None,
-    source: str,
-    based_on: str | None = None,
-) -> AuditEntry:
+@dataclass
+class ReplaceState(Change):
     """Replace the whole state (PUT) after checking it has the shape Voiceflow requires.
 
     A state exactly as read may be sent back: `writable_state` leaves out what the runtime
     returns but refuses.
     """
-    sent = writable_state(check_state_shape(state))
-    return _write(
-        environment=environment,
-        user_id=user_id,
-        action=AuditEntry.Action.REPLACE_STATE,
-        actor=actor,
-        source=source,
-        based_on=based_on,
-        job=None,
-        request_sent={"method": "PUT", "path": "state", "body": sent},
-        send=lambda c, _before: c.replace_state(user_id, sent),
-        expected_after=lambda _before: sent,
-    )
+
+    state: dict
+    action = AuditEntry.Action.REPLACE_STATE
+
+    def __post_init__(self) -> None:
+        self.state = writable_state(check_state_shape(self.state))
+
+    def request_sent(self) -> dict:
+        return {"method": "PUT", "path": "state", "body": self.state}
+
+    def planned_state(self, state_before: dict) -> dict:
+        return self.state
+
+    def send(self, client: SessionClient, user_id: str, state_before: dict | None) -> dict:
+        return client.replace_state(user_id, self.state)
 
 
-def do_reset_session(
-    environment: Environment,
-    user_id: str,
-    *,
-    actor: AbstractBaseUser | None,
-    source: str,
-    based_on: str | None = None,
-    job: BulkJob | None = None,
-    client: SessionClient | None = None,
-    resume: AuditEntry | None = None,
-    write_mode: str = WriteMode.READ_FIRST,
-    precondition=None,
-) -> AuditEntry:
+@dataclass
+class Reset(Change):
     """Delete the state (DELETE). The state before is kept in the audit row, so it can come back."""
 
-    def send(c: SessionClient, _before: dict) -> dict:
-        c.delete_state(user_id)
+    action = AuditEntry.Action.RESET
+
+    def request_sent(self) -> dict:
+        return {"method": "DELETE", "path": "state"}
+
+    def planned_state(self, state_before: dict) -> dict:
         return {}
 
-    return _write(
-        environment=environment,
-        user_id=user_id,
-        action=AuditEntry.Action.RESET,
-        actor=actor,
-        source=source,
-        based_on=based_on,
-        job=job,
-        client=client,
-        resume=resume,
-        write_mode=write_mode,
-        precondition=precondition,
-        request_sent={"method": "DELETE", "path": "state"},
-        send=send,
-        expected_after=lambda _before: {},
-    )
+    def send(self, client: SessionClient, user_id: str, state_before: dict | None) -> dict:
+        client.delete_state(user_id)
+        return {}
 
 
-def do_put_back(
-    environment: Environment,
-    user_id: str,
-    state: dict | None,
-    *,
-    actor: AbstractBaseUser | None,
-    source: str,
-    based_on: str | None = None,
-    job: BulkJob | None = None,
-    restored_from: AuditEntry | None = None,
-    client: SessionClient | None = None,
-    resume: AuditEntry | None = None,
-    write_mode: str = WriteMode.READ_FIRST,
-) -> AuditEntry:
+@dataclass
+class PutBack(Change):
     """Make the conversation hold `state` again: a PUT, or a DELETE when it had no state.
 
     A state that only ever held variables (a PATCH on an unknown user creates one) cannot be
     written back by PUT, which requires stack and storage; it is restored as an empty stack and
     storage with those variables, which Voiceflow treats the same on the next turn.
     """
-    target = state or {}
 
-    def send(c: SessionClient, _before: dict) -> dict:
-        if not target:
-            c.delete_state(user_id)
-            return {}
-        return c.replace_state(user_id, writable_state(target))
+    state: dict | None
+    restored_from: AuditEntry | None = None
+    action = AuditEntry.Action.RESTORE
 
-    def expected_after(_before: dict) -> dict:
-        return writable_state(target) if target else {}
-
-    return _write(
-        environment=environment,
-        user_id=user_id,
-        action=AuditEntry.Action.RESTORE,
-        actor=actor,
-        source=source,
-        based_on=based_on,
-        job=job,
-        client=client,
-        resume=resume,
-        write_mode=write_mode,
-        restored_from=restored_from,
-        request_sent={
-            "method": "PUT" if target else "DELETE",
+    def request_sent(self) -> dict:
+        return {
+            "method": "PUT" if self.state else "DELETE",
             "path": "state",
-            "restored_from": restored_from.pk if restored_from else None,
-        },
-        send=send,
-        expected_after=expected_after,
-    )
+            "restored_from": self.restored_from.pk if self.restored_from else None,
+        }
 
+    def planned_state(self, state_before: dict) -> dict:
+        return writable_state(self.state) if self.state else {}
 
-def do_restore(
-    entry: AuditEntry,
-    *,
-    actor: AbstractBaseUser | None,
-    source: str,
-    based_on: str | None = None,
-) -> AuditEntry:
-    """Put back the state recorded before an audited write."""
-    if entry.environment is None:
-        raise StateShapeError("The environment of this record no longer exists.")
-    if entry.state_before is None:
-        raise StateShapeError("This record has no state before the write to put back.")
-    return do_put_back(
-        entry.environment,
-        entry.user_id,
-        entry.state_before,
-        actor=actor,
-        source=source,
-        based_on=based_on,
-        restored_from=entry,
-    )
-
-
-def do_interact(
-    environment: Environment,
-    user_id: str,
-    action: dict,
-    *,
-    actor: AbstractBaseUser | None,
-    source: str,
-    config: dict | None = None,
-    based_on: str | None = None,
-) -> tuple[AuditEntry, list]:
-    """Send one turn (a launch, text, button request…) and return the traces Voiceflow answered.
-
-    A turn changes the state like any write, so it is audited the same way: the state before
-    it, the action sent and the state after it. The verbose form of interact returns the state
-    after the turn with the traces, so no second read is needed.
-    """
-    _check_turn(action, config)
-    traces: list = []
-
-    def send(c: SessionClient, _before: dict) -> dict:
-        answer = c.interact(user_id, action, config=config, verbose=True)
-        traces.extend(answer.traces)
-        return answer.state
-
-    entry = _write(
-        environment=environment,
-        user_id=user_id,
-        action=AuditEntry.Action.INTERACT,
-        actor=actor,
-        source=source,
-        based_on=based_on,
-        job=None,
-        request_sent={"method": "POST", "path": "interact", "action": action, "config": config},
-        send=send,
-        # Only consulted when resuming an interrupted write, which a turn never is.
-        expected_after=lambda before: before,
-    )
-    return entry, traces
+    def send(self, client: SessionClient, user_id: str, state_before: dict | None) -> dict:
+        if not self.state:
+            client.delete_state(user_id)
+            return {}
+        return client.replace_state(user_id, writable_state(self.state))
 
 
 def _check_turn(action: Any, config: Any) -> None:
@@ -652,13 +384,370 @@ def _check_turn(action: Any, config: Any) -> None:
         raise StateShapeError("config must be an object.")
 
 
+@dataclass
+class Turn(Change):
+    """One turn (a launch, text, button request…) through interact; `traces` holds what
+    Voiceflow answered once it is sent.
+
+    A turn changes the state like any write, so it is audited the same way. Its planned state
+    is only consulted to resume an interrupted write, which a turn never is.
+    """
+
+    turn_action: dict
+    config: dict | None = None
+    traces: list = field(default_factory=list)
+    action = AuditEntry.Action.INTERACT
+
+    def __post_init__(self) -> None:
+        _check_turn(self.turn_action, self.config)
+
+    def request_sent(self) -> dict:
+        return {
+            "method": "POST",
+            "path": "interact",
+            "action": self.turn_action,
+            "config": self.config,
+        }
+
+    def planned_state(self, state_before: dict) -> dict:
+        return state_before
+
+    def send(self, client: SessionClient, user_id: str, state_before: dict | None) -> dict:
+        # The verbose form of interact returns the state after the turn with the traces, so no
+        # second read is needed.
+        answer = client.interact(user_id, self.turn_action, config=self.config, verbose=True)
+        self.traces.extend(answer.traces)
+        return answer.state
+
+
+@dataclass
+class StreamedTurn(Change):
+    """One turn through the v4 session API; sent by `do_stream_turn`, which relays its events."""
+
+    turn_action: dict
+    environment_alias: str
+    config: dict | None = None
+    action = AuditEntry.Action.INTERACT
+
+    def __post_init__(self) -> None:
+        _check_turn(self.turn_action, self.config)
+
+    def request_sent(self) -> dict:
+        return {
+            "method": "POST",
+            "path": "v4/interact/stream",
+            "environment": self.environment_alias,
+            "action": self.turn_action,
+            "config": self.config,
+        }
+
+    def planned_state(self, state_before: dict) -> dict:
+        return state_before
+
+
+@dataclass
+class SessionEvent(Change):
+    """A session event for the user's live session (v2 session events).
+
+    Voiceflow accepts it whether or not a session is live, and it reaches the conversation only
+    at that session's next turn, so the state is unchanged when it is sent.
+    """
+
+    event_action: dict
+    action = AuditEntry.Action.INTERACT
+
+    def __post_init__(self) -> None:
+        _check_turn(self.event_action, None)
+
+    def request_sent(self) -> dict:
+        return {"method": "POST", "path": "session event", "action": self.event_action}
+
+    def planned_state(self, state_before: dict) -> dict:
+        return state_before
+
+    def send(self, client: SessionClient, user_id: str, state_before: dict | None) -> dict:
+        client.emit_event(user_id, self.event_action)
+        return state_before or {}
+
+
+# ---- the dry run: what a write would change, without sending it ----
+
+NOT_SET = object()
+
+
+@dataclass
+class PlannedVariable:
+    """One variable as a write would leave it; NOT_SET where the session does not hold it."""
+
+    name: str
+    before: Any
+    after: Any
+    changes: bool
+
+
+def planned_variables(
+    change: Change, state_before: dict, names: Iterable[str] | None = None
+) -> list[PlannedVariable]:
+    """Each named variable (by default, every one the session holds before or after) now and as
+    `change` would leave it, compared the way the inspector's diff compares values."""
+    before = state_before.get("variables") or {}
+    after = change.planned_state(state_before).get("variables") or {}
+    if names is None:
+        names = sorted({*before, *after})
+    return [
+        PlannedVariable(
+            name,
+            before.get(name, NOT_SET),
+            after.get(name, NOT_SET),
+            values_differ(before.get(name, NOT_SET), after.get(name, NOT_SET)),
+        )
+        for name in names
+    ]
+
+
+# ---- the write ----
+
+
+def _write_mode(change: Change, context: WriteContext) -> WriteMode:
+    # A re-check is made on the state read before the write, and some writes are built from
+    # that state: never skip the read for those.
+    if context.precondition is not None or change.needs_the_read:
+        return WriteMode.READ_FIRST
+    return context.write_mode
+
+
+def _open_entry(
+    environment: Environment,
+    user_id: str,
+    change: Change,
+    context: WriteContext,
+    state_before: dict | None,
+) -> AuditEntry:
+    return audit.record(
+        change.action,
+        actor=context.actor,
+        source=context.source,
+        outcome=AuditEntry.Outcome.PENDING,
+        environment=environment,
+        job=context.job,
+        user_id=user_id,
+        state_before=state_before,
+        request_sent=change.request_sent(),
+        restored_from=change.restored_from,
+        write_mode=_write_mode(change, context),
+    )
+
+
+def _finish(entry: AuditEntry, *, outcome: str, **fields: Any) -> AuditEntry:
+    entry.outcome = outcome
+    entry.completed_at = timezone.now()
+    for name, value in fields.items():
+        setattr(entry, name, storable_text(value) if name == "error" else value)
+    entry.save(update_fields=["outcome", "completed_at", *fields])
+    return entry
+
+
+def _finish_failed(entry: AuditEntry, error: VoiceflowError | StateShapeError) -> AuditEntry:
+    """Record a write Voiceflow refused or that failed on the way, with its upstream status."""
+    return _finish(
+        entry,
+        outcome=AuditEntry.Outcome.FAILED,
+        upstream_status=getattr(error, "status", None),
+        error=str(error),
+    )
+
+
+def _finish_written(
+    environment: Environment, user_id: str, entry: AuditEntry, state_after: dict
+) -> AuditEntry:
+    note_session(environment, user_id, state_after, origin="written")
+    return _finish(entry, outcome=AuditEntry.Outcome.SUCCEEDED, state_after=state_after)
+
+
+@dataclass
+class _Opened:
+    """A write on record and ready to send, or (`done`) an interrupted one found complete."""
+
+    entry: AuditEntry
+    state_before: dict | None
+    done: bool = False
+
+
+def _open(
+    environment: Environment,
+    user_id: str,
+    change: Change,
+    context: WriteContext,
+    client: SessionClient,
+) -> _Opened:
+    """Everything before the upstream write: re-read the state, re-check it, record the pending
+    audit row, refuse a conversation that moved (Conflict).
+
+    A resumed attempt is not re-checked (its write may already have landed); if the live state
+    already shows its write, it is completed instead of written twice.
+    """
+    if _write_mode(change, context) == WriteMode.SINGLE_REQUEST:
+        return _Opened(_open_entry(environment, user_id, change, context, None), None)
+
+    try:
+        state_now = client.get_state(user_id)
+    except VoiceflowError as error:
+        entry = context.resume or _open_entry(environment, user_id, change, context, None)
+        _finish(
+            entry,
+            outcome=AuditEntry.Outcome.FAILED,
+            upstream_status=error.status,
+            error=f"Could not read the current state, nothing was sent: {error.message}",
+        )
+        raise
+
+    if context.resume is not None:
+        entry = context.resume
+        if entry.state_before is None:
+            return _Opened(entry, state_now)
+        if _applied(state_now, change.planned_state(entry.state_before)):
+            return _Opened(_finish_written(environment, user_id, entry, state_now), None, True)
+        return _Opened(entry, entry.state_before)
+
+    reason = (context.precondition(state_now) if context.precondition else "") or (
+        change.not_applicable(state_now)
+    )
+    if reason:
+        raise NotApplicable(reason)
+    entry = _open_entry(environment, user_id, change, context, state_now)
+    if context.based_on is not None and fingerprint(state_now) != context.based_on:
+        _finish(
+            entry,
+            outcome=AuditEntry.Outcome.CONFLICT,
+            error="The conversation changed after it was loaded; nothing was sent.",
+        )
+        raise Conflict(state_now, entry)
+    return _Opened(entry, state_now)
+
+
+def _applied(state_now: dict, expected: dict) -> bool:
+    return fingerprint(state_now) == fingerprint(expected)
+
+
+@one_writer_per_session
+def _write(
+    *, environment: Environment, user_id: str, change: Change, context: WriteContext
+) -> AuditEntry:
+    """The one path of every write: `_open`, send, record the outcome."""
+    client = context.client or client_for(environment)
+    opened = _open(environment, user_id, change, context, client)
+    if opened.done:
+        return opened.entry
+    try:
+        state_after = change.send(client, user_id, opened.state_before)
+    except (VoiceflowError, StateShapeError) as error:
+        _finish_failed(opened.entry, error)
+        raise
+    return _finish_written(environment, user_id, opened.entry, state_after)
+
+
+# ---- the actions ----
+
+
+def do_write(
+    environment: Environment, user_id: str, change: Change, *, context: WriteContext
+) -> AuditEntry:
+    """Any write given as a Change (a bulk job's item, whatever its kind)."""
+    return _write(environment=environment, user_id=user_id, change=change, context=context)
+
+
+def do_set_variables(
+    environment: Environment, user_id: str, variables: dict, *, context: WriteContext
+) -> AuditEntry:
+    """Merge variables (PATCH): each named key is replaced whole, the others are untouched."""
+    return do_write(environment, user_id, SetVariables(variables), context=context)
+
+
+def do_remove_variables(
+    environment: Environment,
+    user_id: str,
+    names: list[str],
+    *,
+    context: WriteContext,
+    missing_ok: bool = False,
+) -> AuditEntry:
+    """Remove variables (a full-state PUT without them); see RemoveVariables."""
+    return do_write(environment, user_id, RemoveVariables(names, missing_ok), context=context)
+
+
+def do_take_back_variables(
+    environment: Environment,
+    user_id: str,
+    values_set: dict,
+    values_before: dict,
+    *,
+    context: WriteContext,
+) -> AuditEntry:
+    """Take off the values a preload set, where the conversation left them; see TakeBackVariables."""
+    change = TakeBackVariables(values_set, values_before)
+    return do_write(environment, user_id, change, context=context)
+
+
+def do_replace_state(
+    environment: Environment, user_id: str, state: dict, *, context: WriteContext
+) -> AuditEntry:
+    """Replace the whole state (PUT) after checking its shape; see ReplaceState."""
+    return do_write(environment, user_id, ReplaceState(state), context=context)
+
+
+def do_reset_session(
+    environment: Environment, user_id: str, *, context: WriteContext
+) -> AuditEntry:
+    """Delete the state (DELETE). The state before is kept in the audit row, so it can come back."""
+    return do_write(environment, user_id, Reset(), context=context)
+
+
+def do_put_back(
+    environment: Environment,
+    user_id: str,
+    state: dict | None,
+    *,
+    context: WriteContext,
+    restored_from: AuditEntry | None = None,
+) -> AuditEntry:
+    """Make the conversation hold `state` again (a PUT, or a DELETE when it had none)."""
+    return do_write(environment, user_id, PutBack(state, restored_from), context=context)
+
+
+def do_restore(entry: AuditEntry, *, context: WriteContext) -> AuditEntry:
+    """Put back the state recorded before an audited write."""
+    if entry.environment is None:
+        raise StateShapeError("The environment of this record no longer exists.")
+    if entry.state_before is None:
+        raise StateShapeError("This record has no state before the write to put back.")
+    return do_put_back(
+        entry.environment, entry.user_id, entry.state_before, context=context, restored_from=entry
+    )
+
+
+def do_interact(
+    environment: Environment,
+    user_id: str,
+    action: dict,
+    *,
+    context: WriteContext,
+    config: dict | None = None,
+) -> tuple[AuditEntry, list]:
+    """Send one turn and return its audit row and the traces Voiceflow answered.
+
+    Audited like any write: the state before it, the action sent and the state after it.
+    """
+    turn = Turn(action, config)
+    entry = do_write(environment, user_id, turn, context=context)
+    return entry, turn.traces
+
+
 def do_stream_turn(
     environment: Environment,
     user_id: str,
     action: dict,
     *,
-    actor: AbstractBaseUser | None,
-    source: str,
+    context: WriteContext,
     config: dict | None = None,
     session_key: str | None = None,
 ) -> Iterator[tuple[str, Any]]:
@@ -672,37 +761,15 @@ def do_stream_turn(
     `session_key` continues a session the caller started earlier, so that events emitted to it
     are delivered; when Voiceflow no longer accepts it (another client started a session for
     this userID, which ends the earlier one), a new session is started. Audited like
-    `do_interact`: the state before, the action and the state read after the stream ends.
+    `do_interact`, through the same `_open`: the state before, the action and the state read
+    after the stream ends. It does not hold the session's write lock: a stream lasts as long as
+    the end user's turn, and a turn is no full-state write another writer could overwrite.
     """
-    _check_turn(action, config)
+    change = StreamedTurn(action, environment.alias, config)
     validate_user_id(user_id)
-    request_sent = {
-        "method": "POST",
-        "path": "v4/interact/stream",
-        "environment": environment.alias,
-        "action": action,
-        "config": config,
-    }
-    client = client_for(environment)
-
-    def open_entry(state_before: dict | None) -> AuditEntry:
-        return _open_entry(
-            environment=environment,
-            user_id=user_id,
-            action=AuditEntry.Action.INTERACT,
-            actor=actor,
-            source=source,
-            job=None,
-            state_before=state_before,
-            request_sent=request_sent,
-        )
-
-    try:
-        state_before = client.get_state(user_id)
-    except VoiceflowError as error:
-        _finish_unread(open_entry(None), error)
-        raise
-    entry = open_entry(state_before)
+    client = context.client or client_for(environment)
+    opened = _open(environment, user_id, change, context, client)
+    entry = opened.entry
 
     def start(key: str) -> tuple[Iterator[tuple[str, Any]], tuple[str, Any] | None]:
         events = client.stream_v4(key, action, config=config)
@@ -747,33 +814,11 @@ def do_stream_turn(
         raise
     finally:
         events.close()
-    note_session(environment, user_id, state_after, origin="written")
-    yield "audit", _finish(entry, outcome=AuditEntry.Outcome.SUCCEEDED, state_after=state_after)
+    yield "audit", _finish_written(environment, user_id, entry, state_after)
 
 
 def do_emit_event(
-    environment: Environment,
-    user_id: str,
-    event_action: dict,
-    *,
-    actor: AbstractBaseUser | None,
-    source: str,
+    environment: Environment, user_id: str, event_action: dict, *, context: WriteContext
 ) -> AuditEntry:
-    """Emit a session event to the user's live session (v2 session events).
-
-    Voiceflow accepts it whether or not a session is live, and it reaches the conversation only
-    at that session's next turn, so the state is unchanged when this returns.
-    """
-    _check_turn(event_action, None)
-    return _write(
-        environment=environment,
-        user_id=user_id,
-        action=AuditEntry.Action.INTERACT,
-        actor=actor,
-        source=source,
-        based_on=None,
-        job=None,
-        request_sent={"method": "POST", "path": "session event", "action": event_action},
-        send=lambda c, before: (c.emit_event(user_id, event_action), before)[1],
-        expected_after=lambda before: before,
-    )
+    """Emit a session event to the user's live session; see SessionEvent."""
+    return do_write(environment, user_id, SessionEvent(event_action), context=context)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.forms.models import BaseInlineFormSet
-from django.utils import timezone
 
+from .audit import record
 from .encryption import UndecryptableSecret
 from .models import SECRET_FIELDS, AuditEntry, Environment, Project
 from .voiceflow import (
@@ -38,29 +38,6 @@ PROJECT_FIELDS = (
     *SECRET_FIELDS,
 )
 ENVIRONMENT_FIELDS = ("label", "version_id", "alias", "realtime_version", "badge", "is_production")
-
-
-def _record(
-    project: Project,
-    action: str,
-    request_sent: dict,
-    *,
-    actor: AbstractBaseUser | None,
-    source: str,
-    environment: Environment | None = None,
-) -> AuditEntry:
-    return AuditEntry.objects.create(
-        **AuditEntry.actor_fields(actor),
-        source=source,
-        project=project if project.pk else None,
-        project_name=project.name,
-        environment=environment if environment is not None and environment.pk else None,
-        environment_label=environment.label if environment is not None else "",
-        action=action,
-        outcome=AuditEntry.Outcome.SUCCEEDED,
-        completed_at=timezone.now(),
-        request_sent=request_sent,
-    )
 
 
 def _stored_secret(project_id: int, field: str) -> str | None:
@@ -148,8 +125,12 @@ def do_save_project(
         if environment_changes:
             request_sent["environments"] = environment_changes.as_record()
         entries.append(
-            _record(
-                project, AuditEntry.Action.PROJECT_CREATED, request_sent, actor=actor, source=source
+            record(
+                AuditEntry.Action.PROJECT_CREATED,
+                project=project,
+                request_sent=request_sent,
+                actor=actor,
+                source=source,
             )
         )
         return entries
@@ -158,10 +139,10 @@ def do_save_project(
     other_fields = [name for name in changed_fields if name not in SECRET_FIELDS]
     if secret_fields:
         entries.append(
-            _record(
-                project,
+            record(
                 AuditEntry.Action.CREDENTIALS_CHANGED,
-                {"fields": secret_fields},
+                project=project,
+                request_sent={"fields": secret_fields},
                 actor=actor,
                 source=source,
             )
@@ -171,8 +152,12 @@ def do_save_project(
         if environment_changes:
             request_sent["environments"] = environment_changes.as_record()
         entries.append(
-            _record(
-                project, AuditEntry.Action.PROJECT_CHANGED, request_sent, actor=actor, source=source
+            record(
+                AuditEntry.Action.PROJECT_CHANGED,
+                project=project,
+                request_sent=request_sent,
+                actor=actor,
+                source=source,
             )
         )
     return entries
@@ -197,10 +182,10 @@ def do_save_environment(
         if not fields:
             return None
         changes = EnvironmentChanges(added=[], changed={before.label: fields}, removed=[])
-    return _record(
-        environment.project,
+    return record(
         AuditEntry.Action.PROJECT_CHANGED,
-        {"fields": [], "environments": changes.as_record()},
+        project=environment.project,
+        request_sent={"fields": [], "environments": changes.as_record()},
         actor=actor,
         source=source,
         environment=environment,
@@ -214,10 +199,10 @@ def do_delete_environment(
     project = environment.project
     label = environment.label
     environment.delete()
-    return _record(
-        project,
+    return record(
         AuditEntry.Action.PROJECT_CHANGED,
-        {"fields": [], "environments": {"removed": [label]}},
+        project=project,
+        request_sent={"fields": [], "environments": {"removed": [label]}},
         actor=actor,
         source=source,
     )
@@ -236,10 +221,10 @@ def do_delete_project(
     project_id = project.pk
     project.delete()
     # Written after the delete, so the row keeps the name and no link to the deleted project.
-    return _record(
-        project,
+    return record(
         AuditEntry.Action.PROJECT_DELETED,
-        {"project_id": project_id, "environments": environment_labels},
+        project=project,
+        request_sent={"project_id": project_id, "environments": environment_labels},
         actor=actor,
         source=source,
     )
@@ -275,6 +260,10 @@ def record_project_change(
     project: Project, request_sent: dict, *, actor: AbstractBaseUser | None, source: str
 ) -> AuditEntry:
     """Audit a change to a project made outside its form (an uploaded project file)."""
-    return _record(
-        project, AuditEntry.Action.PROJECT_CHANGED, request_sent, actor=actor, source=source
+    return record(
+        AuditEntry.Action.PROJECT_CHANGED,
+        project=project,
+        request_sent=request_sent,
+        actor=actor,
+        source=source,
     )

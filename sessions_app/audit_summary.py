@@ -8,6 +8,7 @@ quotes values.
 import json
 from typing import Any
 
+from .audit import JOB_CONTROL_ACTIONS
 from .inspector.diff import Change, entry_diff
 from .models import AuditEntry
 
@@ -56,6 +57,8 @@ def change_summary(entry: AuditEntry) -> str:
     request_sent = entry.request_sent if isinstance(entry.request_sent, dict) else {}
     if entry.action == AuditEntry.Action.INTERACT:
         return _cut(_turn(request_sent))
+    if entry.action in JOB_CONTROL_ACTIONS:
+        return f"Job #{request_sent.get('job', entry.job_id)}"
     if entry.action == AuditEntry.Action.RESET and isinstance(entry.state_before, dict):
         count = len(entry.state_before.get("variables") or {})
         if not entry.state_before:

@@ -482,6 +482,9 @@ class AuditEntry(models.Model):
         TOKEN_CREATED = "token_created", "API token created"
         TOKEN_REVOKED = "token_revoked", "API token revoked"
         PASSWORD_CHANGED = "password_changed", "Password changed"
+        JOB_PAUSED = "job_paused", "Bulk job paused"
+        JOB_RESUMED = "job_resumed", "Bulk job resumed"
+        JOB_CANCELLED = "job_cancelled", "Bulk job cancelled"
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "Pending"

@@ -211,13 +211,31 @@ def mask_validation_report(report: dict | None, user: AbstractBaseUser | Anonymo
     problems = []
     for problem in report.get("problems") or []:
         problem = dict(problem)
-        value = problem.get("value")
-        column = str(problem.get("column") or "")
-        if is_personal_name(_column_name(column)) or looks_personal(value):
+        if _personal_cell(str(problem.get("column") or ""), problem.get("value")):
             problem["value"] = MASK
         problem["message"] = MASK if looks_personal(problem.get("message")) else problem["message"]
         problems.append(problem)
     return {**report, "problems": problems}
+
+
+def _personal_cell(column: str, value: Any) -> bool:
+    """A cell of a job's input: personal by its column's name or by its value's shape."""
+    return is_personal_name(_column_name(column)) or looks_personal(value)
+
+
+def mask_rejected_rows(rows, user: AbstractBaseUser | AnonymousUser) -> list:
+    """A job's rows refused at upload (`BulkRejectedRow`: userID, column, value, reason) for
+    `user`, by the validation report's rule."""
+    rows = list(rows)
+    if may_see(user):
+        return rows
+    for row in rows:
+        row.user_id = shown_user_id(row.user_id, user)
+        if _personal_cell(row.column, row.value):
+            row.value = MASK
+        if looks_personal(row.reason):
+            row.reason = MASK
+    return rows
 
 
 def mask_diffs(diffs: list[dict], user: AbstractBaseUser | AnonymousUser) -> list[dict]:

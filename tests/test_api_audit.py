@@ -16,9 +16,14 @@ def written(sandbox, environment, support, ops):
     """Two writes on one user, by two people: a merge then a reset."""
     sandbox.set_state(environment.project.voiceflow_project_id, "u-1", STATE)
     merge = actions.do_set_variables(
-        environment, "u-1", {"plan": "pro"}, actor=support, source="page"
+        environment,
+        "u-1",
+        {"plan": "pro"},
+        context=actions.WriteContext(actor=support, source="page"),
     )
-    reset = actions.do_reset_session(environment, "u-1", actor=ops, source="api")
+    reset = actions.do_reset_session(
+        environment, "u-1", context=actions.WriteContext(actor=ops, source="api")
+    )
     return merge, reset
 
 

@@ -4,7 +4,7 @@ by bulk job and by part of a userID."""
 
 import pytest
 
-from sessions_app.actions import do_set_variables
+from sessions_app.actions import WriteContext, do_set_variables
 from sessions_app.models import AuditEntry, BulkJob
 from tests.api_support import error_of, token_client
 from tests.inspector_support import ordering_state
@@ -50,9 +50,19 @@ def entries(sandbox, environment, support, admin_user):
     job = BulkJob.objects.create(
         kind=BulkJob.Kind.PRELOAD, environment=environment, created_by=admin_user
     )
-    do_set_variables(environment, "Maria.Rossi@example.com", {"a": 1}, actor=None, source="bulk")
+    do_set_variables(
+        environment,
+        "Maria.Rossi@example.com",
+        {"a": 1},
+        context=WriteContext(actor=None, source="bulk"),
+    )
     AuditEntry.objects.filter(user_id="Maria.Rossi@example.com").update(job=job)
-    do_set_variables(environment, "j.smith@example.org", {"a": 2}, actor=support, source="page")
+    do_set_variables(
+        environment,
+        "j.smith@example.org",
+        {"a": 2},
+        context=WriteContext(actor=support, source="page"),
+    )
     return job
 
 

@@ -46,7 +46,10 @@ def world(transactional_db, test_broker, sandbox, environment, admin_user) -> Wo
         {"stack": [{"diagramID": "root"}], "storage": {}, "variables": {"plan": "gold"}},
     )
     entry = actions.do_set_variables(
-        environment, "fuzz-customer", {"plan": "pro"}, actor=admin_user, source="api"
+        environment,
+        "fuzz-customer",
+        {"plan": "pro"},
+        context=actions.WriteContext(actor=admin_user, source="api"),
     )
     scratch_project = Project.objects.create(
         name="Scratch",

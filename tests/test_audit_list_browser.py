@@ -6,7 +6,7 @@ from browser_support import sign_in
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from sessions_app.actions import do_interact, do_reset_session, do_set_variables
+from sessions_app.actions import WriteContext, do_interact, do_reset_session, do_set_variables
 from sessions_app.models import AuditEntry
 from tests.inspector_support import ordering_state
 
@@ -21,9 +21,19 @@ def trail(sandbox, environment, support):
     project_id = environment.project.voiceflow_project_id
     for user_id in (MARIA, OTHER):
         sandbox.set_state(project_id, user_id, ordering_state())
-    do_set_variables(environment, MARIA, {"pizza_size": "small"}, actor=support, source="page")
-    do_set_variables(environment, OTHER, {"coupon": "HALFOFF"}, actor=support, source="page")
-    do_reset_session(environment, OTHER, actor=support, source="page")
+    do_set_variables(
+        environment,
+        MARIA,
+        {"pizza_size": "small"},
+        context=WriteContext(actor=support, source="page"),
+    )
+    do_set_variables(
+        environment,
+        OTHER,
+        {"coupon": "HALFOFF"},
+        context=WriteContext(actor=support, source="page"),
+    )
+    do_reset_session(environment, OTHER, context=WriteContext(actor=support, source="page"))
 
 
 def test_part_of_a_user_id_in_any_case_finds_its_records_each_with_what_changed(page, ops, trail):
@@ -81,8 +91,7 @@ def test_a_turn_is_summed_up_by_what_was_sent(viewer_client, sandbox, environmen
         environment,
         MARIA,
         {"type": "text", "payload": "a large pizza"},
-        actor=support,
-        source="page",
+        context=WriteContext(actor=support, source="page"),
     )
 
     response = viewer_client.get(reverse("audit_list"))

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
-from sessions_app.actions import do_reset_session, do_set_variables
+from sessions_app.actions import WriteContext, do_reset_session, do_set_variables
 from sessions_app.models import AuditEntry
 from sessions_app.tasks import purge_expired_audit_entries
 from tests.inspector_support import based_on, inspect_url, ordering_state, text_of
@@ -79,9 +79,13 @@ def trail(environment, production_environment, support, ops, sandbox):
     project_id = environment.project.voiceflow_project_id
     sandbox.set_state(project_id, "alice", ordering_state())
     sandbox.set_state(project_id, "bob", ordering_state())
-    do_set_variables(environment, "alice", {"plan": "gold"}, actor=support, source="page")
-    do_reset_session(production_environment, "bob", actor=ops, source="api")
-    old = do_set_variables(environment, "bob", {"plan": "silver"}, actor=ops, source="page")
+    do_set_variables(
+        environment, "alice", {"plan": "gold"}, context=WriteContext(actor=support, source="page")
+    )
+    do_reset_session(production_environment, "bob", context=WriteContext(actor=ops, source="api"))
+    old = do_set_variables(
+        environment, "bob", {"plan": "silver"}, context=WriteContext(actor=ops, source="page")
+    )
     AuditEntry.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=10))
     return AuditEntry.objects.all()
 

@@ -6,7 +6,7 @@ import pytest
 from bulk_support import preload_for_users, wait_for, wait_until_finished
 
 from sessions_app import bulk
-from sessions_app.models import BulkItem, BulkJob
+from sessions_app.models import AuditEntry, BulkItem, BulkJob
 
 pytestmark = [pytest.mark.worker, pytest.mark.production_path]
 
@@ -34,7 +34,7 @@ def test_pause_stops_new_items_within_seconds_and_resume_finishes_the_job(
 ):
     job, user_ids = started_slow_job(clean_knobs, sandbox_project, environment, ops)
 
-    bulk.pause_job(job, ops)
+    bulk.pause_job(job, ops, source=AuditEntry.Source.PAGE)
     wait_for(lambda: settled(job), timeout_s=5, what="items in hand to finish")
     done_at_pause = job.items.filter(status=BulkItem.Status.SUCCEEDED).count()
     time.sleep(2)
@@ -45,7 +45,7 @@ def test_pause_stops_new_items_within_seconds_and_resume_finishes_the_job(
     )
     assert len(clean_knobs.stats(sandbox_project["api_key"])["writes_by_user"]) == done_at_pause
 
-    bulk.resume_job(job, ops)
+    bulk.resume_job(job, ops, source=AuditEntry.Source.PAGE)
     progress = wait_until_finished(job)
     assert (progress["status"], progress["done"], progress["failed"]) == (
         "completed",
@@ -62,7 +62,7 @@ def test_cancel_skips_every_item_not_started_within_seconds(
 ):
     job, user_ids = started_slow_job(clean_knobs, sandbox_project, environment, ops)
 
-    bulk.cancel_job(job, ops)
+    bulk.cancel_job(job, ops, source=AuditEntry.Source.PAGE)
     wait_for(lambda: settled(job), timeout_s=5, what="items in hand to finish")
     progress = wait_until_finished(job, timeout_s=10)
 

@@ -5,7 +5,7 @@ import pytest
 from bulk_support import preload_for_users, wait_for, wait_until_finished
 
 from sessions_app import bulk
-from sessions_app.models import BulkItem, BulkJob
+from sessions_app.models import AuditEntry, BulkItem, BulkJob
 
 pytestmark = [pytest.mark.worker, pytest.mark.production_path]
 
@@ -142,6 +142,6 @@ def test_refused_credentials_pause_the_whole_job_with_the_reason(
     assert job.items.filter(status=BulkItem.Status.FAILED).count() == 0
 
     sandbox.reset_knobs()
-    bulk.resume_job(job, ops)
+    bulk.resume_job(job, ops, source=AuditEntry.Source.PAGE)
     progress = wait_until_finished(job)
     assert (progress["done"], progress["failed"]) == (20, 0)

@@ -109,7 +109,7 @@ def test_a_cancel_finishes_the_job_even_while_an_item_keeps_failing(
         what="the refused item to be tried again",
     )
 
-    bulk.cancel_job(BulkJob.objects.get(pk=job.pk), ops)
+    bulk.cancel_job(BulkJob.objects.get(pk=job.pk), ops, source=AuditEntry.Source.PAGE)
 
     wait_for(
         lambda: BulkJob.objects.get(pk=job.pk).finished_at is not None,

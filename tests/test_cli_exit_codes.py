@@ -44,6 +44,7 @@ def failing_case(command: str, environment, tmp_path) -> tuple[list[str], dict]:
         ),
         "session_reset": (["session_reset", *unknown_user, "customer-1", "--dry-run"], {}),
         "bulk_job": (["bulk_job", *unknown_user, "--kind", "reset", str(ids), "--follow"], {}),
+        "bulk_job_control": (["bulk_job_control", "--as-user", "olga", "cancel", "1"], {}),
         # The stored key was encrypted with a key no longer configured.
         "rotate_encryption_keys": (
             ["rotate_encryption_keys"],
@@ -64,6 +65,7 @@ def test_every_command_has_a_failing_case_here():
             [
                 "bootstrap",
                 "bulk_job",
+                "bulk_job_control",
                 "rotate_encryption_keys",
                 "seed_scale_data",
                 "segment_job",

@@ -17,7 +17,7 @@ from django.utils import timezone
 from knox.models import AuthToken
 from reliability_support import ROOT, WebServer, process_env
 
-from sessions_app.actions import do_set_variables, fingerprint
+from sessions_app.actions import WriteContext, do_set_variables, fingerprint
 from sessions_app.models import AuditEntry, SessionWriteLock
 from sessions_app.session_lock import SessionBusy
 
@@ -121,7 +121,9 @@ def test_a_lock_left_by_a_dead_process_is_taken_over_once_it_expires(
         expires_at=timezone.now() - timedelta(seconds=1),
     )
 
-    entry = do_set_variables(environment, USER, {"plan": "gold"}, actor=support, source="cli")
+    entry = do_set_variables(
+        environment, USER, {"plan": "gold"}, context=WriteContext(actor=support, source="cli")
+    )
 
     assert entry.outcome == AuditEntry.Outcome.SUCCEEDED
     assert not SessionWriteLock.objects.exists()
@@ -211,12 +213,19 @@ def test_a_process_killed_while_holding_a_session_does_not_block_it(
         assert holder.stdout.readline().strip() == "holding"
         settings.VOICEFLOW_TIMEOUT_S = 1  # the wait for the lock follows the time-out
         with pytest.raises(SessionBusy):
-            do_set_variables(environment, USER, {"plan": "silver"}, actor=support, source="cli")
+            do_set_variables(
+                environment,
+                USER,
+                {"plan": "silver"},
+                context=WriteContext(actor=support, source="cli"),
+            )
     finally:
         holder.kill()
         holder.wait(timeout=30)
 
-    entry = do_set_variables(environment, USER, {"plan": "gold"}, actor=support, source="cli")
+    entry = do_set_variables(
+        environment, USER, {"plan": "gold"}, context=WriteContext(actor=support, source="cli")
+    )
 
     assert entry.outcome == AuditEntry.Outcome.SUCCEEDED
     assert remote(racing, environment)["variables"]["plan"] == "gold"

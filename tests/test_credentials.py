@@ -10,7 +10,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from sessions_app.actions import do_set_variables
+from sessions_app.actions import WriteContext, do_set_variables
 from sessions_app.models import AuditEntry, Environment, Project
 from sessions_app.roles import ensure_roles
 from sessions_app.voiceflow import Unauthorized, UpstreamFailure, ValidationFailed, client_for
@@ -194,7 +194,12 @@ def test_no_audit_row_carries_a_key_or_token(staff_admin, canary, sandbox, admin
     )
     Project.objects.filter(pk=project.pk).update(api_key=canary["api_key"])
     environment = Environment.objects.get(project=project)
-    do_set_variables(environment, "audited-user", {"plan": "gold"}, actor=admin_user, source="page")
+    do_set_variables(
+        environment,
+        "audited-user",
+        {"plan": "gold"},
+        context=WriteContext(actor=admin_user, source="page"),
+    )
     staff_admin.post(reverse("project_delete", args=[project.pk]))
 
     actions = set(AuditEntry.objects.values_list("action", flat=True))

@@ -106,7 +106,10 @@ def conversation(sandbox, environment, admin_user):
     """A conversation with one earlier audited write (which `POST restore` puts back)."""
     sandbox.set_state(environment.project.voiceflow_project_id, USER, ordering_state())
     actions.do_set_variables(
-        environment, USER, {"quantity": 9}, actor=admin_user, source=AuditEntry.Source.API
+        environment,
+        USER,
+        {"quantity": 9},
+        context=actions.WriteContext(actor=admin_user, source=AuditEntry.Source.API),
     )
     return stored(sandbox, environment)
 

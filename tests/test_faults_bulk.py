@@ -70,7 +70,7 @@ def test_a_preload_through_changing_faults_then_cancelled_accounts_for_every_ite
         failures={"mode": "timeout", "routes": ["state.get"], "count": 3, "hold_seconds": 5},
     )
     wait_for(lambda: counts(job)[Item.SUCCEEDED] >= 30, timeout_s=90, what="30 items done")
-    bulk.cancel_job(job, ops)
+    bulk.cancel_job(job, ops, source=AuditEntry.Source.PAGE)
     progress = wait_until_finished(job, timeout_s=60)
 
     assert progress["status"] == "cancelled"

@@ -10,7 +10,7 @@ import pytest
 from browser_support import sign_in
 
 from sessions_app import bulk
-from sessions_app.actions import do_set_variables
+from sessions_app.actions import WriteContext, do_set_variables
 from sessions_app.models import BulkJob, Environment
 
 pytestmark = pytest.mark.browser
@@ -59,7 +59,12 @@ def hostile(sandbox, environment, ops) -> Environment:
         HOSTILE_USER,
         {"stack": [], "storage": {SCRIPT: IMAGE}, "variables": VARIABLES},
     )
-    do_set_variables(environment, HOSTILE_USER, {"html_value": IMAGE}, actor=ops, source="page")
+    do_set_variables(
+        environment,
+        HOSTILE_USER,
+        {"html_value": IMAGE},
+        context=WriteContext(actor=ops, source="page"),
+    )
     return environment
 
 

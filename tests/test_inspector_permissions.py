@@ -33,10 +33,12 @@ NEEDS = {
 def scene(sandbox, environment, ops):
     """A session with one audited change (by Ops: whoever edits variables may undo their own
     latest edit, tests/test_undo_link.py), so every page has something to act on."""
-    from sessions_app.actions import do_set_variables
+    from sessions_app.actions import WriteContext, do_set_variables
 
     sandbox.set_state(environment.project.voiceflow_project_id, USER, ordering_state())
-    entry = do_set_variables(environment, USER, {"plan": "gold"}, actor=ops, source="page")
+    entry = do_set_variables(
+        environment, USER, {"plan": "gold"}, context=WriteContext(actor=ops, source="page")
+    )
     return entry
 
 

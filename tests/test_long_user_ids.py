@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from sessions_app import bulk
-from sessions_app.actions import do_set_variables
+from sessions_app.actions import WriteContext, do_set_variables
 from sessions_app.models import USER_ID_MAX_LENGTH, AuditEntry, BulkJob, KnownSession
 from sessions_app.voiceflow import InvalidUserID, user_id_warning, validate_user_id
 from sessions_app.voiceflow.userids import REQUEST_HEAD_LIMIT_BYTES, USER_ID_PATH_MAX_BYTES
@@ -147,7 +147,9 @@ def test_a_bulk_list_runs_long_userids_and_says_so(ops_client, realtime_environm
 def test_a_long_userid_is_audited_and_indexed_whole(ops, realtime_environment):
     user_id = random_user_id(USER_ID_MAX_LENGTH)  # random: PostgreSQL cannot compress it
 
-    entry = do_set_variables(realtime_environment, user_id, {"a": 1}, actor=ops, source="api")
+    entry = do_set_variables(
+        realtime_environment, user_id, {"a": 1}, context=WriteContext(actor=ops, source="api")
+    )
 
     assert AuditEntry.objects.get(pk=entry.pk).user_id == user_id
     assert KnownSession.objects.get(user_id=user_id).has_state

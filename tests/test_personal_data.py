@@ -43,7 +43,10 @@ def caller(sandbox, environment):
 def written(caller, environment, ops):
     """An audited write that changed the phone number (before and after hold personal data)."""
     return actions.do_set_variables(
-        environment, caller, {"phone": "+41 79 555 99 99"}, actor=ops, source="page"
+        environment,
+        caller,
+        {"phone": "+41 79 555 99 99"},
+        context=actions.WriteContext(actor=ops, source="page"),
     )
 
 
@@ -157,7 +160,10 @@ def test_searching_by_a_hidden_value_finds_nothing_for_a_viewer(
 
 def test_the_console_state_panel_hides_them(support_client, environment, caller, support):
     entry, _ = actions.do_interact(
-        environment, USER, {"type": "launch"}, actor=support, source="page"
+        environment,
+        USER,
+        {"type": "launch"},
+        context=actions.WriteContext(actor=support, source="page"),
     )
 
     response = support_client.get(

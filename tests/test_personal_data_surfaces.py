@@ -11,7 +11,7 @@ from api_support import token_client
 from bulk_support import preload_from_csv
 from django.urls import reverse
 
-from sessions_app import actions
+from sessions_app import actions, bulk
 from sessions_app.known_sessions import note_session
 from sessions_app.personal_data import (
     MASK,
@@ -214,7 +214,10 @@ def test_a_visible_value_is_still_found(viewer, environment, maria):
 @pytest.fixture
 def written(maria, environment, ops):
     return actions.do_set_variables(
-        environment, maria, {"pizza_size": "small"}, actor=ops, source="page"
+        environment,
+        maria,
+        {"pizza_size": "small"},
+        context=actions.WriteContext(actor=ops, source="page"),
     )
 
 
@@ -307,6 +310,30 @@ def test_the_validation_report_masks_personal_values_on_the_page_and_in_the_api(
         assert "+44 20 7946 0958" not in text
         assert "not-a-number" in text  # other values are shown as usual
     assert "maria.private@example.org" in as_ops
+
+
+def test_the_rows_refused_at_upload_are_masked_on_a_started_jobs_page(environment, viewer, ops):
+    runnable = preload_from_csv(
+        environment,
+        ops,
+        "userID,customer_email:integer,visits:integer",
+        f"{USER},maria.private@example.org,3",
+        "guest-0007,5,not-a-number",
+        "+44 20 7946 0958,6,7,extra",
+        "guest-0008,5,6",
+    )
+    bulk.start_job(runnable, ops, skip_bad_rows=True)
+    job_page = reverse("job_detail", args=[runnable.pk])
+
+    shown = client_for_user(viewer).get(job_page).content.decode()
+    as_ops = client_for_user(ops).get(job_page).content.decode()
+
+    assert 'id="rejected-rows"' in shown
+    assert "maria.private@example.org" not in shown
+    assert "+44 20 7946 0958" not in shown
+    assert "not-a-number" in shown
+    assert "maria.private@example.org" in as_ops
+    assert "+44 20 7946 0958" in as_ops
 
 
 def test_a_412_answer_masks_the_current_state(sandbox, support, environment, maria):

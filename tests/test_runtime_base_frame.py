@@ -70,7 +70,9 @@ def test_the_reset_page_says_where_the_user_is_without_the_base(ops_client, envi
 
 
 def test_writing_back_the_base_frame_is_no_change_in_the_audit(ops, environment, mid_flow):
-    entry = actions.do_replace_state(environment, USER, mid_flow, actor=ops, source="api")
+    entry = actions.do_replace_state(
+        environment, USER, mid_flow, context=actions.WriteContext(actor=ops, source="api")
+    )
 
     assert entry.state_before["stack"][0]["nodeID"] is None
     assert "nodeID" not in entry.state_after["stack"][0]
@@ -80,7 +82,9 @@ def test_writing_back_the_base_frame_is_no_change_in_the_audit(ops, environment,
 def test_the_audit_page_of_a_real_state_write_reads_without_names(
     ops_client, ops, environment, mid_flow
 ):
-    entry = actions.do_set_variables(environment, USER, {"hold": 0}, actor=ops, source="api")
+    entry = actions.do_set_variables(
+        environment, USER, {"hold": 0}, context=actions.WriteContext(actor=ops, source="api")
+    )
 
     response = ops_client.get(reverse("audit_detail", args=[entry.pk]))
 

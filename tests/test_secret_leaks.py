@@ -23,7 +23,7 @@ from django.views.debug import ExceptionReporter
 from test_permission_matrix import ACCESS, kwargs_for, url_patterns
 
 from sessions_app import bulk, schedules, segments
-from sessions_app.actions import do_set_variables
+from sessions_app.actions import WriteContext, do_set_variables
 from sessions_app.bulk.engine import run_job
 from sessions_app.known_sessions import note_session
 from sessions_app.models import AuditEntry, BulkJob, Environment, KnownSession, Project
@@ -89,7 +89,9 @@ def test_no_page_api_answer_log_line_audit_row_or_results_file_carries_them(
     # Work that touches the key: a read, a write, a test connection, a bulk job, a token.
     admin_pages = client_for_user(admin_user)
     admin_pages.get(reverse("session_inspect", args=[environment.pk]), {"user": USER})
-    do_set_variables(environment, USER, {"plan": "platinum"}, actor=ops, source="page")
+    do_set_variables(
+        environment, USER, {"plan": "platinum"}, context=WriteContext(actor=ops, source="page")
+    )
     admin_pages.post(reverse("environment_test_connection", args=[environment.pk]))
     job = preload_for_users(environment, ops, [USER, "leak-user-2"], {"tier": "gold"})
     BulkJob.objects.filter(pk=job.pk).update(status=BulkJob.Status.QUEUED, started_by=ops)

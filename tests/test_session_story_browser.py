@@ -8,7 +8,7 @@ import pytest
 from browser_support import save_screenshot, sign_in
 from playwright.sync_api import expect
 
-from sessions_app.actions import do_set_variables
+from sessions_app.actions import WriteContext, do_set_variables
 from sessions_app.flows.loading import store_project_file
 from sessions_app.flows.vf import parse_project_file
 from sessions_app.models import AuditEntry, FlowMap
@@ -40,8 +40,7 @@ def named_conversation(sandbox, sandbox_project, environment, support, settings)
             environment,
             "maria@example.com",
             variables,
-            actor=support,
-            source=AuditEntry.Source.PAGE,
+            context=WriteContext(actor=support, source=AuditEntry.Source.PAGE),
         )
     environment.project.crm_link_template = "https://crm.example.com/customers?external_id={userID}"
     environment.project.save()

@@ -7,7 +7,7 @@ import pytest
 from flow_support import talk
 from inspector_support import action_url, text_of
 
-from sessions_app.actions import do_set_variables
+from sessions_app.actions import WriteContext, do_set_variables
 from sessions_app.models import AuditEntry
 
 pytestmark = pytest.mark.production_path
@@ -24,7 +24,10 @@ def test_turns_and_writes_are_merged_by_time_each_write_with_its_diff(
 ):
     talk(sandbox, sandbox_project, "story", "I want a pizza")
     do_set_variables(
-        environment, "story", {"pizza_size": "large"}, actor=support, source=AuditEntry.Source.PAGE
+        environment,
+        "story",
+        {"pizza_size": "large"},
+        context=WriteContext(actor=support, source=AuditEntry.Source.PAGE),
     )
     headers = {"Authorization": sandbox_project["api_key"], "versionID": "development"}
     sandbox.client(**headers).post(
@@ -47,10 +50,16 @@ def test_two_recorded_states_can_be_compared(
 ):
     talk(sandbox, sandbox_project, "compared")
     first = do_set_variables(
-        environment, "compared", {"a": 1}, actor=support, source=AuditEntry.Source.PAGE
+        environment,
+        "compared",
+        {"a": 1},
+        context=WriteContext(actor=support, source=AuditEntry.Source.PAGE),
     )
     second = do_set_variables(
-        environment, "compared", {"b": "two"}, actor=support, source=AuditEntry.Source.API
+        environment,
+        "compared",
+        {"b": "two"},
+        context=WriteContext(actor=support, source=AuditEntry.Source.API),
     )
     client = client_for_user(viewer)
 
@@ -86,7 +95,10 @@ def test_a_write_by_a_bulk_job_names_its_job(
         kind=BulkJob.Kind.PRELOAD, environment=environment, created_by=ops, total_items=1
     )
     do_set_variables(
-        environment, "bulk-touched", {"c": True}, actor=ops, source=AuditEntry.Source.BULK, job=job
+        environment,
+        "bulk-touched",
+        {"c": True},
+        context=WriteContext(actor=ops, source=AuditEntry.Source.BULK, job=job),
     )
 
     text = text_of(timeline(client_for_user(viewer), environment, "bulk-touched"))

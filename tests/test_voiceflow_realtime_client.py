@@ -290,9 +290,9 @@ def test_setting_variables_on_a_realtime_project_is_audited_with_the_state_after
         realtime_environment,
         "customer",
         {"credits": 10},
-        actor=support,
-        source="page",
-        based_on=actions.fingerprint(conversation),
+        context=actions.WriteContext(
+            actor=support, source="page", based_on=actions.fingerprint(conversation)
+        ),
     )
 
     expected = {**STATE, "variables": {"plan": "gold", "credits": 10}}
@@ -308,7 +308,10 @@ def test_removing_a_variable_on_a_realtime_project_replaces_the_state_without_it
     sandbox, realtime_environment, conversation, support
 ):
     entry = actions.do_remove_variables(
-        realtime_environment, "customer", ["credits"], actor=support, source="page"
+        realtime_environment,
+        "customer",
+        ["credits"],
+        context=actions.WriteContext(actor=support, source="page"),
     )
 
     assert stored(sandbox, realtime_environment, "customer") == {
@@ -324,7 +327,10 @@ def test_replacing_the_state_on_a_realtime_project_stores_exactly_it(
     replacement = {"stack": [], "storage": {}, "variables": {"fresh": True}}
 
     entry = actions.do_replace_state(
-        realtime_environment, "customer", replacement, actor=ops, source="page"
+        realtime_environment,
+        "customer",
+        replacement,
+        context=actions.WriteContext(actor=ops, source="page"),
     )
 
     assert stored(sandbox, realtime_environment, "customer") == replacement
@@ -339,9 +345,11 @@ def test_a_conflicting_edit_on_a_realtime_project_sends_nothing(
             realtime_environment,
             "customer",
             {"credits": 10},
-            actor=support,
-            source="page",
-            based_on=actions.fingerprint({"variables": {"something": "else"}}),
+            context=actions.WriteContext(
+                actor=support,
+                source="page",
+                based_on=actions.fingerprint({"variables": {"something": "else"}}),
+            ),
         )
 
     assert stored(sandbox, realtime_environment, "customer") == STATE
@@ -351,10 +359,12 @@ def test_a_conflicting_edit_on_a_realtime_project_sends_nothing(
 def test_reset_then_restore_on_a_realtime_project_brings_the_state_back(
     sandbox, realtime_environment, conversation, ops
 ):
-    reset = actions.do_reset_session(realtime_environment, "customer", actor=ops, source="page")
+    reset = actions.do_reset_session(
+        realtime_environment, "customer", context=actions.WriteContext(actor=ops, source="page")
+    )
     assert stored(sandbox, realtime_environment, "customer") is None
 
-    restored = actions.do_restore(reset, actor=ops, source="page")
+    restored = actions.do_restore(reset, context=actions.WriteContext(actor=ops, source="page"))
 
     assert stored(sandbox, realtime_environment, "customer") == STATE
     assert (restored.outcome, restored.restored_from_id) == (AuditEntry.Outcome.SUCCEEDED, reset.pk)
@@ -369,7 +379,10 @@ def test_a_turn_on_a_realtime_project_is_audited_with_its_traces(
     sandbox, realtime_environment, support
 ):
     entry, traces = actions.do_interact(
-        realtime_environment, "caller", {"type": "launch"}, actor=support, source="page"
+        realtime_environment,
+        "caller",
+        {"type": "launch"},
+        context=actions.WriteContext(actor=support, source="page"),
     )
 
     assert traces and traces[-1]["type"] == "no-reply"

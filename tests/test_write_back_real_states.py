@@ -120,7 +120,9 @@ def test_removing_a_variable_keeps_the_rest_of_a_real_state(
 
 
 def test_a_real_state_comes_back_after_a_reset(ops_client, ops, sandbox, environment, mid_flow):
-    reset = actions.do_reset_session(environment, USER, actor=ops, source="page")
+    reset = actions.do_reset_session(
+        environment, USER, context=actions.WriteContext(actor=ops, source="page")
+    )
 
     response = ops_client.post(
         reverse("audit_restore", args=[reset.pk]), {"based_on": based_on({})}
@@ -131,9 +133,13 @@ def test_a_real_state_comes_back_after_a_reset(ops_client, ops, sandbox, environ
 
 
 def test_undo_puts_back_a_real_state(ops, sandbox, environment, mid_flow):
-    actions.do_set_variables(environment, USER, {"hold": 0}, actor=ops, source="bulk")
+    actions.do_set_variables(
+        environment, USER, {"hold": 0}, context=actions.WriteContext(actor=ops, source="bulk")
+    )
 
-    entry = actions.do_put_back(environment, USER, mid_flow, actor=ops, source="bulk")
+    entry = actions.do_put_back(
+        environment, USER, mid_flow, context=actions.WriteContext(actor=ops, source="bulk")
+    )
 
     assert entry.outcome == AuditEntry.Outcome.SUCCEEDED
     assert stored(sandbox, environment) == without_null_node_ids(mid_flow)

@@ -48,6 +48,7 @@ from ..voiceflow import (
     budget,
     client_for,
 )
+from .changes import item_change
 from .progress import item_counts
 
 logger = logging.getLogger(__name__)
@@ -325,44 +326,17 @@ class Runner:
             return
 
     def write(self, item: BulkItem, resume: AuditEntry | None) -> AuditEntry:
-        common = {
-            "actor": self.actor,
-            "source": AuditEntry.Source.BULK,
-            "job": self.job,
-            "client": self.client,
-            "resume": resume,
-            "write_mode": self.job.write_mode,
-        }
-        environment = self.job.environment
-        precondition = segment_recheck(self.job, item)
-        if self.job.kind == BulkJob.Kind.PRELOAD:
-            return actions.do_set_variables(
-                environment, item.user_id, item.variables or {}, precondition=precondition, **common
-            )
-        if self.job.kind == BulkJob.Kind.RESET:
-            return actions.do_reset_session(
-                environment, item.user_id, precondition=precondition, **common
-            )
-        if self.job.kind == BulkJob.Kind.REMOVE_VARIABLES:
-            return actions.do_remove_variables(
-                environment,
-                item.user_id,
-                list(self.job.variable_names),
-                precondition=precondition,
-                missing_ok=True,
-                **common,
-            )
-        if self.job.kind == BulkJob.Kind.CAMPAIGN_END:
-            values = item.variables or {}
-            return actions.do_take_back_variables(
-                environment, item.user_id, values.get("set", {}), values.get("before", {}), **common
-            )
-        return actions.do_put_back(
-            environment,
-            item.user_id,
-            item.state_to_restore,
-            restored_from=item.restores_entry,
-            **common,
+        context = actions.WriteContext(
+            actor=self.actor,
+            source=AuditEntry.Source.BULK,
+            job=self.job,
+            client=self.client,
+            resume=resume,
+            write_mode=self.job.write_mode,
+            precondition=segment_recheck(self.job, item),
+        )
+        return actions.do_write(
+            self.job.environment, item.user_id, item_change(self.job, item), context=context
         )
 
 

@@ -17,7 +17,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from ..models import BulkItem, BulkJob, Environment, WriteMode
+from ..audit import record_job_control
+from ..models import AuditEntry, BulkItem, BulkJob, Environment, WriteMode
 from ..segments import members, parse_conditions
 from .checking import ALREADY_STARTED, BATCH_SIZE, start_refusal, store_input
 from .engine import CANCELLED_REASON
@@ -249,32 +250,36 @@ def start_job(
     return job
 
 
-def pause_job(job: BulkJob, actor: AbstractBaseUser | None = None) -> BulkJob:
+def pause_job(job: BulkJob, actor: AbstractBaseUser | None, *, source: str) -> BulkJob:
     """Workers finish the item in hand and start no other."""
-    paused = BulkJob.objects.filter(pk=job.pk).pause()
-    job.refresh_from_db()
-    if not paused:
-        raise JobStateError("Only a queued or running job can be paused.")
+    with transaction.atomic():
+        paused = BulkJob.objects.filter(pk=job.pk).pause()
+        job.refresh_from_db()
+        if not paused:
+            raise JobStateError("Only a queued or running job can be paused.")
+        record_job_control(job, AuditEntry.Action.JOB_PAUSED, actor=actor, source=source)
     return job
 
 
-def resume_job(job: BulkJob, actor: AbstractBaseUser | None = None) -> BulkJob:
+def resume_job(job: BulkJob, actor: AbstractBaseUser | None, *, source: str) -> BulkJob:
     with transaction.atomic():
         if not BulkJob.objects.filter(pk=job.pk).resume():
             job.refresh_from_db()
             raise JobStateError("Only a paused job can be resumed.")
+        record_job_control(job, AuditEntry.Action.JOB_RESUMED, actor=actor, source=source)
         enqueue(job.pk)
     job.refresh_from_db()
     return job
 
 
-def cancel_job(job: BulkJob, actor: AbstractBaseUser | None = None) -> BulkJob:
+def cancel_job(job: BulkJob, actor: AbstractBaseUser | None, *, source: str) -> BulkJob:
     """No item starts any more. An item whose write had started is finished (never left half
     known); every item not started is recorded as skipped."""
     with transaction.atomic():
         if not BulkJob.objects.filter(pk=job.pk).cancel():
             job.refresh_from_db()
             raise JobStateError("Only a queued, running or paused job can be cancelled.")
+        record_job_control(job, AuditEntry.Action.JOB_CANCELLED, actor=actor, source=source)
         skipped = job.items.filter(status=ItemStatus.PENDING, attempts=0).update(
             status=ItemStatus.SKIPPED,
             reason=CANCELLED_REASON,

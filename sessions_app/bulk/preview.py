@@ -1,34 +1,38 @@
-"""The dry run: what a job would change for a few of its users, read from Voiceflow now."""
+"""The dry run: what a job would change for a few of its users, read from Voiceflow now.
+
+Each sampled item's write is the one the engine would send (`changes.item_change`); the state it
+would leave is its `planned_state`, compared variable by variable (`actions.planned_variables`).
+"""
 
 import json
 from typing import Any
 
-from ..actions import still_set
+from .. import actions
 from ..models import BulkJob
 from ..segments import mismatch, parse_conditions
 from ..voiceflow import VoiceflowError, client_for
+from .changes import item_change
 
 SAMPLE_SIZE = 5
 # A reset's dry run names this many of a sampled user's variables.
 NAMES_SHOWN = 6
-ABSENT = object()
 
 
 def _shown(value: Any) -> str:
-    if value is ABSENT:
+    if value is actions.NOT_SET:
         return "(not set)"
     return json.dumps(value, ensure_ascii=False)
 
 
-def _variable_changes(before: dict, after: dict, names: list[str]) -> list[dict]:
+def _variable_changes(planned: list[actions.PlannedVariable]) -> list[dict]:
     return [
         {
-            "name": name,
-            "before": _shown(before.get(name, ABSENT)),
-            "after": _shown(after.get(name, ABSENT)),
-            "changes": before.get(name, ABSENT) != after.get(name, ABSENT),
+            "name": variable.name,
+            "before": _shown(variable.before),
+            "after": _shown(variable.after),
+            "changes": variable.changes,
         }
-        for name in names
+        for variable in planned
     ]
 
 
@@ -64,29 +68,24 @@ def sample_diffs(job: BulkJob, size: int = SAMPLE_SIZE) -> list[dict]:
         current = state.get("variables") or {}
         diff["has_state"] = bool(state)
         diff["stack_depth"] = len(state.get("stack") or [])
+        change = item_change(job, item)
         moved = _segment_mismatch(job, item.user_id, state)
         if moved:
             diff["summary"] = moved
         elif job.kind == BulkJob.Kind.REMOVE_VARIABLES:
             names = list(job.variable_names)
-            after = {k: v for k, v in current.items() if k not in names}
-            diff["changes"] = _variable_changes(current, after, names)
+            diff["changes"] = _variable_changes(actions.planned_variables(change, state, names))
         elif job.kind == BulkJob.Kind.CAMPAIGN_END:
-            values = item.variables or {}
-            kept = still_set(state, values.get("set", {}))
-            after = dict(current)
-            for name in kept:
-                if name in values.get("before", {}):
-                    after[name] = values["before"][name]
-                else:
-                    after.pop(name, None)
-            diff["changes"] = _variable_changes(current, after, list(values.get("set", {})))
-            left = [name for name in values.get("set", {}) if name not in kept]
+            values_set = (item.variables or {}).get("set", {})
+            planned = actions.planned_variables(change, state, list(values_set))
+            diff["changes"] = _variable_changes(planned)
+            kept = actions.still_set(state, values_set)
+            left = [name for name in values_set if name not in kept]
             if left:
                 diff["summary"] = f"Left as the conversation changed them: {', '.join(left)}."
         elif job.kind == BulkJob.Kind.PRELOAD:
-            variables = item.variables or {}
-            diff["changes"] = _variable_changes(current, {**current, **variables}, list(variables))
+            names = list(item.variables or {})
+            diff["changes"] = _variable_changes(actions.planned_variables(change, state, names))
         elif job.kind == BulkJob.Kind.RESET:
             # Compact: the names only (every value goes), not a table of every variable.
             names = sorted(current)
@@ -100,12 +99,8 @@ def sample_diffs(job: BulkJob, size: int = SAMPLE_SIZE) -> list[dict]:
                 else "No state: nothing to delete."
             )
         else:
-            target = (item.state_to_restore or {}).get("variables") or {}
-            diff["changes"] = [
-                c
-                for c in _variable_changes(current, target, sorted({*current, *target}))
-                if c["changes"]
-            ]
+            planned = actions.planned_variables(change, state)
+            diff["changes"] = _variable_changes([v for v in planned if v.changes])
             diff["summary"] = (
                 "Put back the state from before the job."
                 if item.state_to_restore

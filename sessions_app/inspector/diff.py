@@ -63,6 +63,14 @@ def _walk(before: Any, after: Any, path: str, out: list[tuple[str, str, Any, Any
         out.append((path or "(whole state)", "changed", before, after))
 
 
+def values_differ(before: Any, after: Any) -> bool:
+    """Whether two values differ as JSON (a dry run's "changes" column): as `state_diff` sees
+    them, so 1 and 1.0 differ, and so do a value and a value that is absent (any sentinel)."""
+    found: list[tuple[str, str, Any, Any]] = []
+    _walk(before, after, "", found)
+    return bool(found)
+
+
 def _without_null_node_ids(state: Any) -> Any:
     """A frame's `nodeID: null` and no nodeID mean the same to the runtime (a write leaves the
     null of its base frame out, the runtime's next turn puts it back): not a change to show."""

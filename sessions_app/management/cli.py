@@ -24,7 +24,7 @@ JOB_INCOMPLETE = 7
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 done, 2 bad input, 3 conflict (the conversation moved, or the job's state "
-    "does not allow it), 4 Voiceflow error, 5 environment not found, 6 the --as-user role does "
+    "does not allow it), 4 Voiceflow error, 5 environment or job not found, 6 the --as-user role does "
     "not allow it, 7 the job finished with failed or skipped items."
 )
 
@@ -44,6 +44,8 @@ class OpsCommand(BaseCommand):
     #: the permission --as-user must hold; None for a read that needs no actor
     permission: str | None = None
     requires_actor = True
+    #: False for a command about something that names its own environment (a bulk job)
+    takes_environment = True
 
     def create_parser(self, prog_name, subcommand, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
@@ -51,11 +53,12 @@ class OpsCommand(BaseCommand):
         return parser
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument(
-            "--environment",
-            required=True,
-            help='The environment: its id, or "Project name/Environment label".',
-        )
+        if self.takes_environment:
+            parser.add_argument(
+                "--environment",
+                required=True,
+                help='The environment: its id, or "Project name/Environment label".',
+            )
         parser.add_argument(
             "--as-user",
             required=self.requires_actor,

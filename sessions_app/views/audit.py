@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from ..access import can, environment_for, require
-from ..actions import Conflict, StateShapeError, do_restore, writable_state
+from ..actions import Conflict, StateShapeError, WriteContext, do_restore, writable_state
 from ..audit_summary import change_summary
 from ..forms import AuditFilterForm
 from ..inspector.diff import entry_diff, state_diff
@@ -151,9 +151,11 @@ def audit_restore(request: HttpRequest, entry_id: int) -> HttpResponse:
     try:
         restoration = do_restore(
             entry,
-            actor=request.user,
-            source=AuditEntry.Source.PAGE,
-            based_on=form.cleaned_data["based_on"],
+            context=WriteContext(
+                actor=request.user,
+                source=AuditEntry.Source.PAGE,
+                based_on=form.cleaned_data["based_on"],
+            ),
         )
     except Conflict as conflict:
         return render_conflict(

@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 from ..access import environment_for
-from ..actions import StateShapeError, do_emit_event, do_interact, do_stream_turn
+from ..actions import StateShapeError, WriteContext, do_emit_event, do_interact, do_stream_turn
 from ..console.forms import ConsoleActionForm, EmitEventForm
 from ..console.traces import completion_view, trace_view
 from ..inspector.reading import fetch_state
@@ -122,9 +122,8 @@ def send(request: HttpRequest, environment_id: int) -> HttpResponse:
             environment,
             user_id,
             form.cleaned_data["action"],
-            actor=request.user,
-            source=AuditEntry.Source.PAGE,
             config=form.config(),
+            context=WriteContext(actor=request.user, source=AuditEntry.Source.PAGE),
         )
     except (VoiceflowError, StateShapeError) as error:
         return _render_turn(
@@ -152,10 +151,9 @@ def stream(request: HttpRequest, environment_id: int) -> HttpResponse:
         environment,
         user_id,
         form.cleaned_data["action"],
-        actor=request.user,
-        source=AuditEntry.Source.PAGE,
         config=form.config(streaming=True),
         session_key=stream_session(request, environment, user_id),
+        context=WriteContext(actor=request.user, source=AuditEntry.Source.PAGE),
     )
     try:
         _, session_key = next(events)
@@ -270,7 +268,10 @@ def emit(request: HttpRequest, environment_id: int) -> HttpResponse:
         return _render_emit(request, {"problem": form.first_error()}, status=400)
     try:
         entry = do_emit_event(
-            environment, user_id, form.action, actor=request.user, source=AuditEntry.Source.PAGE
+            environment,
+            user_id,
+            form.action,
+            context=WriteContext(actor=request.user, source=AuditEntry.Source.PAGE),
         )
     except (VoiceflowError, StateShapeError) as error:
         return _render_emit(request, {"problem": str(error), "upstream": True})

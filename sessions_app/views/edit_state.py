@@ -5,7 +5,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from ..access import environment_for
-from ..actions import Conflict, StateShapeError, do_replace_state, state_parts, writable_state
+from ..actions import (
+    Conflict,
+    StateShapeError,
+    WriteContext,
+    do_replace_state,
+    state_parts,
+    writable_state,
+)
 from ..inspector.diff import state_diff
 from ..inspector.display import pretty_json
 from ..inspector.forms import StateEditForm
@@ -45,9 +52,9 @@ def edit_state(request: HttpRequest, environment_id: int) -> HttpResponse:
             environment,
             user_id,
             proposed,
-            actor=request.user,
-            source=AuditEntry.Source.PAGE,
-            based_on=based_on,
+            context=WriteContext(
+                actor=request.user, source=AuditEntry.Source.PAGE, based_on=based_on
+            ),
         )
     except Conflict as conflict:
         return render_conflict(

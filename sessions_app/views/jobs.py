@@ -13,11 +13,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .. import bulk, step_up
 from ..access import can, require
+from ..audit import JOB_CONTROL_ACTIONS
 from ..bulk.forms import NewJobForm, StartJobForm
 from ..bulk.parsing import TYPES
 from ..bulk.preview import sample_diffs
-from ..models import BulkItem, BulkJob, WriteMode
-from ..personal_data import mask_diffs, mask_validation_report
+from ..models import AuditEntry, BulkItem, BulkJob, WriteMode
+from ..personal_data import mask_diffs, mask_rejected_rows, mask_validation_report
 from ..workspace import current_environment, environments_without_secrets
 
 VIEW = "inspect_session"
@@ -96,7 +97,10 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
             bulk.estimated_duration_s(job, write_mode=WriteMode.SINGLE_REQUEST)
         ),
         "undo_jobs": job.undo_jobs.all(),
-        "rejected_rows": job.rejected_rows.all()[:REJECTED_ROWS_SHOWN]
+        "last_control": job.audit_entries.filter(action__in=JOB_CONTROL_ACTIONS).first(),
+        "rejected_rows": mask_rejected_rows(
+            job.rejected_rows.all()[:REJECTED_ROWS_SHOWN], request.user
+        )
         if job.status not in NOT_STARTED
         else [],
         "can_undo": job.status
@@ -194,7 +198,7 @@ def job_pause(request: HttpRequest, pk: int) -> HttpResponse:
     return _control(
         request,
         _job(request, pk, CONTROL),
-        lambda job: bulk.pause_job(job, request.user),
+        lambda job: bulk.pause_job(job, request.user, source=AuditEntry.Source.PAGE),
         "Paused: items in hand finish, no other starts.",
     )
 
@@ -204,7 +208,7 @@ def job_resume(request: HttpRequest, pk: int) -> HttpResponse:
     return _control(
         request,
         _job(request, pk, CONTROL),
-        lambda job: bulk.resume_job(job, request.user),
+        lambda job: bulk.resume_job(job, request.user, source=AuditEntry.Source.PAGE),
         "Resumed.",
     )
 
@@ -214,7 +218,7 @@ def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return _control(
         request,
         _job(request, pk, CONTROL),
-        lambda job: bulk.cancel_job(job, request.user),
+        lambda job: bulk.cancel_job(job, request.user, source=AuditEntry.Source.PAGE),
         "Cancelled: items not started are skipped.",
     )
 

@@ -5,7 +5,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from ..access import environment_for
-from ..actions import Conflict, do_reset_session
+from ..actions import Conflict, WriteContext, do_reset_session
 from ..flows.display import named_stack
 from ..inspector.display import stack_view
 from ..inspector.forms import ResetForm
@@ -44,9 +44,9 @@ def reset_session(request: HttpRequest, environment_id: int) -> HttpResponse:
         entry = do_reset_session(
             environment,
             user_id,
-            actor=request.user,
-            source=AuditEntry.Source.PAGE,
-            based_on=based_on,
+            context=WriteContext(
+                actor=request.user, source=AuditEntry.Source.PAGE, based_on=based_on
+            ),
         )
     except Conflict as conflict:
         return render_conflict(

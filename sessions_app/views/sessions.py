@@ -12,7 +12,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
 from ..access import environment_for
-from ..actions import Conflict, StateShapeError, do_remove_variables, do_set_variables
+from ..actions import Conflict, StateShapeError, WriteContext, do_remove_variables, do_set_variables
 from ..flows.display import named_stack
 from ..flows.links import crm_link, session_link
 from ..inspector.diff import state_diff, with_diffs
@@ -254,9 +254,11 @@ def set_variable(request: HttpRequest, environment_id: int) -> HttpResponse:
             environment,
             user_id,
             {name: value},
-            actor=request.user,
-            source=AuditEntry.Source.PAGE,
-            based_on=form.cleaned_data["based_on"],
+            context=WriteContext(
+                actor=request.user,
+                source=AuditEntry.Source.PAGE,
+                based_on=form.cleaned_data["based_on"],
+            ),
         )
     except Conflict as conflict:
         return render_conflict(
@@ -297,9 +299,11 @@ def remove_variable(request: HttpRequest, environment_id: int) -> HttpResponse:
             environment,
             user_id,
             [name],
-            actor=request.user,
-            source=AuditEntry.Source.PAGE,
-            based_on=form.cleaned_data["based_on"],
+            context=WriteContext(
+                actor=request.user,
+                source=AuditEntry.Source.PAGE,
+                based_on=form.cleaned_data["based_on"],
+            ),
         )
     except Conflict as conflict:
         return render_conflict(

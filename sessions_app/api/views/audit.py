@@ -106,7 +106,12 @@ class AuditRestoreView(APIView):
     def post(self, request: Request, pk: int) -> Response:
         entry = get_object_or_404(AuditEntry.objects.select_related("environment__project"), pk=pk)
         restored = actions.do_restore(
-            entry, actor=request.user, source="api", based_on=based_on(request, required=False)
+            entry,
+            context=actions.WriteContext(
+                actor=request.user,
+                source=AuditEntry.Source.API,
+                based_on=based_on(request, required=False),
+            ),
         )
         return state_response(
             request, entry.environment, restored.user_id, restored.state_after or {}, entry=restored

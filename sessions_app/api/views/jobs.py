@@ -28,7 +28,7 @@ from ... import bulk, step_up
 from ...access import require
 from ...bulk import limits as bulk_limits
 from ...bulk.parsing import text_lines_as_binary
-from ...models import BulkJob, Environment, WriteMode
+from ...models import AuditEntry, BulkJob, Environment, WriteMode
 from ...personal_data import mask_validation_report
 from ..errors import AUTH_ERRORS, ConflictingState, InvalidInput, StepUpRequired, error_responses
 from ..filters import KnownFiltersOnly, query_id
@@ -380,14 +380,15 @@ class JobControlView(APIView):
             elif self.control == "undo":
                 job = bulk.create_undo_job(job, request.user)
                 answer_status = status.HTTP_201_CREATED
+            elif self.control == "retry-failed":
+                bulk.retry_failed(job, request.user)
             else:
                 control = {
                     "pause": bulk.pause_job,
                     "resume": bulk.resume_job,
                     "cancel": bulk.cancel_job,
-                    "retry-failed": bulk.retry_failed,
                 }[self.control]
-                control(job, request.user)
+                control(job, request.user, source=AuditEntry.Source.API)
         except bulk.JobStateError as error:
             raise ConflictingState(str(error), details={"job": job.pk}) from None
         job.refresh_from_db()

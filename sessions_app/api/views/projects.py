@@ -17,7 +17,7 @@ from ...admin_actions import (
     do_save_environment,
     do_save_project,
 )
-from ...models import Environment, Project
+from ...models import AuditEntry, Environment, Project
 from ..errors import AUTH_ERRORS, StepUpRequired, error_responses
 from ..filters import KnownFiltersOnly, query_id
 from ..permissions import RolePermission
@@ -68,7 +68,7 @@ class ProjectListView(KnownFiltersOnly, generics.ListCreateAPIView):
     def perform_create(self, serializer: ProjectSerializer) -> None:
         _confirmed(self.request)
         project = Project(**serializer.validated_data)
-        do_save_project(project, actor=self.request.user, source="api")
+        do_save_project(project, actor=self.request.user, source=AuditEntry.Source.API)
         serializer.instance = project
 
 
@@ -104,11 +104,11 @@ class ProjectDetailView(generics.RetrieveUpdateDestroyAPIView):
         project = serializer.instance
         for name, value in serializer.validated_data.items():
             setattr(project, name, value)
-        do_save_project(project, actor=self.request.user, source="api")
+        do_save_project(project, actor=self.request.user, source=AuditEntry.Source.API)
 
     def perform_destroy(self, instance: Project) -> None:
         _confirmed(self.request)
-        do_delete_project(instance, actor=self.request.user, source="api")
+        do_delete_project(instance, actor=self.request.user, source=AuditEntry.Source.API)
 
 
 @extend_schema_view(
@@ -142,7 +142,7 @@ class EnvironmentListView(KnownFiltersOnly, generics.ListCreateAPIView):
     def perform_create(self, serializer: EnvironmentSerializer) -> None:
         _confirmed(self.request)
         environment = Environment(**serializer.validated_data)
-        do_save_environment(environment, actor=self.request.user, source="api")
+        do_save_environment(environment, actor=self.request.user, source=AuditEntry.Source.API)
         serializer.instance = environment
 
 
@@ -175,11 +175,11 @@ class EnvironmentDetailView(generics.RetrieveUpdateDestroyAPIView):
         environment = serializer.instance
         for name, value in serializer.validated_data.items():
             setattr(environment, name, value)
-        do_save_environment(environment, actor=self.request.user, source="api")
+        do_save_environment(environment, actor=self.request.user, source=AuditEntry.Source.API)
 
     def perform_destroy(self, instance: Environment) -> None:
         _confirmed(self.request)
-        do_delete_environment(instance, actor=self.request.user, source="api")
+        do_delete_environment(instance, actor=self.request.user, source=AuditEntry.Source.API)
 
 
 class TestConnectionView(APIView):

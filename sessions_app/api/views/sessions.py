@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from ... import actions
 from ...access import environment_or_404
 from ...known_sessions import note_session
-from ...models import Environment
+from ...models import AuditEntry, Environment
 from ...personal_data import mask_state
 from ...voiceflow import client_for, user_id_warning, validate_user_id
 from ..errors import (
@@ -178,7 +178,12 @@ class SessionStateView(SessionView):
         if isinstance(state, dict):
             state = {key: value for key, value in state.items() if key != "turn"}
         entry = actions.do_replace_state(
-            environment, user_id, state, actor=request.user, source="api", based_on=fingerprint
+            environment,
+            user_id,
+            state,
+            context=actions.WriteContext(
+                actor=request.user, source=AuditEntry.Source.API, based_on=fingerprint
+            ),
         )
         return state_response(request, environment, user_id, entry.state_after or {}, entry=entry)
 
@@ -197,9 +202,11 @@ class SessionStateView(SessionView):
         entry = actions.do_reset_session(
             environment,
             user_id,
-            actor=request.user,
-            source="api",
-            based_on=based_on(request, required=False),
+            context=actions.WriteContext(
+                actor=request.user,
+                source=AuditEntry.Source.API,
+                based_on=based_on(request, required=False),
+            ),
         )
         return state_response(request, environment, user_id, {}, entry=entry)
 
@@ -229,9 +236,11 @@ class SessionVariablesView(SessionView):
             environment,
             user_id,
             dict(request.data),
-            actor=request.user,
-            source="api",
-            based_on=based_on(request, required=False),
+            context=actions.WriteContext(
+                actor=request.user,
+                source=AuditEntry.Source.API,
+                based_on=based_on(request, required=False),
+            ),
         )
         return state_response(request, environment, user_id, entry.state_after or {}, entry=entry)
 
@@ -269,9 +278,11 @@ class SessionInteractView(SessionView):
             user_id,
             turn.validated_data["action"],
             config=turn.validated_data.get("config"),
-            actor=request.user,
-            source="api",
-            based_on=based_on(request, required=False),
+            context=actions.WriteContext(
+                actor=request.user,
+                source=AuditEntry.Source.API,
+                based_on=based_on(request, required=False),
+            ),
         )
         etag = actions.fingerprint(entry.state_after)
         return Response(

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from sessions_app import audit
 from sessions_app.encryption import UndecryptableSecret
 from sessions_app.models import AuditEntry, Project
 
@@ -31,10 +32,10 @@ class Command(BaseCommand):
             projects = list(Project.objects.select_for_update())
             for project in projects:
                 project.save(update_fields=["api_key", "access_token"])
-            AuditEntry.objects.create(
+            audit.record(
+                AuditEntry.Action.KEYS_ROTATED,
+                actor=None,
                 source=AuditEntry.Source.CLI,
-                action=AuditEntry.Action.KEYS_ROTATED,
-                outcome=AuditEntry.Outcome.SUCCEEDED,
                 request_sent={"projects_reencrypted": len(projects)},
             )
         return len(projects)

@@ -1,5 +1,6 @@
 from sessions_app import actions
 from sessions_app.management.cli import BAD_INPUT, Error, OpsCommand, etag_argument
+from sessions_app.models import AuditEntry
 from sessions_app.voiceflow import client_for
 
 
@@ -46,7 +47,11 @@ class Command(OpsCommand):
                 returncode=BAD_INPUT,
             )
         entry = actions.do_reset_session(
-            target, user_id, actor=actor, source="cli", based_on=etag_argument(if_match)
+            target,
+            user_id,
+            context=actions.WriteContext(
+                actor=actor, source=AuditEntry.Source.CLI, based_on=etag_argument(if_match)
+            ),
         )
         self.emit(
             {"user_id": user_id, "audit_entry": entry.pk, "state_before": entry.state_before},

@@ -3,6 +3,7 @@ import sys
 
 from sessions_app import actions
 from sessions_app.management.cli import OpsCommand, etag_argument, parse_json_object
+from sessions_app.models import AuditEntry
 from sessions_app.voiceflow import client_for
 
 
@@ -31,11 +32,15 @@ class Command(OpsCommand):
         merge = parse_json_object(text, "The variables")
         self.user_id(user_id)
         if dry_run:
-            before = client_for(target).get_state(user_id).get("variables", {})
+            state = client_for(target).get_state(user_id)
+            planned = actions.planned_variables(actions.SetVariables(merge), state, list(merge))
             changes = {
-                name: {"before": before.get(name), "after": value}
-                for name, value in merge.items()
-                if before.get(name) != value or name not in before
+                variable.name: {
+                    "before": None if variable.before is actions.NOT_SET else variable.before,
+                    "after": variable.after,
+                }
+                for variable in planned
+                if variable.changes
             }
             lines = [
                 f"{name}: {json.dumps(c['before'])} -> {json.dumps(c['after'])}"
@@ -47,7 +52,12 @@ class Command(OpsCommand):
             )
             return
         entry = actions.do_set_variables(
-            target, user_id, merge, actor=actor, source="cli", based_on=etag_argument(if_match)
+            target,
+            user_id,
+            merge,
+            context=actions.WriteContext(
+                actor=actor, source=AuditEntry.Source.CLI, based_on=etag_argument(if_match)
+            ),
         )
         etag = actions.fingerprint(entry.state_after)
         self.emit(

@@ -1,0 +1,73 @@
+"""Every audit row is written here: writes to conversations (recorded pending by actions.py, then
+completed), administrative changes to projects, changes of access, and the control of bulk jobs.
+
+A row says what changed, never a credential's value: administrative rows name the fields that
+changed (admin_actions.py), access rows name a token by its prefix (account_actions.py).
+"""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
+
+from .models import AuditEntry, BulkJob, Environment, Project, WriteMode
+
+JOB_CONTROL_ACTIONS = (
+    AuditEntry.Action.JOB_PAUSED,
+    AuditEntry.Action.JOB_RESUMED,
+    AuditEntry.Action.JOB_CANCELLED,
+)
+
+
+def record(
+    action: AuditEntry.Action,
+    *,
+    actor: AbstractBaseUser | None,
+    source: AuditEntry.Source,
+    request_sent: dict | None = None,
+    outcome: AuditEntry.Outcome = AuditEntry.Outcome.SUCCEEDED,
+    project: Project | None = None,
+    environment: Environment | None = None,
+    job: BulkJob | None = None,
+    user_id: str = "",
+    state_before: dict | None = None,
+    restored_from: AuditEntry | None = None,
+    write_mode: WriteMode = WriteMode.READ_FIRST,
+) -> AuditEntry:
+    """Write one audit row. A PENDING row (a write about to be sent) is completed later by its
+    writer; any other outcome is complete now.
+
+    The project defaults to the environment's. A project or environment not saved (any more) is
+    named but not linked, so a row written after a delete keeps the name.
+    """
+    if project is None and environment is not None:
+        project = environment.project
+    return AuditEntry.objects.create(
+        **AuditEntry.actor_fields(actor),
+        source=source,
+        job=job,
+        project=project if project is not None and project.pk else None,
+        project_name=project.name if project is not None else "",
+        environment=environment if environment is not None and environment.pk else None,
+        environment_label=environment.label if environment is not None else "",
+        user_id=user_id,
+        action=action,
+        outcome=outcome,
+        completed_at=None if outcome == AuditEntry.Outcome.PENDING else timezone.now(),
+        state_before=state_before,
+        request_sent=request_sent,
+        restored_from=restored_from,
+        write_mode=write_mode,
+    )
+
+
+def record_job_control(
+    job: BulkJob, action: AuditEntry.Action, *, actor: AbstractBaseUser | None, source: str
+) -> AuditEntry:
+    """Who paused, resumed or cancelled a bulk job, and from where (one of JOB_CONTROL_ACTIONS)."""
+    return record(
+        action,
+        actor=actor,
+        source=source,
+        environment=job.environment,
+        job=job,
+        request_sent={"job": job.pk},
+    )
