@@ -78,7 +78,9 @@ def _detail(request: HttpRequest, segment: Segment, *, status: int = 200, **extr
     conditions = segments.parse_conditions(segment.conditions)
     context = {
         "segment": segment,
-        "conditions": [condition.describe() for condition in conditions],
+        "conditions": [
+            (condition.describe(), condition.resolved_ids()) for condition in conditions
+        ],
         "conditions_json": json.dumps(segment.conditions, indent=1, ensure_ascii=False),
         "preview": segments.preview(segment.environment, conditions),
         "can_control": can(request, CONTROL),

@@ -30,7 +30,9 @@ CONDITIONS_HELP = (
     '{"field": "variable", "path": "profile.tier", "op": "equals|contains|exists|missing|gt|lt", '
     '"value": …}, {"field": "last_active", "op": "before|after", "value": "30d" or an ISO '
     'moment}, {"field": "user_id", "op": "prefix", "value": "web-"}, {"field": "position", '
-    '"flow": "<diagramID>", "block": "<nodeID>"}. See docs/segments.md.'
+    '"flow": "<diagramID>", "block": "<nodeID>"} or, once the project\'s flow map is loaded, '
+    '{"field": "position", "flow_name": "Checkout", "block_name": "Pay"} (resolved into IDs '
+    "when saved; both are kept). See docs/segments.md."
 )
 
 
@@ -53,6 +55,11 @@ class SampleSerializer(serializers.Serializer):
 
 
 class PreviewSerializer(serializers.Serializer):
+    conditions = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="The conditions as counted: a flow or block named by name with the IDs it "
+        "resolved to (`flow`, `block_ids`).",
+    )
     count = serializers.IntegerField()
     sample = SampleSerializer(many=True)
     oldest_read_at = serializers.DateTimeField(allow_null=True)
