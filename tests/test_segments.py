@@ -382,3 +382,78 @@ def test_the_api_and_the_page_show_what_a_name_resolved_to(pizza_sessions, ops):
     )
     assert refused.status_code == 400
     assert 'no flow is named "Order pasta"' in refused.json()["error"]["message"]
+
+
+# ---- the page's form: rows of field, operator and value ----
+
+
+def rows_post(environment, name: str, *rows: dict, **extra) -> dict:
+    data = {
+        "name": name,
+        "environment": environment.pk,
+        "rows-TOTAL_FORMS": len(rows),
+        "rows-INITIAL_FORMS": 0,
+        "rows-MAX_NUM_FORMS": 20,
+        **extra,
+    }
+    for number, row in enumerate(rows):
+        data |= {f"rows-{number}-{key}": value for key, value in row.items()}
+    return data
+
+
+def test_the_form_rows_become_conditions_typed_as_written(environment, ops_client):
+    answer = ops_client.post(
+        "/segments/",
+        rows_post(
+            environment,
+            "typed",
+            {"field": "flow", "op": "equals", "value": "checkout"},
+            {"field": "variable", "path": "credits", "op": "gt", "value": "5"},
+            {"field": "variable", "path": "code", "op": "equals", "value": '"12"'},
+            {"field": "variable", "path": "vip", "op": "equals", "value": "true"},
+            {"field": "variable", "path": "plan", "op": "equals", "value": "gold"},
+            {"field": "variable", "path": "promo", "op": "missing", "value": ""},
+            {"field": "last_active", "op": "before", "value": "30d"},
+            {"field": "user_id", "op": "prefix", "value": "web-"},
+            {"field": "", "op": "equals", "value": ""},  # a blank row is left out
+        ),
+    )
+
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+    assert environment.segments.get().conditions == [
+        {"field": "position", "flow": "checkout"},
+        {"field": "variable", "path": "credits", "op": "gt", "value": 5},
+        {"field": "variable", "path": "code", "op": "equals", "value": "12"},
+        {"field": "variable", "path": "vip", "op": "equals", "value": True},
+        {"field": "variable", "path": "plan", "op": "equals", "value": "gold"},
+        {"field": "variable", "path": "promo", "op": "missing"},
+        {"field": "last_active", "op": "before", "value": "30d"},
+        {"field": "user_id", "op": "prefix", "value": "web-"},
+    ]
+    # Shown as rows again on the segment's page, text that reads as a number quoted.
+    page = ops_client.get(answer["Location"]).content.decode()
+    assert 'value="&quot;12&quot;"' in page
+
+
+def test_with_a_flow_map_the_form_rows_take_names(pizza_sessions, ops_client):
+    load_flow_map(pizza_sessions)
+
+    answer = ops_client.post(
+        "/segments/",
+        rows_post(
+            pizza_sessions,
+            "ask size",
+            {"field": "flow", "op": "equals", "value": "Order pizza"},
+            {"field": "block", "op": "equals", "value": "Ask size"},
+        ),
+    )
+
+    assert answer.status_code == 302
+    assert pizza_sessions.segments.get().conditions[0]["block_ids"] == ASK_SIZE
+    refused = ops_client.post(
+        "/segments/",
+        rows_post(pizza_sessions, "typo", {"field": "block", "op": "equals", "value": "Ask sise"}),
+    )
+    assert refused.status_code == 400
+    assert "no block is named &quot;Ask sise&quot;" in refused.content.decode()
+    assert pizza_sessions.segments.count() == 1
