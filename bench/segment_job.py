@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     OUT,
     PYTHON,
+    ROOT,
     PeakRss,
     Sandbox,
     Worker,
@@ -167,8 +168,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=90.0)
     parser.add_argument("--child", nargs=3, metavar=("WHAT", "ENVIRONMENT", "SOURCE"))
     args = parser.parse_args()
-    if args.child:
-        setup_django({})
+    if args.child:  # the parent has migrated the database and set the environment
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "voiceflow_admin.settings")
+        sys.path.insert(0, str(ROOT))
+        import django
+
+        django.setup()
         child(args.child[0], int(args.child[1]), args.child[2])
         return 0
 
