@@ -46,8 +46,8 @@ class ConditionRowForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        for name, widget in self.fields.items():
-            widget.widget.attrs["class"] = f"condition-{name}"
+        for name, field in self.fields.items():  # the script and the tests find them so
+            field.widget.attrs["class"] = f"condition-{name}"
         self.fields["path"].widget.attrs["placeholder"] = "variable path, e.g. profile.tier"
         self.fields["value"].widget.attrs["placeholder"] = "value"
 
@@ -144,9 +144,9 @@ def conditions_from_rows(rows: list[dict], *, names: bool) -> list[dict]:
                 raise ValueError(f"Row {number}: a {field} row is “equals / is” and a name or ID.")
             if key in position:
                 raise ValueError(f"Row {number}: a segment has one {field} position.")
-            if not position:
+            if not position:  # one condition, where the first of its rows stands
                 conditions.append(position)
-            position |= {"field": "position", key: value.strip()}
+            position.update({"field": "position", key: value.strip()})
         elif field == "variable":
             condition = {"field": "variable", "path": path, "op": op}
             if op not in ("exists", "missing"):
