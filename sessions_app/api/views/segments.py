@@ -138,7 +138,18 @@ SEGMENT_ERRORS = error_responses(*AUTH_ERRORS, 404)
                     "conditions": [{"field": "position", "flow": "65f0c…", "block": "pay01"}],
                 },
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "A block by name (the project's flow map is loaded)",
+                value={
+                    "name": "asked for a size",
+                    "environment": 1,
+                    "conditions": [
+                        {"field": "position", "flow_name": "Order pizza", "block_name": "Ask size"}
+                    ],
+                },
+                request_only=True,
+            ),
         ],
         responses={201: SegmentSerializer, **error_responses(*AUTH_ERRORS, 400)},
     ),
