@@ -186,8 +186,8 @@ def resolve_position(raw: dict, flow_map: "LoadedMap | None" = None) -> Conditio
     if flow_name and not flow:
         raise ConditionError(
             "no flow map is loaded for this project, so flows cannot be found by name; load "
-            "one (Projects › Flow maps) or give the flow's diagramID, as the session page "
-            "shows it"
+            "one (the project's page, Flow names) or give the flow's diagramID, as the session "
+            "page shows it"
         )
     blocks = (block,) if block else ()
     if block_name:
@@ -195,7 +195,7 @@ def resolve_position(raw: dict, flow_map: "LoadedMap | None" = None) -> Conditio
         if not blocks:
             raise ConditionError(
                 "no flow map is loaded for this project, so blocks cannot be found by name; "
-                "load one (Projects › Flow maps) or give the block's nodeID"
+                "load one (the project's page, Flow names) or give the block's nodeID"
             )
     if not flow:
         raise ConditionError("A position condition needs the flow (its diagramID, or its name)")
