@@ -185,6 +185,7 @@ def test_the_command_counts_then_runs_a_segment_job(
     call_command("segment_job", "stuck at pay", *common)
     counted = json.loads(capsys.readouterr().out)
     assert counted["count"] == 3 and sorted(counted["sample"]) == ["u0", "u1", "u2"]
+    assert counted["conditions"] == AT_PAY
     assert not BulkJob.objects.exists()
 
     call_command(
