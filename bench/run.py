@@ -22,6 +22,7 @@ BENCHMARKS = {
     "scale.py": [],
     "db_scale.py": [],
     "flow_map.py": [],
+    "segment_job.py": [],
 }
 SMOKE = {
     "bulk_preload.py": ["--users", "30", "--latency-ms", "0", "--budget", "30000"],
@@ -29,6 +30,7 @@ SMOKE = {
     "two_workers.py": ["--users-per-job", "15", "--latency-ms", "0", "--budget", "30000"],
     "scale.py": ["--sizes", "200", "--audit-entries", "500"],
     "db_scale.py": ["--seed-size", "300", "--repeat", "2"],
+    "segment_job.py": ["--members", "200", "--seconds", "1"],
 }
 
 

@@ -26,6 +26,9 @@ def bench_env(out: Path) -> dict[str, str]:
     return env | {"BENCH_OUT": str(out), "BENCH_BROKER_URL": ""}
 
 
+# Every benchmark starts its own sandbox, workers and database: on a busy machine the whole run
+# takes longer than the suite's default per-test limit, and the run itself is limited to 900 s.
+@pytest.mark.timeout(960)
 def test_every_benchmark_runs_at_small_size(tmp_path):
     run = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke"],
@@ -51,6 +54,9 @@ def test_every_benchmark_runs_at_small_size(tmp_path):
     assert [size["items"] for size in scale["sizes"]] == [200]
     pages = json.loads((tmp_path / "db_scale.json").read_text())["pages"]
     assert len(pages) == 18 and all(page["queries"] > 0 for page in pages)
+    segment_job = json.loads((tmp_path / "segment_job.json").read_text())["jobs"]
+    assert [segment_job[what]["items"] for what in ("segment", "file")] == [200, 200]
+    assert all(segment_job[what]["items_done"] > 0 for what in ("segment", "file"))
 
 
 def test_a_benchmark_whose_items_fail_exits_non_zero(tmp_path):

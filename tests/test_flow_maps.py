@@ -37,6 +37,7 @@ def test_the_fixture_export_names_flows_blocks_and_what_a_block_says_and_offers(
         "flow": PIZZA_FLOW,
         "block": "Ask size",
         "kind": "buttons",
+        "block_id": "6501bb0000000000000000b3",
         "says": ["What size would you like?"],
         "offers": ["Small", "Medium", "Large"],
     }

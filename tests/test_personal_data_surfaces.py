@@ -312,7 +312,9 @@ def test_the_validation_report_masks_personal_values_on_the_page_and_in_the_api(
     assert "maria.private@example.org" in as_ops
 
 
-def test_the_rows_refused_at_upload_are_masked_on_a_started_jobs_page(environment, viewer, ops):
+def test_the_rows_refused_at_upload_are_masked_on_a_started_jobs_page(
+    environment, viewer, ops, client_for_user
+):
     runnable = preload_from_csv(
         environment,
         ops,

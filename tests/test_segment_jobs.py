@@ -5,7 +5,7 @@ moved since the index was read skipped and reported. From the API and the comman
 import json
 
 import pytest
-from bulk_support import wait_until_finished
+from bulk_support import wait_for, wait_until_finished
 from django.core.management import call_command
 
 from sessions_app import segments
@@ -184,6 +184,7 @@ def test_the_command_counts_then_runs_a_segment_job(
     call_command("segment_job", "stuck at pay", *common)
     counted = json.loads(capsys.readouterr().out)
     assert counted["count"] == 3 and sorted(counted["sample"]) == ["u0", "u1", "u2"]
+    assert counted["conditions"] == AT_PAY
     assert not BulkJob.objects.exists()
 
     call_command(
@@ -203,3 +204,39 @@ def test_the_command_counts_then_runs_a_segment_job(
     assert (finished["status"], finished["done"]) == ("completed", 3)
     for n in range(3):
         assert sandbox.state(project_id, f"u{n}")["variables"] == {"nudge": True}
+
+
+def test_refresh_from_voiceflow_rereads_the_members_on_a_worker_before_a_job(
+    celery_worker, sandbox, sandbox_project, environment, ops, viewer, client_for_user
+):
+    """The page's "Refresh from Voiceflow" button: a worker reads the states over HTTP into the
+    index, so a member who left the block since is no longer counted and one who arrived is."""
+    project_id = sandbox_project["project_id"]
+    seed(
+        sandbox,
+        sandbox_project,
+        environment,
+        {"left": state_at("pay"), "stayed": state_at("pay"), "arrived": state_at("address")},
+    )
+    segment = segments.save_segment(environment, ops, name="stuck at pay", conditions=AT_PAY)
+    # In Voiceflow, after the index read them:
+    sandbox.set_state(project_id, "left", state_at("done"))
+    sandbox.set_state(project_id, "arrived", state_at("pay"))
+
+    def counted() -> set[str]:
+        return {row.user_id for row in segments.preview(environment, segment.conditions).sample}
+
+    assert counted() == {"left", "stayed"}
+    page = client_for_user(viewer)  # reading only: the inspect permission is enough
+    answer = page.post(f"/segments/{segment.pk}/refresh")
+    assert answer.status_code == 302
+
+    wait_for(
+        lambda: counted() == {"stayed", "arrived"},
+        timeout_s=90,
+        what="the worker's refresh of the segment",
+    )
+    segment.refresh_from_db()
+    assert segment.refreshed_at is not None
+    shown = page.get(f"/segments/{segment.pk}/").content.decode()
+    assert '<strong data-count="2">2</strong> indexed sessions match' in shown

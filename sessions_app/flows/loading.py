@@ -226,3 +226,26 @@ def fetch_again(project) -> int:
         _queue_fetch(row, environment)
         queued += 1
     return queued
+
+
+def loaded_map_of(environment: Environment) -> LoadedMap | None:
+    """The names a segment's position conditions are resolved with: the loaded map of the
+    environment's version, else the project's newest loaded map; None when none is loaded.
+    Never queues a fetch (saving a segment must not wait for, or start, a download)."""
+    ready = FlowMap.objects.defer("flows").filter(
+        project=environment.project, status=FlowMap.Status.READY
+    )
+    row = (
+        ready.filter(version_key=environment.version_id).first()
+        or ready.order_by("-loaded_at").first()
+    )
+    if row is None:
+        return None
+    flows = _flows_of(row)
+    return LoadedMap(
+        version_key=row.version_key,
+        row=row,
+        flows=flows.get("flows", {}),
+        nodes=flows.get("nodes", {}),
+        other_version=row.version_key != environment.version_id,
+    )

@@ -160,12 +160,16 @@ def _offers(node_type: str, data: dict, intents: dict[str, str]) -> list[str]:
     return []
 
 
-def _node_entry(flow_id: str, block: str, node_type: str, data: dict, intents: dict) -> dict:
+def _node_entry(
+    flow_id: str, block: str, block_id: str, node_type: str, data: dict, intents: dict
+) -> dict:
     entry: dict[str, Any] = {
         "flow": flow_id,
         "block": block,
         "kind": KINDS.get(node_type, node_type),
     }
+    if block_id:  # tells apart two blocks of one name (a segment naming a block)
+        entry["block_id"] = block_id
     says, offers = _says(node_type, data), _offers(node_type, data, intents)
     if says:
         entry["says"] = says
@@ -208,6 +212,7 @@ def parse_project_file(document: Any) -> ProjectFile:
             flows.setdefault(str(key), flows[flow_id])
         diagram_nodes = diagram.get("nodes") if isinstance(diagram.get("nodes"), dict) else {}
         block_of: dict[str, str] = {}
+        block_id_of: dict[str, str] = {}
         steps_of: dict[str, list[str]] = {}
         for node_id, node in diagram_nodes.items():
             if isinstance(node, dict) and node.get("type") in ("block", "combined", "start"):
@@ -217,6 +222,8 @@ def parse_project_file(document: Any) -> ProjectFile:
                 steps_of[str(node_id)] = steps
                 for step_id in steps:
                     block_of[step_id] = name
+                    block_id_of[step_id] = str(node_id)
+                block_id_of.setdefault(str(node_id), str(node_id))
                 if node.get("type") == "start":
                     block_of.setdefault(str(node_id), name)
         for node_id, node in diagram_nodes.items():
@@ -229,7 +236,7 @@ def parse_project_file(document: Any) -> ProjectFile:
             else:
                 block = block_of.get(str(node_id), str(data.get("name") or ""))
             nodes[str(node.get("nodeID") or node_id)] = _node_entry(
-                flow_id, block, node_type, data, intents
+                flow_id, block, block_id_of.get(str(node_id), ""), node_type, data, intents
             )
         _share_block_content(steps_of, nodes)
     _add_program_lines(document.get("programs"), flows, nodes)

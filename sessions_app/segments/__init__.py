@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Min, QuerySet
 from django.utils import timezone
 
+from ..flows.loading import loaded_map_of
 from ..models import Environment, KnownSession, Segment
 from ..voiceflow import INTERACTIVE_MAX_WAIT_S, VoiceflowError, client_for
 from .conditions import Condition, ConditionError, as_q, mismatch, parse_conditions
@@ -40,11 +41,15 @@ def save_segment(
     conditions,
     segment: Segment | None = None,
 ) -> Segment:
-    """Create (or change) a segment after validating its conditions; bad input changes nothing."""
+    """Create (or change) a segment after validating its conditions; bad input changes nothing.
+    Flow and block names are resolved into IDs through the project's flow map now (both kept)."""
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise ConditionError("Give the segment a name (at most 120 characters).")
-    parsed = [condition.as_dict() for condition in parse_conditions(conditions)]
+    parsed = [
+        condition.as_dict()
+        for condition in parse_conditions(conditions, flow_map=loaded_map_of(environment))
+    ]
     try:
         with transaction.atomic():
             if segment is None:
@@ -79,6 +84,7 @@ def members(
 
 @dataclass(frozen=True)
 class Preview:
+    conditions: list[Condition]  # as counted: a named position with the IDs it resolved to
     count: int
     sample: list[KnownSession]
     oldest_read_at: object  # datetime | None: the oldest index read among the members
@@ -87,6 +93,7 @@ class Preview:
 
     def as_dict(self) -> dict:
         return {
+            "conditions": [condition.as_dict() for condition in self.conditions],
             "count": self.count,
             "sample": [
                 {
@@ -106,9 +113,15 @@ class Preview:
 
 def preview(environment: Environment, conditions, *, sample_size: int = SAMPLE_SIZE) -> Preview:
     """The count and a sample, before anything is done; and how old the index is for them."""
-    matching = members(environment, conditions)
+    parsed = (
+        parse_conditions(conditions)
+        if conditions and isinstance(conditions[0], dict)
+        else list(conditions)
+    )
+    matching = members(environment, parsed)
     ages = matching.order_by().aggregate(oldest=Min("last_seen_at"), newest=Max("last_seen_at"))
     return Preview(
+        conditions=parsed,
         count=matching.count(),
         sample=list(matching[:sample_size]),
         oldest_read_at=ages["oldest"],

@@ -10,11 +10,13 @@ A segment's conditions are a list of objects, all of which must hold:
         a moment, or an age (m, h, d): "before 30d" means idle for more than 30 days
     {"field": "user_id", "op": "prefix", "value": "web-"}
     {"field": "position", "flow": "<diagramID>", "block": "<nodeID>"}   (block optional)
+    {"field": "position", "flow_name": "Checkout", "block_name": "Pay"}  (either name optional)
 
 Flow and block are matched by the IDs the runtime keeps in the stack frame (diagramID, nodeID).
-A condition may name them as `flow_name` / `block_name` instead once a flow map can translate a
-name into an ID: `resolve_position` is the single hook for that; until a map is loaded it asks
-for the IDs.
+Names are translated into those IDs by `resolve_position`, the one hook for it, through the
+project's loaded flow map when the segment is saved; the condition then keeps both what was
+typed and what it resolved to (`flow`, `block_ids`: the block's own node and its steps, any of
+which a conversation may wait at), so counting and re-checking never need the map again.
 
 The environment is the segment's own. Conditions on the index only (last activity) cannot be
 seen in a live state and are not re-checked at run time; the userID prefix is.
@@ -24,13 +26,16 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
 from ..inspector.display import flow_frames
+
+if TYPE_CHECKING:
+    from ..flows.loading import LoadedMap
 
 VARIABLE_OPS = ("equals", "contains", "exists", "missing", "gt", "lt")
 # The flattened index keeps at most this many paths per session, this deep, values this long.
@@ -40,6 +45,9 @@ INDEX_MAX_VALUE_CHARS = 200
 PATH_PATTERN = re.compile(r"^[^.\s][^\s]{0,199}$")
 AGE_PATTERN = re.compile(r"^(\d{1,6})\s*([mhd])$")
 AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+ID_MAX = 64
+BLOCK_IDS_MAX = 200
+NAMES_LISTED = 10
 
 
 class ConditionError(ValueError):
@@ -110,15 +118,22 @@ class Condition:
     path: str = ""
     value: Any = None
     flow: str = ""
-    block: str = ""
+    # The nodeIDs that count as the block: one given by ID, or a named block's node and steps.
+    blocks: tuple[str, ...] = ()
+    flow_name: str = ""  # as typed, when the flow was named
+    block_name: str = ""
 
     def as_dict(self) -> dict:
         if self.field == "position":
-            return {
-                "field": "position",
-                "flow": self.flow,
-                **({"block": self.block} if self.block else {}),
-            }
+            shown: dict[str, Any] = {"field": "position"}
+            if self.flow_name:
+                shown["flow_name"] = self.flow_name
+            shown["flow"] = self.flow
+            if self.block_name:
+                shown |= {"block_name": self.block_name, "block_ids": list(self.blocks)}
+            elif self.blocks:
+                shown["block"] = self.blocks[0]
+            return shown
         if self.field == "variable":
             shown = {"field": "variable", "path": self.path, "op": self.op}
             return shown if self.op in ("exists", "missing") else {**shown, "value": self.value}
@@ -126,7 +141,9 @@ class Condition:
 
     def describe(self) -> str:
         if self.field == "position":
-            return f"at flow {self.flow}" + (f", block {self.block}" if self.block else "")
+            flow = self.flow_name or self.flow
+            block = self.block_name or (self.blocks[0] if self.blocks else "")
+            return f"at flow {flow}" + (f", block {block}" if block else "")
         if self.field == "variable":
             words = {
                 "equals": "equals",
@@ -147,31 +164,158 @@ class Condition:
         span = f"{age.group(1)}{age.group(2)}"
         return f"idle for more than {span}" if self.op == "before" else f"active in the last {span}"
 
+    def resolved_ids(self) -> str:
+        """What a named position resolved to ("" for anything else): shown beside its count."""
+        if self.field != "position" or not (self.flow_name or self.block_name):
+            return ""
+        text = f"flow {self.flow}"
+        return text + (f", block nodes {', '.join(self.blocks)}" if self.block_name else "")
 
-def resolve_position(raw: dict) -> tuple[str, str]:
-    """The flow's diagramID and the block's nodeID a position condition names.
 
-    The hook for flow maps: a `flow_name` / `block_name` is translated to IDs here once a map
-    of the project's flows exists; without one, only IDs can be used.
+def resolve_position(raw: dict, flow_map: "LoadedMap | None" = None) -> Condition:
+    """The position condition `raw` says, its names translated into IDs.
+
+    With the project's flow map, `flow_name` / `block_name` are looked up in it (a name, or an ID
+    the map lists, typed in their place); without one, a name needs the IDs it resolved to
+    when the segment was saved (`flow`, `block_ids`), else only IDs can be used.
     """
-    if raw.get("flow_name") or raw.get("block_name"):
+    flow_name, block_name = _text(raw, "flow_name", 200), _text(raw, "block_name", 200)
+    flow, block = _text(raw, "flow", ID_MAX), _text(raw, "block", ID_MAX)
+    if (flow_name or block_name) and flow_map is not None:
+        return _resolved(flow_map, flow_name, block_name, flow, block)
+    if flow_name and not flow:
         raise ConditionError(
-            "Flow and block names need the project's flow map; give the flow's diagramID "
-            "(and the block's nodeID) as shown on the session page."
+            "no flow map is loaded for this project, so flows cannot be found by name; load "
+            "one (the project's page, Flow names) or give the flow's diagramID, as the session "
+            "page shows it"
         )
-    flow = raw.get("flow")
-    block = raw.get("block") or ""
-    if not isinstance(flow, str) or not flow.strip():
-        raise ConditionError("A position condition needs the flow (its diagramID).")
-    if not isinstance(block, str):
-        raise ConditionError("The block must be its nodeID, as text.")
-    if len(flow) > 64 or len(block) > 64:
-        raise ConditionError("A diagramID or nodeID is at most 64 characters.")
-    return flow.strip(), block.strip()
+    blocks = (block,) if block else ()
+    if block_name:
+        blocks = _block_ids(raw.get("block_ids"))
+        if not blocks:
+            raise ConditionError(
+                "no flow map is loaded for this project, so blocks cannot be found by name; "
+                "load one (the project's page, Flow names) or give the block's nodeID"
+            )
+    if not flow:
+        raise ConditionError("A position condition needs the flow (its diagramID, or its name)")
+    return Condition(
+        "position", flow=flow, blocks=blocks, flow_name=flow_name, block_name=block_name
+    )
 
 
-def parse_conditions(raw: Any) -> list[Condition]:
-    """Validate a list of conditions; the first problem raises ConditionError naming it."""
+def _text(raw: dict, key: str, longest: int) -> str:
+    value = raw.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ConditionError(f"{key} must be text")
+    if len(value.strip()) > longest:
+        raise ConditionError(f"{key} is at most {longest} characters")
+    return value.strip()
+
+
+def _block_ids(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if (
+        not isinstance(value, list)
+        or len(value) > BLOCK_IDS_MAX
+        or not all(isinstance(item, str) and 0 < len(item) <= ID_MAX for item in value)
+    ):
+        raise ConditionError("block_ids must be a list of nodeIDs")
+    return tuple(value)
+
+
+def _named(candidates: dict[str, str], name: str) -> list[str]:
+    """The keys whose name is `name`: exactly as typed if any, else ignoring case."""
+    exact = [key for key, found in candidates.items() if found == name]
+    if exact:
+        return exact
+    folded = name.casefold()
+    return [key for key, found in candidates.items() if found.casefold() == folded]
+
+
+def _resolved(
+    flow_map: "LoadedMap", flow_name: str, block_name: str, flow: str, block: str
+) -> Condition:
+    where = f"the flow map of version {flow_map.version_label}"
+    flows, nodes = flow_map.flows, flow_map.nodes
+    if flow_name:
+        found = _named(flows, flow_name)
+        if len(found) > 1:
+            # A diagram keyed by _id with a diagramID of its own is listed under both; the
+            # stack names the one its nodes carry.
+            of_nodes = {entry.get("flow") for entry in nodes.values()}
+            found = [flow_id for flow_id in found if flow_id in of_nodes] or found
+        if not found and flow_name in flows:
+            found = [flow_name]
+        if not found:
+            known = sorted(set(flows.values()), key=str.casefold)
+            listed = ", ".join(known[:NAMES_LISTED]) + (", …" if len(known) > NAMES_LISTED else "")
+            raise ConditionError(f'no flow is named "{flow_name}" in {where} (flows: {listed})')
+        if len(found) > 1:
+            listed = ", ".join(f"{flows[flow_id]} (flow {flow_id})" for flow_id in sorted(found))
+            raise ConditionError(
+                f'{len(found)} flows are named "{flow_name}": {listed}; give the flow\'s ID '
+                "instead of its name"
+            )
+        flow = found[0]
+    blocks = (block,) if block else ()
+    if block_name:
+        flow, blocks = _block_named(flow_map, block_name, flow)
+    if not flow:
+        raise ConditionError("A position condition needs the flow (its diagramID, or its name)")
+    return Condition(
+        "position", flow=flow, blocks=blocks, flow_name=flow_name, block_name=block_name
+    )
+
+
+def _block_named(flow_map: "LoadedMap", block_name: str, flow: str) -> tuple[str, tuple[str, ...]]:
+    """The flow and the nodeIDs of the one block named `block_name` (in `flow` when given): the
+    block's own node and its steps, grouped by the block they sit in."""
+    nodes, flows = flow_map.nodes, flow_map.flows
+    in_flow = {
+        node_id: entry.get("block") or ""
+        for node_id, entry in nodes.items()
+        if not flow or entry.get("flow") == flow
+    }
+    matching = _named(in_flow, block_name)
+    if not matching and block_name in in_flow:  # an ID the map lists, typed as the name
+        matching = [block_name]
+        block_key = nodes[block_name].get("block_id")
+        if block_key:
+            matching = [n for n in in_flow if nodes[n].get("block_id") == block_key]
+    groups: dict[tuple[str, str], list[str]] = {}
+    for node_id in matching:
+        entry = nodes[node_id]
+        # Maps loaded before blocks carried their ID group one flow's blocks by name.
+        groups.setdefault((entry.get("flow") or "", entry.get("block_id") or ""), []).append(
+            node_id
+        )
+    if not groups:
+        where = f" in flow {flows.get(flow, flow)}" if flow else ""
+        raise ConditionError(
+            f'no block is named "{block_name}"{where} in the flow map of version '
+            f"{flow_map.version_label}"
+        )
+    if len(groups) > 1:
+        listed = "; ".join(
+            f"{nodes[ids[0]].get('block')} in flow {flows.get(flow_id, flow_id)} (flow {flow_id}, "
+            f"block {block_id or ids[0]})"
+            for (flow_id, block_id), ids in sorted(groups.items())
+        )
+        raise ConditionError(
+            f'{len(groups)} blocks are named "{block_name}": {listed}; name the flow too, or '
+            "give the block's ID instead of its name"
+        )
+    (found_flow, _), ids = next(iter(groups.items()))
+    return found_flow, tuple(sorted(ids))[:BLOCK_IDS_MAX]
+
+
+def parse_conditions(raw: Any, flow_map: "LoadedMap | None" = None) -> list[Condition]:
+    """Validate a list of conditions; the first problem raises ConditionError naming it.
+    `flow_map` (when saving a segment) translates the flow and block names it names."""
     if isinstance(raw, str):
         try:
             raw = json.loads(raw) if raw.strip() else []
@@ -181,10 +325,10 @@ def parse_conditions(raw: Any) -> list[Condition]:
         raise ConditionError("The conditions must be a list of objects.")
     if len(raw) > 20:
         raise ConditionError("A segment has at most 20 conditions.")
-    return [_parse_one(number, item) for number, item in enumerate(raw, start=1)]
+    return [_parse_one(number, item, flow_map) for number, item in enumerate(raw, start=1)]
 
 
-def _parse_one(number: int, raw: Any) -> Condition:
+def _parse_one(number: int, raw: Any, flow_map: "LoadedMap | None") -> Condition:
     where = f"Condition {number}"
     if not isinstance(raw, dict):
         raise ConditionError(f"{where} must be an object with a field.")
@@ -226,8 +370,7 @@ def _parse_one(number: int, raw: Any) -> Condition:
                 raise ConditionError('a userID condition is {"op": "prefix", "value": "…"}')
             return Condition("user_id", "prefix", value=value)
         if field == "position":
-            flow, block = resolve_position(raw)
-            return Condition("position", flow=flow, block=block)
+            return resolve_position(raw, flow_map)
     except ConditionError as error:
         raise ConditionError(f"{where}: {error}.".replace("..", ".")) from None
     raise ConditionError(
@@ -275,8 +418,10 @@ def as_q(conditions: list[Condition], now: datetime | None = None) -> Q:
             query &= Q(**{lookup: bound})
         elif condition.field == "position":
             query &= state_known & Q(current_diagram_id=condition.flow)
-            if condition.block:
-                query &= Q(current_node_id=condition.block)
+            if len(condition.blocks) == 1:
+                query &= Q(current_node_id=condition.blocks[0])
+            elif condition.blocks:
+                query &= Q(current_node_id__in=condition.blocks)
         else:
             query &= state_known & _variable_q(condition, postgres)
     return query
@@ -337,7 +482,7 @@ def mismatch(conditions: list[Condition], user_id: str, state: dict | None) -> s
             if not state:
                 return f"{condition.describe()} (the session has no state now)"
             if str(top.get("diagramID") or "") != condition.flow or (
-                condition.block and str(top.get("nodeID") or "") != condition.block
+                condition.blocks and str(top.get("nodeID") or "") not in condition.blocks
             ):
                 return condition.describe()
         if condition.field == "variable" and not _variable_holds(condition, variables):

@@ -20,45 +20,43 @@ from .. import bulk, schedules, segments, step_up
 from ..access import can, environment_for, require
 from ..models import BulkJob, Schedule, Segment
 from ..notifications import NotifyError, check_notify_targets
+from ..segments.forms import SegmentForm
 from ..workspace import current_environment
 
 VIEW = "inspect_session"
 CONTROL = "run_bulk_jobs"
-EXAMPLE = json.dumps(
-    [
-        {"field": "position", "flow": "<diagramID>", "block": "<nodeID>"},
-        {"field": "last_active", "op": "before", "value": "30d"},
-    ],
-    indent=1,
-)
 
 
 def segment_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        environment = environment_for(request, _int(request.POST.get("environment")), CONTROL)
+        require(request, CONTROL)
+        form = SegmentForm(request.POST)
+        if not form.is_valid():
+            return _list(request, status=400, form=form)
+        environment = environment_for(request, form.cleaned_data["environment"].pk, CONTROL)
         try:
             segment = segments.save_segment(
                 environment,
                 request.user,
-                name=request.POST.get("name", ""),
-                conditions=request.POST.get("conditions", ""),
+                name=form.cleaned_data["name"],
+                conditions=form.cleaned_data["condition_list"],
             )
         except segments.ConditionError as error:
-            return _list(request, status=400, error=str(error), posted=request.POST)
+            form.add_error(None, str(error))
+            return _list(request, status=400, form=form)
         return redirect("segment_detail", pk=segment.pk)
     require(request, VIEW)
     return _list(request)
 
 
-def _list(request: HttpRequest, *, status: int = 200, **extra) -> HttpResponse:
+def _list(request: HttpRequest, *, status: int = 200, form: SegmentForm | None = None):
     environment = current_environment(request)
     found = Segment.objects.select_related("environment__project")
     context = {
         "segments": found,
         "environment": environment,
         "can_control": can(request, CONTROL),
-        "example": EXAMPLE,
-        **extra,
+        "form": form or SegmentForm(initial={"environment": environment}),
     }
     return render(request, "segments/list.html", context, status=status)
 
@@ -74,12 +72,25 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _detail(request, segment)
 
 
-def _detail(request: HttpRequest, segment: Segment, *, status: int = 200, **extra) -> HttpResponse:
+def _detail(
+    request: HttpRequest,
+    segment: Segment,
+    *,
+    status: int = 200,
+    form: SegmentForm | None = None,
+    **extra,
+) -> HttpResponse:
     conditions = segments.parse_conditions(segment.conditions)
+    initial = {
+        "name": segment.name,
+        "conditions": json.dumps(segment.conditions, indent=1, ensure_ascii=False),
+    }
     context = {
         "segment": segment,
-        "conditions": [condition.describe() for condition in conditions],
-        "conditions_json": json.dumps(segment.conditions, indent=1, ensure_ascii=False),
+        "conditions": [
+            (condition.describe(), condition.resolved_ids()) for condition in conditions
+        ],
+        "form": form or SegmentForm(environment=segment.environment, initial=initial),
         "preview": segments.preview(segment.environment, conditions),
         "can_control": can(request, CONTROL),
         "kinds": schedules.SCHEDULABLE_KIND_CHOICES,
@@ -93,16 +104,20 @@ def _detail(request: HttpRequest, segment: Segment, *, status: int = 200, **extr
 @require_POST
 def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
     segment = _segment(request, pk, CONTROL)
+    form = SegmentForm(request.POST, environment=segment.environment)
+    if not form.is_valid():
+        return _detail(request, segment, status=400, form=form)
     try:
         segments.save_segment(
             segment.environment,
             request.user,
-            name=request.POST.get("name", ""),
-            conditions=request.POST.get("conditions", ""),
+            name=form.cleaned_data["name"],
+            conditions=form.cleaned_data["condition_list"],
             segment=Segment.objects.get(pk=segment.pk),
         )
     except segments.ConditionError as error:
-        return _detail(request, segment, status=400, error=str(error))
+        form.add_error(None, str(error))
+        return _detail(request, segment, status=400, form=form)
     messages.success(request, "Segment saved.")
     return redirect("segment_detail", pk=segment.pk)
 

@@ -30,7 +30,9 @@ CONDITIONS_HELP = (
     '{"field": "variable", "path": "profile.tier", "op": "equals|contains|exists|missing|gt|lt", '
     '"value": …}, {"field": "last_active", "op": "before|after", "value": "30d" or an ISO '
     'moment}, {"field": "user_id", "op": "prefix", "value": "web-"}, {"field": "position", '
-    '"flow": "<diagramID>", "block": "<nodeID>"}. See docs/segments.md.'
+    '"flow": "<diagramID>", "block": "<nodeID>"} or, once the project\'s flow map is loaded, '
+    '{"field": "position", "flow_name": "Checkout", "block_name": "Pay"} (resolved into IDs '
+    "when saved; both are kept). See docs/segments.md."
 )
 
 
@@ -53,6 +55,11 @@ class SampleSerializer(serializers.Serializer):
 
 
 class PreviewSerializer(serializers.Serializer):
+    conditions = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="The conditions as counted: a flow or block named by name with the IDs it "
+        "resolved to (`flow`, `block_ids`).",
+    )
     count = serializers.IntegerField()
     sample = SampleSerializer(many=True)
     oldest_read_at = serializers.DateTimeField(allow_null=True)
@@ -131,7 +138,18 @@ SEGMENT_ERRORS = error_responses(*AUTH_ERRORS, 404)
                     "conditions": [{"field": "position", "flow": "65f0c…", "block": "pay01"}],
                 },
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "A block by name (the project's flow map is loaded)",
+                value={
+                    "name": "asked for a size",
+                    "environment": 1,
+                    "conditions": [
+                        {"field": "position", "flow_name": "Order pizza", "block_name": "Ask size"}
+                    ],
+                },
+                request_only=True,
+            ),
         ],
         responses={201: SegmentSerializer, **error_responses(*AUTH_ERRORS, 400)},
     ),

@@ -76,6 +76,8 @@ class Command(OpsCommand):
             "segment": chosen.pk,
             "count": preview.count,
             "sample": [row.user_id for row in preview.sample],
+            # A flow or block named by name, with the IDs it resolved to.
+            "conditions": [condition.as_dict() for condition in preview.conditions],
         }
         counted = f"{preview.count} indexed sessions match {chosen.name!r}."
         if not run:
