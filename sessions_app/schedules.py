@@ -218,19 +218,29 @@ def run_schedule(schedule_id: int) -> int | None:
         return None
     with transaction.atomic():
         if schedule.segment is not None:
-            job = bulk.create_job_from_segment(
-                schedule.segment,
-                owner,
-                kind=schedule.kind,
-                variables=schedule.variables,
-                variable_names=schedule.variable_names,
-                schedule=schedule,
-            )
+            try:
+                job = bulk.create_job_from_segment(
+                    schedule.segment,
+                    owner,
+                    kind=schedule.kind,
+                    variables=schedule.variables,
+                    variable_names=schedule.variable_names,
+                    schedule=schedule,
+                    notify_emails=schedule.notify_emails,
+                    notify_webhook_url=schedule.notify_webhook_url,
+                )
+            except ValueError as error:
+                # Checked when saved, but a webhook's name may resolve elsewhere by now.
+                refusal = f"{timezone.now():%Y-%m-%d %H:%M} UTC: not run, {error}"
+                Schedule.objects.filter(pk=schedule.pk).update(last_refusal=refusal)
+                logger.warning("Schedule %s not run: %s", schedule.pk, error)
+                return None
         else:
             job = _copy_job(schedule.template_job, owner, schedule)
-        BulkJob.objects.filter(pk=job.pk).update(
-            notify_emails=schedule.notify_emails, notify_webhook_url=schedule.notify_webhook_url
-        )
+            BulkJob.objects.filter(pk=job.pk).update(
+                notify_emails=schedule.notify_emails,
+                notify_webhook_url=schedule.notify_webhook_url,
+            )
         Schedule.objects.filter(pk=schedule.pk).update(last_refusal="")
         job.refresh_from_db()
         if job.total_items == 0:

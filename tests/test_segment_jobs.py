@@ -132,7 +132,10 @@ def test_bad_job_input_from_the_api_changes_nothing(client_for_user, environment
     for body, message in [
         ({"kind": "preload"}, "variables to set"),
         ({"kind": "remove_variables"}, "at least one variable"),
-        ({"kind": "reset", "campaign_ends_at": "2030-01-01T00:00:00Z"}, "Only a preload"),
+        (
+            {"kind": "reset", "campaign_ends_at": "2030-01-01T00:00:00Z"},
+            "(a preload) can carry a campaign end",
+        ),
         ({"kind": "reset", "notify_webhook_url": "http://169.254.169.254/hook"}, "private"),
         ({"kind": "reset", "notify_emails": "not an address"}, "not an email address"),
         ({"kind": "reset", "write_mode": "single_request"}, "cannot run without undo"),

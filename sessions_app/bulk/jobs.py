@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from ..audit import record_job_control
 from ..models import AuditEntry, BulkItem, BulkJob, Environment, WriteMode
+from ..notifications import check_notify_targets
 from ..segments import members, parse_conditions
 from .checking import ALREADY_STARTED, BATCH_SIZE, start_refusal, store_input
 from .engine import CANCELLED_REASON
@@ -60,10 +61,15 @@ def create_job_from_segment(
     variables: dict | None = None,
     variable_names: list[str] | None = None,
     schedule=None,
+    campaign_ends_at=None,
+    notify_emails: str = "",
+    notify_webhook_url: str = "",
 ) -> BulkJob:
     """A draft job over the segment's indexed members: set `variables` (preload), reset, or
     remove `variable_names`. The conditions are kept on the job; at run time each member's live
-    state is checked against them again, and one that moved is skipped and reported."""
+    state is checked against them again, and one that moved is skipped and reported. What the
+    page, the API, the command and a schedule's run all call; a refusal (`ValueError`) names the
+    problem and creates nothing."""
     if kind not in SEGMENT_KINDS:
         raise ValueError("A segment job sets variables, resets sessions or removes variables.")
     if kind == BulkJob.Kind.PRELOAD and (not isinstance(variables, dict) or not variables):
@@ -72,7 +78,30 @@ def create_job_from_segment(
     names = [name for name in names if name]
     if kind == BulkJob.Kind.REMOVE_VARIABLES and not names:
         raise ValueError("Name at least one variable to remove.")
+    if campaign_ends_at is not None and kind != BulkJob.Kind.PRELOAD:
+        raise ValueError("Only a job that sets variables (a preload) can carry a campaign end.")
+    if campaign_ends_at is not None and campaign_ends_at <= timezone.now():
+        raise ValueError("The campaign's end is in the past.")
+    check_notify_targets(notify_emails, notify_webhook_url)
     conditions = parse_conditions(segment.conditions)
+    with transaction.atomic():
+        return _store_segment_job(
+            segment,
+            actor,
+            conditions,
+            kind=kind,
+            variables=variables,
+            variable_names=names,
+            schedule=schedule,
+            campaign_ends_at=campaign_ends_at,
+            notify_emails=notify_emails,
+            notify_webhook_url=notify_webhook_url,
+        )
+
+
+def _store_segment_job(
+    segment, actor, conditions, *, kind, variables, variable_names, **fields
+) -> BulkJob:
     job = BulkJob.objects.create(
         kind=kind,
         environment=segment.environment,
@@ -81,8 +110,8 @@ def create_job_from_segment(
         source_format="segment",
         segment=segment,
         segment_conditions=[condition.as_dict() for condition in conditions],
-        variable_names=names if kind == BulkJob.Kind.REMOVE_VARIABLES else [],
-        schedule=schedule,
+        variable_names=variable_names if kind == BulkJob.Kind.REMOVE_VARIABLES else [],
+        **fields,
     )
     rows = members(segment.environment, conditions).values_list("user_id", flat=True)
     store_items(

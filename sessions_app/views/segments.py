@@ -9,7 +9,6 @@ import json
 from datetime import datetime
 
 from django.contrib import messages
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -167,23 +166,7 @@ def segment_job(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         options = _job_options(request)
         ends = _moment(request.POST.get("campaign_ends_at", ""), request.POST.get("timezone"))
-        if ends is not None and options["kind"] != BulkJob.Kind.PRELOAD:
-            raise ValueError("Only a job that sets variables can carry a campaign end.")
-        if ends is not None and ends <= timezone.now():
-            raise ValueError("The campaign's end is in the past.")
-        with transaction.atomic():
-            job = bulk.create_job_from_segment(
-                segment,
-                request.user,
-                kind=options["kind"],
-                variables=options["variables"],
-                variable_names=options["variable_names"],
-            )
-            BulkJob.objects.filter(pk=job.pk).update(
-                campaign_ends_at=ends,
-                notify_emails=options["notify_emails"],
-                notify_webhook_url=options["notify_webhook_url"],
-            )
+        job = bulk.create_job_from_segment(segment, request.user, **options, campaign_ends_at=ends)
     except ValueError as error:
         return _detail(request, segment, status=400, error=str(error), posted=request.POST)
     return redirect("job_detail", pk=job.pk)

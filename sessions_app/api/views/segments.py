@@ -5,7 +5,6 @@ Reading a segment, its preview and refreshing it need inspect_session (reads onl
 find page); saving one and starting jobs from it need run_bulk_jobs.
 """
 
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
@@ -15,7 +14,6 @@ from rest_framework.views import APIView
 
 from ... import bulk, segments
 from ...models import BulkJob, Environment, Segment, WriteMode
-from ...notifications import NotifyError, check_notify_targets
 from ...schedules import SCHEDULABLE_KIND_CHOICES
 from ..errors import AUTH_ERRORS, ConflictingState, InvalidInput, error_responses
 from ..filters import query_id
@@ -285,27 +283,16 @@ class SegmentJobView(APIView):
 
 
 def create_segment_job(segment: Segment, actor, options: dict) -> BulkJob:
-    """Shared by the API and the page: the job, with its notifications and campaign end."""
     try:
-        check_notify_targets(
-            options.get("notify_emails", ""), options.get("notify_webhook_url", "")
+        return bulk.create_job_from_segment(
+            segment,
+            actor,
+            kind=options["kind"],
+            variables=options.get("variables"),
+            variable_names=options.get("variable_names"),
+            campaign_ends_at=options.get("campaign_ends_at"),
+            notify_emails=options.get("notify_emails", ""),
+            notify_webhook_url=options.get("notify_webhook_url", ""),
         )
-        if options.get("campaign_ends_at") and options["kind"] != BulkJob.Kind.PRELOAD:
-            raise ValueError("Only a preload (set variables) can carry a campaign end.")
-        with transaction.atomic():
-            job = bulk.create_job_from_segment(
-                segment,
-                actor,
-                kind=options["kind"],
-                variables=options.get("variables"),
-                variable_names=options.get("variable_names"),
-            )
-            BulkJob.objects.filter(pk=job.pk).update(
-                campaign_ends_at=options.get("campaign_ends_at"),
-                notify_emails=options.get("notify_emails", ""),
-                notify_webhook_url=options.get("notify_webhook_url", ""),
-            )
-    except (ValueError, NotifyError) as error:
+    except ValueError as error:
         raise InvalidInput(str(error)) from None
-    job.refresh_from_db()
-    return job
