@@ -96,6 +96,20 @@ def test_each_run_is_its_own_job_and_the_role_is_checked_again(
     assert BulkJob.objects.filter(schedule=schedule).count() == 2
 
 
+def test_a_run_whose_webhook_no_longer_passes_the_guard_is_recorded_as_not_run(environment, ops):
+    segment = segments.save_segment(environment, ops, name="idle", conditions=IDLE_30_DAYS)
+    schedule = schedules.save_schedule(
+        environment, ops, name="nightly", kind="reset", segment=segment, cron="0 2 * * *"
+    )
+    # As if the webhook's name had resolved to a public address when saved and a private one now.
+    Schedule.objects.filter(pk=schedule.pk).update(notify_webhook_url="http://169.254.169.254/h")
+
+    assert schedules.run_schedule(schedule.pk) is None
+    schedule.refresh_from_db()
+    assert "not run" in schedule.last_refusal and "private" in schedule.last_refusal
+    assert not BulkJob.objects.filter(schedule=schedule).exists()
+
+
 @pytest.mark.production_path
 def test_a_schedule_is_paused_edited_and_listed(client_for_user, environment, ops):
     segment = segments.save_segment(environment, ops, name="idle", conditions=IDLE_30_DAYS)
