@@ -13,9 +13,12 @@ items after the first 10% of the window, which leaves the worker's start out.
 """
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Sandbox, Worker, bench_environment, create_environment, save_result, setup_django
@@ -88,14 +91,28 @@ def make_job(environment, operator, size: int):
     return job
 
 
-def measure(job, window_items: int) -> dict:
+def cpu_s(worker: Worker) -> float:
+    """The worker's CPU time so far (main process and pool child), user and system."""
+    total = 0.0
+    for process in worker.processes():
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def measure(job, window_items: int, worker: Worker) -> dict:
     from sessions_app import bulk
     from sessions_app.models import BulkItem
 
     deadline = time.monotonic() + 3600
+    samples = []  # (items done, worker CPU s, load average) once a second
     while True:
         job.refresh_from_db()
         progress = bulk.job_progress(job)
+        samples.append((progress["done"], cpu_s(worker), os.getloadavg()[0]))
         if progress["is_finished"] or progress["done"] + progress["failed"] >= window_items:
             break
         if time.monotonic() > deadline:
@@ -109,6 +126,10 @@ def measure(job, window_items: int) -> dict:
     times = list(done.order_by("finished_at").values_list("finished_at", flat=True)[:window_items])
     skip = len(times) // 10
     span_s = (times[-1] - times[skip]).total_seconds() if len(times) > 1 else 0
+    # The worker's CPU per item over the same part of the window: what a busy host does not
+    # inflate as it does the rate (the database server's own work is not in it).
+    steady = [sample for sample in samples if sample[0] >= skip] or samples[-1:]
+    items = steady[-1][0] - steady[0][0]
     return {
         "items": job.total_items,
         "items_done": done.count(),
@@ -116,13 +137,22 @@ def measure(job, window_items: int) -> dict:
         "measured_items": len(times) - skip,
         "measured_s": round(span_s, 1),
         "items_per_s": round((len(times) - skip - 1) / span_s, 1) if span_s > 0 else None,
+        "worker_cpu_ms_per_item": (
+            round((steady[-1][1] - steady[0][1]) / items * 1000, 2) if items > 0 else None
+        ),
+        "load_average": round(sum(sample[2] for sample in steady) / len(steady), 1),
     }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--audit-entries", type=int, default=1_000_000)
+    parser.add_argument(
+        "--audit-entries",
+        type=int,
+        default=1_000_000,
+        help="audit rows added before the first job (0 on a database that holds them already)",
+    )
     parser.add_argument("--window-items", type=int, default=20_000)
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
@@ -149,7 +179,7 @@ def main() -> int:
             job = make_job(environment, operator, size)
             print(f"job of {size} items created in {time.monotonic() - started:.0f} s", flush=True)
             bulk.start_job(job, operator)
-            result = measure(job, min(args.window_items, size))
+            result = measure(job, min(args.window_items, size), worker)
             print(f"  {result}", flush=True)
             results.append(result)
         save_result(
