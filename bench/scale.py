@@ -50,6 +50,8 @@ def copy_row(model, template_pk: int, count: int, varying: dict[str, str]) -> No
 def seed_audit(environment, operator, count: int) -> None:
     from sessions_app.models import AuditEntry
 
+    if count <= 0:
+        return
     template = AuditEntry.objects.create(
         **AuditEntry.actor_fields(operator),
         source=AuditEntry.Source.PAGE,
