@@ -16,8 +16,8 @@ database for the same next slot.
 
 A slot nobody took in time is not lost at once: a caller may still take it up to `catch_up_s`
 later. Several processes share one schedule, and on a busy host the one whose turn it is may
-get no CPU for a moment; without catching up, each such moment was budget gone for good (two
-workers reached 95% of the budget instead of 99%). How far back is bounded by what
+get no CPU for a moment; without catching up, each such moment was budget gone for good even
+when the workers could have made up for it. How far back is bounded by what
 SAFETY_FACTOR leaves spare in Voiceflow's window: half of it, the other half stays for the
 spread of the requests' arrival times, so no 60-second window ever receives more than the
 budget. At small budgets there is no spare request and nothing is caught up.
