@@ -23,14 +23,16 @@ BENCHMARKS = {
     "db_scale.py": [],
     "flow_map.py": [],
     "segment_job.py": [],
+    "read_overhead.py": [],
 }
 SMOKE = {
     "bulk_preload.py": ["--users", "30", "--latency-ms", "0", "--budget", "30000"],
     "memory.py": ["--rows", "200", "--worker-seconds", "3"],
     "two_workers.py": ["--users-per-job", "15", "--latency-ms", "0", "--budget", "30000"],
-    "scale.py": ["--sizes", "200", "--audit-entries", "500"],
+    "scale.py": ["--sizes", "200,400", "--audit-entries", "500", "--window-items", "150"],
     "db_scale.py": ["--seed-size", "300", "--repeat", "2"],
     "segment_job.py": ["--members", "200", "--seconds", "1"],
+    "read_overhead.py": ["--requests", "5"],
 }
 
 

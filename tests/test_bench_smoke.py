@@ -51,12 +51,17 @@ def test_every_benchmark_runs_at_small_size(tmp_path):
     memory = json.loads((tmp_path / "memory.json").read_text())
     assert memory["worker_items_done"] > 0
     scale = json.loads((tmp_path / "scale.json").read_text())
-    assert [size["items"] for size in scale["sizes"]] == [200]
+    assert [size["items"] for size in scale["sizes"]] == [200, 400]
+    assert all(size["measured_items"] > 0 for size in scale["sizes"])
     pages = json.loads((tmp_path / "db_scale.json").read_text())["pages"]
     assert len(pages) == 18 and all(page["queries"] > 0 for page in pages)
     segment_job = json.loads((tmp_path / "segment_job.json").read_text())["jobs"]
     assert [segment_job[what]["items"] for what in ("segment", "file")] == [200, 200]
     assert all(segment_job[what]["items_done"] > 0 for what in ("segment", "file"))
+    reads = json.loads((tmp_path / "read_overhead.json").read_text())
+    for read in (reads["inspector_page"], reads["api_session_get"]):
+        assert read["requests"] == 5 and read["queries"] > 0
+        assert read["upstream_ms_p50"] > 0  # the call to the sandbox was timed apart
 
 
 def test_a_benchmark_whose_items_fail_exits_non_zero(tmp_path):

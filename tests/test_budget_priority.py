@@ -2,6 +2,7 @@
 BULK_BUDGET_RESERVE_PERCENT of the budget free, books its slots at most a moment ahead, and so
 never makes an interactive call queue behind its backlog."""
 
+import math
 import threading
 import time
 
@@ -94,8 +95,36 @@ def test_threads_of_a_job_get_distinct_slots_spaced_for_their_share(settings):
     # Bounds that hold however slow the host is (a late thread only moves its slot later):
     # the last booking moved both lanes from the same slot, the bulk lane by 1/0.5 steps.
     assert row.bulk_next_slot_at - row.next_slot_at == pytest.approx(step / 0.5 - step)
-    # Six distinct slots, each at least 1/0.5 steps after the one before.
-    assert row.bulk_next_slot_at >= began + 6 * step / 0.5 - 0.001
+    # Six distinct slots, each at least 1/0.5 steps after the one before (the first may be a
+    # slot nobody took, up to catch_up_s old).
+    first_slot_at = began - budget.catch_up_s(per_minute)
+    assert row.bulk_next_slot_at >= first_slot_at + 6 * step / 0.5 - 0.001
     # Nobody sent before its slot: the sixth no earlier than five such steps after the first.
     assert min(sent_at) >= began
-    assert max(sent_at) >= began + 5 * step / 0.5 - 0.001
+    assert max(sent_at) >= first_slot_at + 5 * step / 0.5 - 0.001
+
+
+@pytest.mark.parametrize("per_minute", [60, 500, 600, 1200, 3000, 10_000, 100_000])
+def test_catching_up_on_untaken_slots_never_overfills_voiceflows_window(per_minute):
+    step = budget.interval_s(per_minute)
+    caught_up = round(budget.catch_up_s(per_minute) / step)
+    # The most a 60-second window can receive: the paced requests, one at its edge, the ones
+    # caught up at once, and as many again for the spread of their arrival times.
+    assert math.floor(60 / step) + 1 + 2 * caught_up <= per_minute
+    if per_minute <= 500:
+        assert caught_up == 0  # no spare request at small budgets
+
+
+def test_a_slot_nobody_took_is_taken_late_but_one_older_than_catch_up_is_gone(project):
+    per_minute = 3000
+    step = budget.interval_s(per_minute)
+    behind = budget.catch_up_s(per_minute)
+    assert behind > 0
+    RequestBudget.objects.create(project=project, next_slot_at=time.time() - 60)
+
+    for _ in range(round(behind / step)):  # the untaken slots of the last moment: no wait
+        assert budget.reserve_slot(project.pk, per_minute, max_wait_s=5) == 0.0
+    row = RequestBudget.objects.get(project=project)
+    # Caught up to now, no further back than catch_up_s: the minute before was not handed out.
+    assert time.time() - behind - 0.5 <= row.next_slot_at - round(behind / step) * step
+    assert row.next_slot_at <= time.time() + step

@@ -13,6 +13,14 @@ that slot is at most BULK_LOOKAHEAD_S away. So the shared lane never holds bulk 
 into the future, and an interactive call waits at most about that long behind a running job.
 The threads of one process take turns at booking (`_bulk_turn`), so they do not all poll the
 database for the same next slot.
+
+A slot nobody took in time is not lost at once: a caller may still take it up to `catch_up_s`
+later. Several processes share one schedule, and on a busy host the one whose turn it is may
+get no CPU for a moment; without catching up, each such moment was budget gone for good even
+when the workers could have made up for it. How far back is bounded by what
+SAFETY_FACTOR leaves spare in Voiceflow's window: half of it, the other half stays for the
+spread of the requests' arrival times, so no 60-second window ever receives more than the
+budget. At small budgets there is no spare request and nothing is caught up.
 """
 
 import threading
@@ -48,6 +56,12 @@ def interval_s(budget_per_minute: int) -> float:
     return 60.0 / (max(budget_per_minute, 1) * SAFETY_FACTOR)
 
 
+def catch_up_s(budget_per_minute: int) -> float:
+    """How long after its time a slot nobody took may still be taken."""
+    spare_requests = budget_per_minute * (1 - SAFETY_FACTOR) - 1  # per window, beyond the pace
+    return max(int(spare_requests // 2), 0) * interval_s(budget_per_minute)
+
+
 def bulk_share() -> float:
     """The share of the budget bulk work may use: what BULK_BUDGET_RESERVE_PERCENT leaves."""
     return (100 - settings.BULK_BUDGET_RESERVE_PERCENT) / 100
@@ -66,7 +80,7 @@ def reserve_slot(
     with transaction.atomic():
         budget, _ = RequestBudget.objects.select_for_update().get_or_create(project_id=project_id)
         now = time.time()
-        slot_at = max(budget.next_slot_at, budget.paused_until, now)
+        slot_at = max(budget.next_slot_at, budget.paused_until, now - catch_up_s(budget_per_minute))
         if bulk:
             slot_at = max(slot_at, budget.bulk_next_slot_at)
         wait_s = slot_at - now
@@ -82,7 +96,7 @@ def reserve_slot(
             budget.bulk_next_slot_at = slot_at + step_s / max(bulk_share(), 0.01)
             fields.append("bulk_next_slot_at")
         budget.save(update_fields=fields)
-    return wait_s
+    return max(wait_s, 0.0)
 
 
 def _bulk_turn(project_id: int) -> threading.Lock:
