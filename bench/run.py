@@ -31,7 +31,7 @@ SMOKE = {
     "two_workers.py": ["--users-per-job", "15", "--latency-ms", "0", "--budget", "30000"],
     "scale.py": ["--sizes", "200,400", "--audit-entries", "500", "--window-items", "150"],
     "db_scale.py": ["--seed-size", "300", "--repeat", "2"],
-    "segment_job.py": ["--members", "200", "--seconds", "1"],
+    "segment_job.py": ["--members", "200", "--window-items", "50"],
     "read_overhead.py": ["--requests", "5"],
 }
 

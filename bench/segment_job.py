@@ -2,7 +2,7 @@
 how much memory creating and running each takes (peak RSS).
 
     BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/vf_bench_segment_job \
-      .venv/bin/python bench/segment_job.py [--members 100000] [--seconds 90]
+      .venv/bin/python bench/segment_job.py [--members 100000] [--window-items 2000]
 
 The known-sessions index of one environment holds `--members` sessions that match a segment
 (userID prefix `seg-`, no `campaign` variable: the same check a job re-makes on each live state);
@@ -13,9 +13,9 @@ another `--members` userIDs go into a CSV. Both jobs set `campaign` on every mem
 - **create**: the draft made in a process of its own (`--child`), its resident memory sampled
   every 50 ms: the segment's members streamed from the index into items, against the CSV read
   and checked row by row (what `manage.py bulk_job` and the worker's check do);
-- **run**: each job started alone on a fresh worker process (`--concurrency 1`), for `--seconds`
-  after its first item (or to its end), then cancelled; items/s as in bench/scale.py (over the
-  items finished after the first 10% of the time) and the worker's peak RSS.
+- **run**: each job started alone on a fresh worker process (`--concurrency 1`), until
+  `--window-items` are done (or to its end), then cancelled; items/s and worker CPU per item as
+  in bench/scale.py (over the window's items after its first 10%) and the worker's peak RSS.
 
 Exits 1 when an item failed or no item was done, or a job lost members.
 """
@@ -149,14 +149,14 @@ def child(what: str, environment_id: int, source: str) -> None:
     )
 
 
-def run_alone(env: dict, job, operator, seconds: float, name: str) -> dict:
+def run_alone(env: dict, job, operator, window_items: int, name: str) -> dict:
     from sessions_app import bulk
 
     worker = Worker(env, name)
     try:
         bulk.start_job(job, operator)
         with PeakRss(worker.processes) as rss:
-            result = measure(job, seconds)
+            result = measure(job, window_items, worker)
     finally:
         worker.stop()
     return {**result, "run_peak_rss_mb": mb(rss.peak_each)}
@@ -165,7 +165,7 @@ def run_alone(env: dict, job, operator, seconds: float, name: str) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--members", type=int, default=100_000)
-    parser.add_argument("--seconds", type=float, default=90.0)
+    parser.add_argument("--window-items", type=int, default=2000)
     parser.add_argument("--child", nargs=3, metavar=("WHAT", "ENVIRONMENT", "SOURCE"))
     args = parser.parse_args()
     if args.child:  # the parent has migrated the database and set the environment
@@ -205,7 +205,7 @@ def main() -> int:
                 from sessions_app.models import BulkJob
 
                 job = BulkJob.objects.get(pk=created["job"])
-                ran = run_alone(env, job, operator, args.seconds, f"bench-{what}-job-worker")
+                ran = run_alone(env, job, operator, args.window_items, f"bench-{what}-job-worker")
                 print(f"{what}: ran {ran}", flush=True)
                 results[what] = {**created, **ran}
         finally:
@@ -216,7 +216,7 @@ def main() -> int:
         "segment_job",
         {
             "members": args.members,
-            "seconds": args.seconds,
+            "window_items": args.window_items,
             "database": env["DATABASE_URL"].split("@")[-1],
             "worker_processes": 1,
             "load_average_1_5_15": [round(load, 2) for load in os.getloadavg()],
