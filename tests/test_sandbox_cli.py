@@ -1,6 +1,8 @@
 """Running the sandbox: the command line, shutdown, the state file, the demo data, serve()."""
 
 import signal
+import socket
+import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,6 +105,22 @@ def test_serve_runs_in_process() -> None:
         server.shutdown()
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{server.url}/_sandbox/health")
+
+
+def test_a_client_that_resets_its_connection_leaves_no_traceback(capfd) -> None:
+    server = serve("127.0.0.1", 0, demo_data=False)
+    try:
+        client = socket.create_connection(server.server_address)
+        client.sendall(b"GET /_sandbox/hea")  # a request line cut short
+        # SO_LINGER 0: close with a reset, as a killed worker's connection ends.
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()
+        # The sandbox still answers, and the handler thread has met the reset by now.
+        assert httpx.get(f"{server.url}/_sandbox/health").json() == {"ok": True}
+        time.sleep(0.5)
+    finally:
+        server.shutdown()
+    assert "Traceback" not in capfd.readouterr().err
 
 
 # ---- the demo data ----

@@ -11,6 +11,7 @@ import contextlib
 import ipaddress
 import json
 import socket
+import sys
 import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -95,6 +96,13 @@ class SandboxServer(ThreadingHTTPServer):
             self.store.load_file(state_file)
         else:
             self.load_initial_data()
+
+    def handle_error(self, request, client_address) -> None:
+        # A client that goes away mid-request (a worker stopped, a test's time-out) is how
+        # connections end, not a fault of the sandbox worth a traceback; anything else is.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:
