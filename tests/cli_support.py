@@ -22,3 +22,10 @@ def run(command: str, *args: str, stdin: str | None = None, monkeypatch=None) ->
 def run_json(command: str, *args: str, **kwargs) -> tuple[int, dict]:
     status, printed = run(command, *args, "--json", **kwargs)
     return status, json.loads(printed.strip().splitlines()[-1])
+
+
+def bootstrap(*args: str) -> str:
+    """What `manage.py bootstrap` printed; a CommandError reaches the test."""
+    out = io.StringIO()
+    call_command("bootstrap", *args, stdout=out)
+    return out.getvalue()

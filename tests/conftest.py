@@ -16,6 +16,8 @@ import sandbox_process
 from django.test import Client
 from kombu import pools as kombu_pools
 from persona_support import create_persona
+from project_form_support import STORED_PROJECT_API_KEY
+from step_up_support import confirmed_minutes_ago
 
 ROOT = Path(__file__).resolve().parent.parent
 # This test process's part of what test runs on one machine share: its PostgreSQL test database,
@@ -199,6 +201,29 @@ def production_environment(project):
 
 
 @pytest.fixture
+def stored_project(db):
+    """A project with a Development and a Production environment, stored without a sandbox
+    (its runtime URL is never called): for the pages that edit projects."""
+    from sessions_app.models import Environment, Project
+
+    project = Project.objects.create(
+        name="Pizzeria",
+        voiceflow_project_id="0123456789abcdef01234567",
+        api_key=STORED_PROJECT_API_KEY,
+        runtime_url="https://general-runtime.example.com",
+    )
+    Environment.objects.create(project=project, label="Development", badge="green")
+    Environment.objects.create(
+        project=project,
+        label="Production",
+        version_id="production",
+        badge="red",
+        is_production=True,
+    )
+    return project
+
+
+@pytest.fixture
 def realtime_environment(project):
     """Like `environment`, on a project that uses the Realtime state API (main, draft)."""
     from sessions_app.models import Environment, Project
@@ -273,6 +298,14 @@ def admin_client_(admin_user) -> Client:
 @pytest.fixture
 def outsider_client(outsider) -> Client:
     return _signed_in_client(outsider)
+
+
+@pytest.fixture
+def stale_admin(client_for_user, admin_user) -> Client:
+    """An Admin's page client whose password confirmation is an hour old (step-up)."""
+    client = client_for_user(admin_user)
+    confirmed_minutes_ago(client, 60)
+    return client
 
 
 @pytest.fixture

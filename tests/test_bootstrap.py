@@ -1,14 +1,13 @@
 """`manage.py bootstrap`: roles and the first admin once, the sandbox's demo project idempotently,
 and the demo users indexed by the worker as soon as the sandbox answers."""
 
-import io
 import logging
 
 import pytest
 from bulk_support import wait_for
+from cli_support import bootstrap
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management import call_command
 
 from sessions_app.discovery.tasks import SANDBOX_WAIT_RETRIES, index_sandbox_sessions
 from sessions_app.models import Environment, KnownSession, Project
@@ -18,12 +17,6 @@ from sessions_app.sandbox_registration import DEMO_PROJECT_NAME
 from sessions_app.voiceflow import client_for
 
 pytestmark = pytest.mark.production_path
-
-
-def bootstrap(*args: str) -> str:
-    out = io.StringIO()
-    call_command("bootstrap", *args, stdout=out)
-    return out.getvalue()
 
 
 @pytest.mark.django_db

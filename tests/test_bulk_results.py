@@ -5,7 +5,8 @@ import io
 import json
 
 import pytest
-from bulk_support import preload_from_csv, wait_until_finished
+from api_support import token_client
+from bulk_support import preload_for_users, preload_from_csv, wait_until_finished
 from django.urls import reverse
 
 from sessions_app import bulk
@@ -88,9 +89,6 @@ FORMULA_USER_IDS = ["=cmd|' /C calc'!A0", "+44 20 7946 0958", "-2+3", "@SUM(A1:A
 def test_the_results_csv_neutralises_formula_leading_cells(
     environment, ops, ops_client, client_kind
 ):
-    from api_support import token_client
-    from bulk_support import preload_for_users
-
     job = preload_for_users(environment, ops, [*FORMULA_USER_IDS, "plain-user"], {"n": 1})
 
     if client_kind == "page":

@@ -9,6 +9,7 @@ from bulk_support import wait_for
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
+from project_form_support import submitted
 
 from sessions_app.discovery import (
     TranscriptSearch,
@@ -497,8 +498,6 @@ def test_users_imported_from_the_page_are_found_by_variable_value_once_read(
 
 
 def test_an_admin_turns_the_periodic_refresh_on_for_a_project(admin_client_, environment):
-    from test_projects_pages import submitted
-
     from sessions_app.models import AuditEntry
 
     url = reverse("project_edit", args=[environment.project_id])

@@ -7,10 +7,10 @@ import json
 import httpx
 import pytest
 from bulk_support import wait_for
+from cli_support import bootstrap
 from django.urls import reverse
 from flow_support import fixture_document, talk
 from inspector_support import inspect_url, text_of
-from test_bootstrap import bootstrap
 
 from sessions_app.flows.loading import flow_map_for, store_project_file
 from sessions_app.flows.vf import ProjectFileError, parse_project_file

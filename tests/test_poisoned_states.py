@@ -8,47 +8,13 @@ from urllib.parse import quote
 
 import pytest
 from api_support import etag_of, token_client
+from poisoned_support import NON_FINITE, POISONED_VARIABLES, STATE, USER, remote, seed
 
 from sessions_app.models import AuditEntry, BulkItem, BulkJob, KnownSession
 from sessions_app.stored_json import MARK, from_storable, to_storable
 
 # Also run on PostgreSQL by `make test`: jsonb is where these values used to fail.
 pytestmark = pytest.mark.production_path
-
-USER = "poisoned-1"
-POISONED_VARIABLES = {
-    "last_utterance": "my order\x00 is late",
-    "nick\x00name": "nul in a name",
-    "half_emoji": "\ud83d and more",
-    "marked": MARK + "s looks like our own escape",
-    "nested": {"deep": ["\x00", "\udfff", {"k\ud800": 1}]},
-    "plan": "basic",
-}
-STATE = {
-    "stack": [{"diagramID": "root", "nodeID": "start", "storage": {}, "variables": {}}],
-    "storage": {"note": "\x00"},
-    "variables": POISONED_VARIABLES,
-}
-# What Python can hold but JSON and both databases cannot; the sandbox's control API reads
-# Python's own JSON (NaN, Infinity), and 1e400 becomes infinity there, as in JavaScript.
-NON_FINITE = {"score": math.nan, "ceiling": math.inf, "floor": -math.inf, "huge": "<1e400>"}
-
-
-def seed(sandbox, environment, user_id: str, state: dict) -> None:
-    """PUT /_sandbox/state with the JSON text written by hand: httpx refuses to send these."""
-    payload = {
-        "project_id": environment.project.voiceflow_project_id,
-        "user_id": user_id,
-        "state": state,
-    }
-    body = json.dumps(payload).replace('"<1e400>"', "1e400")
-    sandbox.control.put(
-        "/_sandbox/state", content=body.encode(), headers={"Content-Type": "application/json"}
-    ).raise_for_status()
-
-
-def remote(sandbox, environment, user_id: str) -> dict | None:
-    return sandbox.state(environment.project.voiceflow_project_id, user_id)
 
 
 def api_url(environment, tail: str = "state", user: str = USER) -> str:

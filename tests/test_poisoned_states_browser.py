@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 
 import pytest
 from browser_support import sign_in
-from test_poisoned_states import NON_FINITE, POISONED_VARIABLES, STATE, USER, remote, seed
+from poisoned_support import NON_FINITE, POISONED_VARIABLES, STATE, USER, remote, seed
 
 pytestmark = pytest.mark.browser
 

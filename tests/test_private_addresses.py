@@ -8,7 +8,7 @@ import socket
 import pytest
 from api_support import error_of, token_client
 from django.urls import reverse
-from test_settings import run_django
+from settings_support import run_django
 
 from sessions_app.models import Environment, Project
 from sessions_app.voiceflow import client_for

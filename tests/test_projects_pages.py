@@ -6,49 +6,13 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
+from project_form_support import STORED_PROJECT_API_KEY, submitted
 
 from sessions_app.models import AuditEntry, BulkJob, Environment, Project
 
 pytestmark = pytest.mark.production_path
 
-API_KEY = "VF.DM.0123456789abcdef01234567.originalKeyOriginalKey01"
 NEW_API_KEY = "VF.DM.0123456789abcdef01234567.replacementKeyReplacement9"
-
-
-@pytest.fixture
-def stored_project(db) -> Project:
-    project = Project.objects.create(
-        name="Pizzeria",
-        voiceflow_project_id="0123456789abcdef01234567",
-        api_key=API_KEY,
-        runtime_url="https://general-runtime.example.com",
-    )
-    Environment.objects.create(project=project, label="Development", badge="green")
-    Environment.objects.create(
-        project=project,
-        label="Production",
-        version_id="production",
-        badge="red",
-        is_production=True,
-    )
-    return project
-
-
-def submitted(response, **changes) -> dict:
-    """What a browser would post back from the page in `response`, with `changes` typed in."""
-    context = response.context
-    data: dict = {}
-    environments = context["environments"]
-    for form in (context["form"], environments.management_form, *environments.forms):
-        for field in form:
-            value = field.value()
-            if isinstance(field.field, forms.BooleanField):
-                if value:
-                    data[field.html_name] = "on"
-            elif value is not None:
-                data[field.html_name] = value
-    data.update(changes)
-    return data
 
 
 NEW_PROJECT = {
@@ -187,7 +151,7 @@ def test_an_empty_key_field_keeps_the_stored_key(admin_client_, stored_project):
     project = Project.objects.get(pk=stored_project.pk)
     assert (project.name, project.api_key, project.api_key_hint) == (
         "Pizzeria Napoli",
-        API_KEY,
+        STORED_PROJECT_API_KEY,
         "VF.DM.…ey01",
     )
     entry = AuditEntry.objects.get()
@@ -539,7 +503,7 @@ def test_django_admin_shows_only_the_hint_and_an_empty_key_keeps_the_stored_one(
 
     assert response.status_code == 302
     project = Project.objects.get(pk=stored_project.pk)
-    assert (project.api_key, project.budget_per_minute) == (API_KEY, 50)
+    assert (project.api_key, project.budget_per_minute) == (STORED_PROJECT_API_KEY, 50)
     entry = AuditEntry.objects.get()
     assert (entry.action, entry.source, entry.request_sent) == (
         AuditEntry.Action.PROJECT_CHANGED,

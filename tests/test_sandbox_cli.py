@@ -16,7 +16,10 @@ from sessions_app.sandbox import DEMO_API_KEY, DEMO_PROJECT_ID, DEMO_VERSIONS, s
 
 
 @pytest.fixture(scope="module")
-def demo_sandbox() -> Iterator[Sandbox]:
+def cli_sandbox() -> Iterator[Sandbox]:
+    """The sandbox as its command line starts it (the demo loaded), for this module's tests only:
+    they reset it and register projects in it, so it is never conftest's `demo_sandbox`, whose
+    demo stays as `make start` shows it."""
     sandbox = Sandbox(*start_sandbox())
     yield sandbox
     sandbox.close()
@@ -126,8 +129,8 @@ def test_a_client_that_resets_its_connection_leaves_no_traceback(capfd) -> None:
 # ---- the demo data ----
 
 
-def test_the_demo_project_answers_with_its_key_in_both_environments(demo_sandbox: Sandbox) -> None:
-    projects = demo_sandbox.control.get("/_sandbox/projects").json()["projects"]
+def test_the_demo_project_answers_with_its_key_in_both_environments(cli_sandbox: Sandbox) -> None:
+    projects = cli_sandbox.control.get("/_sandbox/projects").json()["projects"]
     assert projects == [
         {
             "project_id": DEMO_PROJECT_ID,
@@ -139,13 +142,13 @@ def test_the_demo_project_answers_with_its_key_in_both_environments(demo_sandbox
         }
     ]
     for version in ("development", "production", *DEMO_VERSIONS.values()):
-        assert demo_get(demo_sandbox, "maria.rossi@example.com", version).json()["variables"][
+        assert demo_get(cli_sandbox, "maria.rossi@example.com", version).json()["variables"][
             "user_id"
         ] == ("maria.rossi@example.com")
 
 
-def test_the_demo_has_users_at_every_point_of_the_flows(demo_sandbox: Sandbox) -> None:
-    users = demo_users(demo_sandbox)
+def test_the_demo_has_users_at_every_point_of_the_flows(cli_sandbox: Sandbox) -> None:
+    users = demo_users(cli_sandbox)
     assert 30 <= len(users) <= 40
     for odd in (
         "user/with/slashes",
@@ -156,7 +159,7 @@ def test_the_demo_has_users_at_every_point_of_the_flows(demo_sandbox: Sandbox) -
         "hash#tag",
     ):
         assert odd in users
-        assert demo_get(demo_sandbox, odd).json() == users[odd]
+        assert demo_get(cli_sandbox, odd).json() == users[odd]
     assert any("@" in user_id for user_id in users)
     assert any(user_id.startswith("+") for user_id in users)
     assert any(len(user_id) == 36 and user_id.count("-") == 4 for user_id in users)
@@ -176,11 +179,11 @@ def test_the_demo_has_users_at_every_point_of_the_flows(demo_sandbox: Sandbox) -
 
 
 def test_the_demo_states_have_the_runtimes_shape_and_some_the_hosted_one(
-    demo_sandbox: Sandbox,
+    cli_sandbox: Sandbox,
 ) -> None:
     """Waiting conversations stand on the runtime's base frame and their frames carry no name
     (observed.json); a few users keep the hosted docs' named frames."""
-    users = demo_users(demo_sandbox)
+    users = demo_users(cli_sandbox)
     waiting = {user_id: state for user_id, state in users.items() if state.get("stack")}
     runtime_shape = [
         state
@@ -208,11 +211,9 @@ def test_the_demo_states_have_the_runtimes_shape_and_some_the_hosted_one(
         assert state["variables"]["sessions"] >= 2
 
 
-def test_the_demo_variables_cover_every_value_type(demo_sandbox: Sandbox) -> None:
+def test_the_demo_variables_cover_every_value_type(cli_sandbox: Sandbox) -> None:
     values = [
-        value
-        for state in demo_users(demo_sandbox).values()
-        for value in state["variables"].values()
+        value for state in demo_users(cli_sandbox).values() for value in state["variables"].values()
     ]
     assert any(type(v) is int for v in values)
     assert any(type(v) is float for v in values)
@@ -235,37 +236,35 @@ def without_times(users: dict[str, dict]) -> dict[str, dict]:
     }
 
 
-def test_the_demo_is_the_same_on_every_start(demo_sandbox: Sandbox) -> None:
+def test_the_demo_is_the_same_on_every_start(cli_sandbox: Sandbox) -> None:
     other = Sandbox(*start_sandbox())
     try:
-        assert without_times(demo_users(other)) == without_times(demo_users(demo_sandbox))
+        assert without_times(demo_users(other)) == without_times(demo_users(cli_sandbox))
     finally:
         other.close()
 
 
-def test_reset_brings_back_the_demo(demo_sandbox: Sandbox) -> None:
-    original = without_times({"has space": demo_sandbox.state(DEMO_PROJECT_ID, "has space")})
+def test_reset_brings_back_the_demo(cli_sandbox: Sandbox) -> None:
+    original = without_times({"has space": cli_sandbox.state(DEMO_PROJECT_ID, "has space")})
     httpx.delete(
-        f"{demo_sandbox.url}/state/user/has%20space", headers={"Authorization": DEMO_API_KEY}
+        f"{cli_sandbox.url}/state/user/has%20space", headers={"Authorization": DEMO_API_KEY}
     )
-    demo_sandbox.register_project()
-    assert demo_sandbox.state(DEMO_PROJECT_ID, "has space") is None
+    cli_sandbox.register_project()
+    assert cli_sandbox.state(DEMO_PROJECT_ID, "has space") is None
 
-    assert demo_sandbox.control.post("/_sandbox/reset").json() == {"ok": True}
-    assert (
-        without_times({"has space": demo_sandbox.state(DEMO_PROJECT_ID, "has space")}) == original
-    )
-    assert len(demo_sandbox.control.get("/_sandbox/projects").json()["projects"]) == 1
+    assert cli_sandbox.control.post("/_sandbox/reset").json() == {"ok": True}
+    assert without_times({"has space": cli_sandbox.state(DEMO_PROJECT_ID, "has space")}) == original
+    assert len(cli_sandbox.control.get("/_sandbox/projects").json()["projects"]) == 1
 
 
-def test_demo_conversations_can_be_continued(demo_sandbox: Sandbox) -> None:
+def test_demo_conversations_can_be_continued(cli_sandbox: Sandbox) -> None:
     response = httpx.post(
-        f"{demo_sandbox.url}/state/user/j.smith%2Bpizza%40example.org/interact",
+        f"{cli_sandbox.url}/state/user/j.smith%2Bpizza%40example.org/interact",
         json={"action": {"type": "text", "payload": "pepperoni"}},
         headers={"Authorization": DEMO_API_KEY},
     )
     assert "cardV2" in [trace["type"] for trace in response.json()]
     assert (
-        demo_sandbox.state(DEMO_PROJECT_ID, "j.smith+pizza@example.org")["variables"]["pizza_type"]
+        cli_sandbox.state(DEMO_PROJECT_ID, "j.smith+pizza@example.org")["variables"]["pizza_type"]
         == "pepperoni"
     )

@@ -20,7 +20,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.views.debug import ExceptionReporter
-from test_permission_matrix import ACCESS, kwargs_for, url_patterns
+from url_access_support import ACCESS, kwargs_for, url_patterns
 
 from sessions_app import bulk, schedules, segments
 from sessions_app.actions import WriteContext, do_set_variables

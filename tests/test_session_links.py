@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from flow_support import talk
 from inspector_support import action_url, text_of
-from test_projects_pages import stored_project, submitted  # noqa: F401 (a fixture)
+from project_form_support import submitted
 
 from sessions_app.models import AuditEntry
 
@@ -101,7 +101,7 @@ def test_the_crm_template_turns_the_userid_into_a_link(client_for_user, environm
     ],
 )
 def test_an_invalid_crm_template_is_refused_with_a_message(
-    stored_project,  # noqa: F811
+    stored_project,
     admin_client_,
     template,
     message,
@@ -117,7 +117,7 @@ def test_an_invalid_crm_template_is_refused_with_a_message(
 
 
 def test_an_admin_sets_the_crm_template_and_the_change_is_audited(
-    stored_project,  # noqa: F811
+    stored_project,
     admin_client_,
 ):
     url = reverse("project_edit", args=[stored_project.pk])

@@ -6,26 +6,14 @@ as `make start`, gunicorn and the worker do.
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from cryptography.fernet import Fernet
+from settings_support import FERNET_KEY, run_django
 
 ROOT = Path(__file__).resolve().parent.parent
 
-FERNET_KEY = Fernet.generate_key().decode()
-BASE_ENVIRONMENT = {
-    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-    "HOME": os.environ.get("HOME", "/root"),
-    "VOICEFLOW_ADMIN_ENV_FILE": os.devnull,
-    "DJANGO_SETTINGS_MODULE": "voiceflow_admin.settings",
-    "DJANGO_SECRET_KEY": "a-secret-key-only-these-tests-use",
-    "VOICEFLOW_ADMIN_ENCRYPTION_KEYS": FERNET_KEY,
-    "LOG_LEVEL": "WARNING",
-}
 RESOLVE = """
 import django
 django.setup()
@@ -34,23 +22,6 @@ from voiceflow_admin.celery import app
 print("ENGINE", settings.DATABASES["default"]["ENGINE"])
 print("BROKER", app.connection_for_write().transport_cls)
 """
-
-
-def run_django(code: str, **variables: str | None) -> subprocess.CompletedProcess:
-    environment = dict(BASE_ENVIRONMENT)
-    for name, value in variables.items():
-        if value is None:
-            environment.pop(name, None)
-        else:
-            environment[name] = value
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def resolved(**variables: str | None) -> dict[str, str]:

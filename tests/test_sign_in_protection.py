@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from persona_support import PASSWORD
-from test_permission_matrix import ACCESS, kwargs_for, url_patterns
+from url_access_support import ACCESS, kwargs_for, url_patterns
 
 from sessions_app.models import Project
 

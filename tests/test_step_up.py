@@ -9,6 +9,7 @@ from bulk_support import preload_for_users, reset_users
 from django.urls import reverse
 from knox.models import AuthToken
 from persona_support import PASSWORD
+from step_up_support import confirm_url, confirmed_minutes_ago
 
 from sessions_app.models import BulkJob, Project
 from sessions_app.step_up import SESSION_KEY
@@ -16,30 +17,11 @@ from sessions_app.step_up import SESSION_KEY
 API_KEY = "VF.DM.0123456789abcdef01234567.originalKeyOriginalKey01"
 
 
-def confirmed_minutes_ago(client, minutes: float) -> None:
-    session = client.session
-    session[SESSION_KEY] = time.time() - minutes * 60
-    session.save()
-
-
-@pytest.fixture
-def stale_admin(client_for_user, admin_user):
-    client = client_for_user(admin_user)
-    confirmed_minutes_ago(client, 60)
-    return client
-
-
 @pytest.fixture
 def stale_ops(client_for_user, ops):
     client = client_for_user(ops)
     confirmed_minutes_ago(client, 60)
     return client
-
-
-def confirm_url(next_url: str) -> str:
-    from urllib.parse import urlencode
-
-    return f"{reverse('step_up')}?{urlencode({'next': next_url})}"
 
 
 # ---- pages ----

@@ -8,6 +8,7 @@ import pytest
 from api_support import error_of, session_client, token_client
 from django.urls import reverse
 from persona_support import PASSWORD
+from step_up_support import confirm_url
 
 from sessions_app.models import AuditEntry, Environment, Project
 from sessions_app.step_up import SESSION_KEY
@@ -15,12 +16,6 @@ from sessions_app.step_up import SESSION_KEY
 pytestmark = pytest.mark.production_path
 
 NEW_PASSWORD = "a brand new passphrase 9917"
-
-
-def confirm_url(next_url: str) -> str:
-    from urllib.parse import urlencode
-
-    return f"{reverse('step_up')}?{urlencode({'next': next_url})}"
 
 
 def stale(client):

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from persona_support import PASSWORD
-from test_step_up import confirm_url, confirmed_minutes_ago
+from step_up_support import confirm_url
 
 from sessions_app.models import AuditEntry
 
@@ -345,13 +345,6 @@ def test_an_admin_may_be_demoted_while_another_remains(
 
 
 # ---- step-up ----
-
-
-@pytest.fixture
-def stale_admin(client_for_user, admin_user):
-    client = client_for_user(admin_user)
-    confirmed_minutes_ago(client, 60)
-    return client
 
 
 def test_a_stale_session_confirms_before_the_new_account_form(stale_admin):
