@@ -3,11 +3,11 @@ ones they take, rather than ignoring it and answering with everything; the audit
 by bulk job and by part of a userID."""
 
 import pytest
+from api_support import error_of, token_client
+from inspector_support import ordering_state
 
 from sessions_app.actions import WriteContext, do_set_variables
 from sessions_app.models import AuditEntry, BulkJob
-from tests.api_support import error_of, token_client
-from tests.inspector_support import ordering_state
 
 LISTS = {
     "audit": "/api/v1/audit",

@@ -4,11 +4,11 @@ and each row says in one line what changed."""
 import pytest
 from browser_support import sign_in
 from django.urls import reverse
+from inspector_support import ordering_state
 from playwright.sync_api import expect
 
 from sessions_app.actions import WriteContext, do_interact, do_reset_session, do_set_variables
 from sessions_app.models import AuditEntry
-from tests.inspector_support import ordering_state
 
 pytestmark = pytest.mark.browser
 

@@ -7,11 +7,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
+from inspector_support import based_on, inspect_url, ordering_state, text_of
 
 from sessions_app.actions import WriteContext, do_reset_session, do_set_variables
 from sessions_app.models import AuditEntry
 from sessions_app.tasks import purge_expired_audit_entries
-from tests.inspector_support import based_on, inspect_url, ordering_state, text_of
 
 USER = "customer-42"
 

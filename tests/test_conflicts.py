@@ -7,9 +7,9 @@ import re
 
 import pytest
 from django.urls import reverse
+from inspector_support import action_url, based_on, inspect_url, ordering_state, text_of
 
 from sessions_app.models import AuditEntry
-from tests.inspector_support import action_url, based_on, inspect_url, ordering_state, text_of
 
 USER = "customer-42"
 

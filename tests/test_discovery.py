@@ -9,6 +9,7 @@ from bulk_support import wait_for
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
+from inspector_support import inspect_url, text_of
 from project_form_support import submitted
 
 from sessions_app.discovery import (
@@ -19,7 +20,6 @@ from sessions_app.discovery import (
 from sessions_app.discovery.tasks import refresh_known_sessions
 from sessions_app.models import Environment, KnownSession, Project
 from sessions_app.voiceflow import Unauthorized
-from tests.inspector_support import inspect_url, text_of
 
 pytestmark = pytest.mark.production_path
 

@@ -18,10 +18,10 @@ from fault_support import (
     timed,
     writes,
 )
+from inspector_support import ordering_state
 
 from sessions_app import actions
 from sessions_app.models import AuditEntry
-from tests.inspector_support import ordering_state
 
 USER = "api-fault-customer"
 STATUS_AND_CODE = {

@@ -6,11 +6,11 @@ on a preload.)"""
 
 import pytest
 from bulk_support import preload_for_users, reset_users, wait_for, wait_until_finished
+from inspector_support import ordering_state
 
 from sessions_app import bulk
 from sessions_app.actions import writable_state
 from sessions_app.models import AuditEntry, BulkItem, BulkJob
-from tests.inspector_support import ordering_state
 
 # Once, on the default path: the engine's handling of faults is the same on any database
 # (tests/test_bulk_faults.py also runs on PostgreSQL and Redis).

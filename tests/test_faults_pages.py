@@ -18,10 +18,10 @@ from fault_support import (
     timed,
     writes,
 )
+from inspector_support import based_on, inspect_url, ordering_state, text_of
 
 from sessions_app import actions
 from sessions_app.models import AuditEntry
-from tests.inspector_support import based_on, inspect_url, ordering_state, text_of
 
 USER = "fault-customer"
 

@@ -6,10 +6,10 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from inspector_support import ORDER_FLOW, inspect_url, ordering_state, text_of
 
 from sessions_app.known_sessions import note_session
 from sessions_app.models import KnownSession, OperatorPreference
-from tests.inspector_support import ORDER_FLOW, inspect_url, ordering_state, text_of
 
 
 def test_home_offers_the_remembered_environment(

@@ -8,9 +8,7 @@ import re
 import pytest
 from django.urls import reverse
 from django.utils.html import escape
-
-from sessions_app.models import KnownSession, OperatorPreference
-from tests.inspector_support import (
+from inspector_support import (
     ORDER_FLOW,
     ROOT_FLOW,
     based_on,
@@ -18,6 +16,8 @@ from tests.inspector_support import (
     ordering_state,
     text_of,
 )
+
+from sessions_app.models import KnownSession, OperatorPreference
 
 ODD_USER_IDS = [
     "a/b",

@@ -8,10 +8,10 @@ import re
 
 import pytest
 from browser_support import sign_in
+from inspector_support import ORDER_FLOW, ordering_state, ordering_state_as_written
 from playwright.sync_api import expect
 
 from sessions_app.known_sessions import note_session
-from tests.inspector_support import ORDER_FLOW, ordering_state, ordering_state_as_written
 
 pytestmark = pytest.mark.browser
 

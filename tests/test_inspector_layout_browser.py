@@ -5,10 +5,10 @@ with no Content Security Policy violation (the `page` fixture fails on any)."""
 
 import pytest
 from browser_support import sign_in
+from inspector_support import inspect_url, ordering_state
 from playwright.sync_api import expect
 
 from sessions_app.sandbox.agent import ROOT
-from tests.inspector_support import inspect_url, ordering_state
 
 pytestmark = pytest.mark.browser
 

@@ -5,9 +5,9 @@ button and gets 403 on the URL; anonymous visitors are sent to sign in; writes a
 import pytest
 from django.test import Client
 from django.urls import reverse
+from inspector_support import based_on, inspect_url, ordering_state
 
 from sessions_app.models import AuditEntry
-from tests.inspector_support import based_on, inspect_url, ordering_state
 
 USER = "customer-42"
 PERSONAS = ["outsider", "viewer", "support", "ops", "admin"]

@@ -19,12 +19,12 @@ import httpx
 import pytest
 from django.test import Client
 from django.urls import reverse
+from inspector_support import inspect_url, text_of
 from reliability_support import ROOT, database_url_of
 
 from sessions_app.models import AuditEntry
 from sessions_app.sandbox.agent import BOOKING, PIZZA, SUPPORT
 from sessions_app.sandbox.agent import ROOT as ROOT_FLOW
-from tests.inspector_support import inspect_url, text_of
 
 USER = "console-customer"
 

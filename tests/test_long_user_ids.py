@@ -15,13 +15,13 @@ from urllib.parse import quote
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from inspector_support import inspect_url, text_of
 
 from sessions_app import bulk
 from sessions_app.actions import WriteContext, do_set_variables
 from sessions_app.models import USER_ID_MAX_LENGTH, AuditEntry, BulkJob, KnownSession
 from sessions_app.voiceflow import InvalidUserID, user_id_warning, validate_user_id
 from sessions_app.voiceflow.userids import REQUEST_HEAD_LIMIT_BYTES, USER_ID_PATH_MAX_BYTES
-from tests.inspector_support import inspect_url, text_of
 
 pytestmark = pytest.mark.production_path
 

@@ -3,9 +3,8 @@ name): the current password is asked, Django's password rules apply, other brows
 them are signed out and this one stays signed in."""
 
 from django.urls import reverse
+from inspector_support import text_of
 from persona_support import PASSWORD
-
-from tests.inspector_support import text_of
 
 NEW_PASSWORD = "a much longer new passphrase 7"
 

@@ -4,10 +4,10 @@ shape), userIDs that are email addresses show partly, and Ops see everything."""
 
 import pytest
 from browser_support import save_screenshot, sign_in
+from inspector_support import inspect_url
 from playwright.sync_api import expect
 
 from sessions_app.sandbox_registration import register_demo_project
-from tests.inspector_support import inspect_url
 
 pytestmark = pytest.mark.browser
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from api_support import error_of, token_client
+from inspector_support import inspect_url, ordering_state, text_of
 
 from sessions_app.voiceflow import RateLimited, client_for
 from sessions_app.voiceflow.transport import retry_after_s
-from tests.inspector_support import inspect_url, ordering_state, text_of
 
 pytestmark = pytest.mark.production_path
 

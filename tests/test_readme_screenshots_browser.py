@@ -5,11 +5,11 @@ write under var/. Each test also checks what its picture is meant to show."""
 
 import pytest
 from browser_support import save_screenshot, sign_in
+from inspector_support import inspect_url
 from playwright.sync_api import expect
 
 from sessions_app.models import OperatorPreference
 from sessions_app.sandbox.demo import DEMO_API_KEY, DEMO_PROJECT_ID
-from tests.inspector_support import inspect_url
 
 pytestmark = pytest.mark.browser
 

@@ -5,12 +5,12 @@ Policy violation or JavaScript error."""
 
 import pytest
 from browser_support import save_screenshot, sign_in
+from inspector_support import inspect_url
 from playwright.sync_api import expect
 from real_runtime_states import ROOT_DIAGRAM_ID, VERSION_ID, mid_flow_state, seed
 
 from sessions_app.inspector.display import RUNTIME_VARIABLES
 from sessions_app.voiceflow import RateLimited, client_for
-from tests.inspector_support import inspect_url
 
 pytestmark = pytest.mark.browser
 

@@ -4,10 +4,10 @@ flows as on a legacy project, and every request goes to the realtime routes."""
 import pytest
 from bulk_support import preload_for_users, reset_users, wait_until_finished
 from django.urls import reverse
+from inspector_support import ORDER_FLOW, based_on, inspect_url, ordering_state, text_of
 
 from sessions_app import bulk
 from sessions_app.models import AuditEntry
-from tests.inspector_support import ORDER_FLOW, based_on, inspect_url, ordering_state, text_of
 
 pytestmark = pytest.mark.production_path
 

@@ -3,10 +3,10 @@ written back whole (PUT) without it."""
 
 import pytest
 from django.urls import reverse
+from inspector_support import based_on, ordering_state, text_of
 
 from sessions_app.actions import writable_state
 from sessions_app.models import AuditEntry
-from tests.inspector_support import based_on, ordering_state, text_of
 
 USER = "customer-42"
 

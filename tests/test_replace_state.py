@@ -5,10 +5,10 @@ import json
 
 import pytest
 from django.urls import reverse
+from inspector_support import action_url, based_on, inspect_url, ordering_state, text_of
 
 from sessions_app.actions import state_parts, writable_state
 from sessions_app.models import AuditEntry
-from tests.inspector_support import action_url, based_on, inspect_url, ordering_state, text_of
 
 USER = "customer-42"
 

@@ -3,9 +3,7 @@ because the audit row keeps the state before."""
 
 import pytest
 from django.urls import reverse
-
-from sessions_app.models import AuditEntry
-from tests.inspector_support import (
+from inspector_support import (
     ORDER_FLOW,
     action_url,
     based_on,
@@ -13,6 +11,8 @@ from tests.inspector_support import (
     ordering_state,
     text_of,
 )
+
+from sessions_app.models import AuditEntry
 
 USER = "customer-42"
 

@@ -5,15 +5,15 @@ import json
 
 import pytest
 from django.urls import reverse
-
-from sessions_app.models import AuditEntry
-from tests.inspector_support import (
+from inspector_support import (
     based_on,
     inspect_url,
     ordering_state,
     ordering_state_as_written,
     text_of,
 )
+
+from sessions_app.models import AuditEntry
 
 USER = "customer-42"
 

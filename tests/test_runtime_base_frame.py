@@ -4,6 +4,7 @@ without a `name` (as the open-source runtime answers) keep every page readable."
 import pytest
 from api_support import token_client
 from django.urls import reverse
+from inspector_support import action_url, inspect_url, text_of
 from real_runtime_states import (
     ROOT_DIAGRAM_ID,
     VERSION_ID,
@@ -15,7 +16,6 @@ from real_runtime_states import (
 from sessions_app import actions
 from sessions_app.inspector.diff import entry_diff
 from sessions_app.models import KnownSession
-from tests.inspector_support import action_url, inspect_url, text_of
 
 USER = "probe-30d4f1-mid"
 

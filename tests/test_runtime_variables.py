@@ -6,11 +6,11 @@ import re
 
 import pytest
 from django.urls import reverse
+from inspector_support import based_on, inspect_url, text_of
 from real_runtime_states import mid_flow_state, seed
 
 from sessions_app.inspector.display import RUNTIME_VARIABLES
 from sessions_app.models import AuditEntry
-from tests.inspector_support import based_on, inspect_url, text_of
 
 USER = "probe-30d4f1-mid"
 RUNTIME_NAMES = [

@@ -5,10 +5,10 @@ first; every successful edit's message carries an Undo link that leads through t
 import pytest
 from browser_support import sign_in
 from django.urls import reverse
+from inspector_support import based_on, inspect_url, ordering_state
 from playwright.sync_api import expect
 
 from sessions_app.models import AuditEntry
-from tests.inspector_support import based_on, inspect_url, ordering_state
 
 pytestmark = pytest.mark.browser
 

@@ -6,14 +6,14 @@ Content Security Policy violation or JavaScript error."""
 import httpx
 import pytest
 from browser_support import save_screenshot, sign_in
+from flow_support import talk
+from inspector_support import action_url
 from playwright.sync_api import expect
 
 from sessions_app.actions import WriteContext, do_set_variables
 from sessions_app.flows.loading import store_project_file
 from sessions_app.flows.vf import parse_project_file
 from sessions_app.models import AuditEntry, FlowMap
-from tests.flow_support import talk
-from tests.inspector_support import action_url
 
 pytestmark = pytest.mark.browser
 

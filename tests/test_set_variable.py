@@ -3,9 +3,9 @@ operator chose, only that variable changes, and bad input or upstream failures c
 
 import pytest
 from django.urls import reverse
+from inspector_support import based_on, inspect_url, ordering_state, text_of
 
 from sessions_app.models import AuditEntry
-from tests.inspector_support import based_on, inspect_url, ordering_state, text_of
 
 USER = "customer-42"
 

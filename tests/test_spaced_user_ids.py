@@ -5,13 +5,13 @@ warning, as the inspector reads and writes it (voiceflow/userids.py, the one rul
 import pytest
 from bulk_support import csv_file
 from django.urls import reverse
+from inspector_support import inspect_url, text_of
 
 from sessions_app import bulk
 from sessions_app.bulk.engine import run_job
 from sessions_app.bulk.parsing import user_id_problem
 from sessions_app.models import AuditEntry, BulkJob, WriteMode
 from sessions_app.voiceflow import edge_space_warning, validate_user_id
-from tests.inspector_support import inspect_url, text_of
 
 pytestmark = pytest.mark.production_path
 

@@ -4,9 +4,9 @@ while it is the conversation's latest change, and nothing else."""
 
 import pytest
 from django.urls import reverse
+from inspector_support import based_on, ordering_state
 
 from sessions_app.models import AuditEntry
-from tests.inspector_support import based_on, ordering_state
 
 USER = "customer-42"
 

@@ -11,11 +11,11 @@ from urllib.parse import quote
 import pytest
 from api_support import etag_of, token_client
 from django.urls import reverse
+from inspector_support import action_url, based_on
 from real_runtime_states import BASE_FRAME, mid_flow_state, seed
 
 from sessions_app import actions
 from sessions_app.models import AuditEntry
-from tests.inspector_support import action_url, based_on
 
 pytestmark = pytest.mark.production_path
 
