@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 PG_URL ?= postgres://postgres@127.0.0.1:5432/voiceflow_admin
 REDIS_URL ?= redis://127.0.0.1:6379/14
 # Test processes side by side (pytest-xdist): each has its own database, sandbox and task queue.
-TEST_PROCESSES ?= 2
+# Four on a 2-core machine: much of the suite waits on sockets, workers and browsers, not the CPU.
+TEST_PROCESSES ?= 4
 
 .PHONY: start test test-embedded test-production-path install install-dev lint format bench screenshots
 
