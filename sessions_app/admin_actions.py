@@ -13,7 +13,7 @@ from django.forms.models import BaseInlineFormSet
 
 from .audit import record
 from .encryption import UndecryptableSecret
-from .models import SECRET_FIELDS, AuditEntry, Environment, Project
+from .models import PROJECT_SETTINGS, SECRET_FIELDS, AuditEntry, Environment, Project
 from .voiceflow import (
     RateLimited,
     Unauthorized,
@@ -23,20 +23,7 @@ from .voiceflow import (
     client_for,
 )
 
-# What an operator edits on a project; hints, timestamps and the sandbox flag follow from these.
-PROJECT_FIELDS = (
-    "name",
-    "voiceflow_project_id",
-    "runtime_url",
-    "realtime_url",
-    "analytics_url",
-    "project_api_url",
-    "state_api",
-    "discovery_enabled",
-    "budget_per_minute",
-    "crm_link_template",
-    *SECRET_FIELDS,
-)
+PROJECT_FIELDS = (*PROJECT_SETTINGS, *SECRET_FIELDS)
 ENVIRONMENT_FIELDS = ("label", "version_id", "alias", "realtime_version", "badge", "is_production")
 
 

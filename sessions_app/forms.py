@@ -21,7 +21,7 @@ from django.forms.models import BaseInlineFormSet, inlineformset_factory
 from django.utils import timezone
 
 from .flows.links import validate_crm_link_template
-from .models import USER_ID_MAX_LENGTH, AuditEntry, Environment, Project
+from .models import PROJECT_SETTINGS, USER_ID_MAX_LENGTH, AuditEntry, Environment, Project
 from .roles import ROLE_NAMES
 from .voiceflow.address_guard import PrivateAddressRefused, check_base_url
 from .workspace import EnvironmentChoiceField, environments_without_secrets
@@ -160,18 +160,7 @@ class ProjectForm(forms.ModelForm):
     class Meta:
         model = Project
         formfield_callback = https_by_default
-        fields = [
-            "name",
-            "voiceflow_project_id",
-            "runtime_url",
-            "realtime_url",
-            "analytics_url",
-            "project_api_url",
-            "state_api",
-            "discovery_enabled",
-            "budget_per_minute",
-            "crm_link_template",
-        ]
+        fields = list(PROJECT_SETTINGS)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -14,6 +14,20 @@ USER_ID_MAX_LENGTH = 2_600
 STORED_JSON = {"encoder": StoredJSONEncoder, "decoder": StoredJSONDecoder}
 # Project's encrypted fields: loaded only where a request to Voiceflow needs them.
 SECRET_FIELDS = ("api_key", "access_token")
+# What an operator sets on a project besides its secrets; hints, timestamps and the sandbox flag
+# follow from these.
+PROJECT_SETTINGS = (
+    "name",
+    "voiceflow_project_id",
+    "runtime_url",
+    "realtime_url",
+    "analytics_url",
+    "project_api_url",
+    "state_api",
+    "discovery_enabled",
+    "budget_per_minute",
+    "crm_link_template",
+)
 
 
 class Project(models.Model):

@@ -6,12 +6,10 @@ from django import forms
 STORED_PROJECT_API_KEY = "VF.DM.0123456789abcdef01234567.originalKeyOriginalKey01"
 
 
-def submitted(response, **changes) -> dict:
-    """What a browser would post back from the page in `response`, with `changes` typed in."""
-    context = response.context
+def posted(*forms_on_page, **changes) -> dict:
+    """What a browser would post back from these forms, with `changes` typed in."""
     data: dict = {}
-    environments = context["environments"]
-    for form in (context["form"], environments.management_form, *environments.forms):
+    for form in forms_on_page:
         for field in form:
             value = field.value()
             if isinstance(field.field, forms.BooleanField):
@@ -21,3 +19,11 @@ def submitted(response, **changes) -> dict:
                 data[field.html_name] = value
     data.update(changes)
     return data
+
+
+def submitted(response, **changes) -> dict:
+    """What a browser would post back from the projects page in `response`."""
+    environments = response.context["environments"]
+    return posted(
+        response.context["form"], environments.management_form, *environments.forms, **changes
+    )

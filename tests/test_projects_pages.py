@@ -2,11 +2,10 @@
 
 import pytest
 from cryptography.fernet import Fernet
-from django import forms
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
-from project_form_support import STORED_PROJECT_API_KEY, submitted
+from project_form_support import STORED_PROJECT_API_KEY, posted, submitted
 
 from sessions_app.models import AuditEntry, BulkJob, Environment, Project
 
@@ -476,19 +475,8 @@ def staff_admin(db) -> Client:
 
 
 def admin_change_data(page, **changes) -> dict:
-    data: dict = {}
-    form = page.context["adminform"].form
     inline = page.context["inline_admin_formsets"][0].formset
-    for each in (form, inline.management_form, *inline.forms):
-        for field in each:
-            value = field.value()
-            if isinstance(field.field, forms.BooleanField):
-                if value:
-                    data[field.html_name] = "on"
-            elif value is not None:
-                data[field.html_name] = value
-    data.update(changes)
-    return data
+    return posted(page.context["adminform"].form, inline.management_form, *inline.forms, **changes)
 
 
 def test_django_admin_shows_only_the_hint_and_an_empty_key_keeps_the_stored_one(

@@ -14,6 +14,7 @@ from ..voiceflow import (
     TRANSCRIPT_PAGE_MAX,
     InvalidUserID,
     RateLimited,
+    SessionClient,
     Unauthorized,
     UnknownEnvironment,
     VoiceflowError,
@@ -215,8 +216,18 @@ def read_pending_states(
         .order_by(F("last_activity_at").desc(nulls_last=True), "pk")
         .values_list("user_id", flat=True)
     )
+    return read_states_into_index(
+        environment, client, list(waiting[:limit] if limit is not None else waiting)
+    )
+
+
+def read_states_into_index(
+    environment: Environment, client: SessionClient, user_ids: list[str]
+) -> ReadReport:
+    """Read each user's state from Voiceflow into the index, in order; a failure every user
+    would share (credentials, environment, the budget) stops the reading and is reported."""
     read = failed = 0
-    for user_id in list(waiting[:limit] if limit is not None else waiting):
+    for user_id in user_ids:
         try:
             state = client.get_state(user_id)
         except STOPPING_ERRORS as error:

@@ -5,6 +5,7 @@ saves segments, counts and samples them, and refreshes their members from Voicef
 """
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -13,8 +14,11 @@ from django.utils import timezone
 
 from ..flows.loading import loaded_map_of
 from ..models import Environment, KnownSession, Segment
-from ..voiceflow import INTERACTIVE_MAX_WAIT_S, VoiceflowError, client_for
+from ..voiceflow import INTERACTIVE_MAX_WAIT_S, client_for
 from .conditions import Condition, ConditionError, as_q, mismatch, parse_conditions
+
+if TYPE_CHECKING:
+    from ..discovery.importing import ReadReport
 
 SAMPLE_SIZE = 20
 # A refresh on request reads at most this many states (paced by the project's budget).
@@ -130,13 +134,6 @@ def preview(environment: Environment, conditions, *, sample_size: int = SAMPLE_S
     )
 
 
-@dataclass(frozen=True)
-class RefreshReport:
-    read: int
-    failed: int
-    stopped_by: str
-
-
 def refresh_candidates(segment: Segment) -> QuerySet[KnownSession]:
     """Who a refresh reads: the sessions the index-only conditions (userID prefix, last
     activity) allow, whatever their last snapshot said, so that members who moved *into* the
@@ -151,26 +148,15 @@ def refresh_candidates(segment: Segment) -> QuerySet[KnownSession]:
 
 def refresh_segment(
     segment: Segment, *, max_wait_s: float = INTERACTIVE_MAX_WAIT_S, limit: int = REFRESH_MAX
-) -> RefreshReport:
+) -> "ReadReport":
     """Read the candidates' states from Voiceflow into the index (most recently active first,
     at most `limit`), the same reading discovery does for imported users."""
-    # Imported here: known_sessions imports this package's conditions for note_session.
-    from ..discovery.importing import STOPPING_ERRORS
-    from ..known_sessions import note_session
+    # Imported here: discovery imports known_sessions, which imports this package's conditions.
+    from ..discovery.importing import read_states_into_index
 
-    environment = segment.environment
-    client = client_for(environment, max_wait_s=max_wait_s)
-    read = failed = 0
+    client = client_for(segment.environment, max_wait_s=max_wait_s)
     user_ids = list(refresh_candidates(segment).values_list("user_id", flat=True)[:limit])
-    for user_id in user_ids:
-        try:
-            state = client.get_state(user_id)
-        except STOPPING_ERRORS as error:
-            return RefreshReport(read=read, failed=failed, stopped_by=error.message)
-        except VoiceflowError:
-            failed += 1
-            continue
-        note_session(environment, user_id, state, origin=KnownSession.Origin.IMPORTED)
-        read += 1
-    Segment.objects.filter(pk=segment.pk).update(refreshed_at=timezone.now())
-    return RefreshReport(read=read, failed=failed, stopped_by="")
+    report = read_states_into_index(segment.environment, client, user_ids)
+    if not report.stopped_by:
+        Segment.objects.filter(pk=segment.pk).update(refreshed_at=timezone.now())
+    return report

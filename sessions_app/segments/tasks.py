@@ -6,7 +6,7 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from .. import bulk
+from .. import bulk, schedules
 from ..models import BulkJob, Segment
 from ..notifications import notify_job  # noqa: F401 (registers the task with the worker)
 
@@ -33,9 +33,7 @@ def refresh_segment(segment_id: int) -> int:
 @shared_task(name="sessions_app.segments.tasks.run_schedule")
 def run_schedule(schedule_id: int) -> int | None:
     """Beat (django-celery-beat's database scheduler) calls this at each time a schedule says."""
-    from ..schedules import run_schedule as run
-
-    return run(schedule_id)
+    return schedules.run_schedule(schedule_id)
 
 
 @shared_task(name="sessions_app.segments.tasks.end_campaigns")

@@ -17,9 +17,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .. import bulk, schedules, segments, step_up
 from ..access import can, environment_for, require
+from ..bulk.parsing import parse_variables_object
 from ..models import BulkJob, Schedule, Segment
 from ..notifications import NotifyError, check_notify_targets
 from ..segments.forms import SegmentForm
+from ..segments.tasks import refresh_segment
 from ..workspace import current_environment
 
 VIEW = "inspect_session"
@@ -124,8 +126,6 @@ def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def segment_refresh(request: HttpRequest, pk: int) -> HttpResponse:
     segment = _segment(request, pk, VIEW)
-    from ..segments.tasks import refresh_segment
-
     refresh_segment.delay_on_commit(segment.pk)
     messages.success(
         request,
@@ -140,8 +140,6 @@ def _job_options(request: HttpRequest) -> dict:
     kind = request.POST.get("kind", "")
     variables = None
     if kind == BulkJob.Kind.PRELOAD:
-        from ..bulk.parsing import parse_variables_object
-
         variables = parse_variables_object(request.POST.get("variables", ""))
     names = [n.strip() for n in request.POST.get("variable_names", "").split(",") if n.strip()]
     emails = request.POST.get("notify_emails", "").strip()
