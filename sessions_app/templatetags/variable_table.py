@@ -8,7 +8,7 @@ a few string formats.
 """
 
 from django import template
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from ..inspector.display import ValueView, VariableRow
@@ -44,54 +44,40 @@ def variable_rows(
     table's one remove form (`<table_id>-remove`) with its row's name."""
     if not rows:
         return EMPTY_TABLE
-    remove_form = f"{table_id}-remove"
-    return format_html_join(
-        "", "{}", ((_row(row, actions, remove_form, fold_prefix),) for row in rows)
-    )
+    remove_form = escape(f"{table_id}-remove")
+    # Plain f-strings rather than format_html: this runs for every variable on every read, and
+    # `_row` escapes each value it puts in.
+    return mark_safe("".join(_row(row, actions, remove_form, fold_prefix) for row in rows))  # noqa: S308
 
 
-def _row(row: VariableRow, actions: bool, remove_form: str, fold_prefix: str) -> SafeString:
-    kind = row.value.kind
-    name_cell = format_html("<code>{}</code>", row.name)
+def _row(row: VariableRow, actions: bool, remove_form: str, fold_prefix: str) -> str:
+    name, kind = escape(row.name), escape(row.value.kind)
+    name_cell = f"<code>{name}</code>"
     if row.runtime_note:
-        name_cell += format_html(
-            ' <span class="badge badge-grey runtime-note" '
-            'title="The runtime\'s own variable. {}">runtime</span>',
-            row.runtime_note,
+        name_cell += (
+            ' <span class="badge badge-grey runtime-note" title="The runtime\'s own variable. '
+            f'{escape(row.runtime_note)}">runtime</span>'
         )
     if row.change:
-        name_cell += format_html(' <span class="change-label">{}</span>', CHANGE_LABELS[row.change])
+        name_cell += f' <span class="change-label">{CHANGE_LABELS[row.change]}</span>'
     value_cell = shown_value(row.value, fold_prefix + row.name)
     if row.value_before:
-        value_cell += format_html('<div class="was">was {}</div>', shown_value(row.value_before))
+        value_cell += f'<div class="was">was {shown_value(row.value_before)}</div>'
     action_cell = ""
     if actions:
         buttons = ""
         if row.change != "removed":
-            buttons = format_html(
-                '<button type="button" class="small" data-edit-variable data-name="{}" '
-                'data-kind="{}" data-value="{}">Edit</button> '
-                '<button type="submit" form="{}" name="name" value="{}" class="small" '
-                'aria-label="Remove the variable {}">Remove</button>',
-                row.name,
-                kind,
-                row.editable,
-                remove_form,
-                row.name,
-                row.name,
+            buttons = (
+                f'<button type="button" class="small" data-edit-variable data-name="{name}" '
+                f'data-kind="{kind}" data-value="{escape(row.editable)}">Edit</button> '
+                f'<button type="submit" form="{remove_form}" name="name" value="{name}" '
+                f'class="small" aria-label="Remove the variable {name}">Remove</button>'
             )
-        action_cell = format_html('<td class="row-actions">{}</td>', buttons)
-    return format_html(
-        '<tr class="var-row{}" data-name="{}" data-type="{}">'
-        '<td class="var-name">{}</td>'
-        '<td><span class="type type-{}">{}</span></td>'
-        '<td class="value">{}</td>{}</tr>',
-        format_html(" {}", row.change) if row.change else "",
-        row.name,
-        kind,
-        name_cell,
-        kind,
-        kind,
-        value_cell,
-        action_cell,
+        action_cell = f'<td class="row-actions">{buttons}</td>'
+    change = f" {escape(row.change)}" if row.change else ""
+    return (
+        f'<tr class="var-row{change}" data-name="{name}" data-type="{kind}">'
+        f'<td class="var-name">{name_cell}</td>'
+        f'<td><span class="type type-{kind}">{kind}</span></td>'
+        f'<td class="value">{value_cell}</td>{action_cell}</tr>'
     )
