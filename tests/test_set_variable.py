@@ -129,6 +129,21 @@ def test_the_refused_form_keeps_what_the_operator_typed(support_client, environm
     page = response.content.decode()
     assert "{&quot;a&quot;: 1," in page
     assert 'value="favourite"' in page
+    assert '<option value="object" selected>' in page
+    # The refused field says so to assistive technology and points at its message.
+    assert 'aria-invalid="true" aria-describedby="id_value_error"' in page
+    assert 'id="id_value_error"' in page
+    assert 'aria-describedby="id_name_error"' not in page
+
+
+def test_a_fresh_form_asks_for_a_name_of_at_most_the_storable_length(
+    support_client, environment, ordering
+):
+    page = support_client.get(inspect_url(environment, USER)).content.decode()
+
+    assert '<input type="text" name="name" maxlength="200" required id="id_name">' in page
+    assert '<option value="string" selected>Text (string)</option>' in page
+    assert "aria-invalid" not in page
 
 
 @pytest.mark.parametrize("name", ["", "   ", "bad\nname", "x" * 201])
