@@ -84,7 +84,7 @@ def main() -> int:
         }
     ).enable()
     client = Client(HTTP_HOST="localhost")
-    client.force_login(admin, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(admin, backend="sessions_app.access.PermissionsBackend")
     operator = "scale-operator-3"
     known = reverse("api-known-sessions", args=[environment.pk])
     pages = {

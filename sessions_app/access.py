@@ -1,5 +1,7 @@
 """Who may do what: one place that answers 403 to a role without the right, 404 to a missing object."""
 
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
@@ -8,6 +10,29 @@ from .models import Environment
 from .roles import roles_holding
 
 APP = "sessions_app"
+
+
+class PermissionsBackend(ModelBackend):
+    """Django's ModelBackend, with a user's own and their roles' permissions read in one query
+    (a UNION) instead of two. Like ModelBackend it keeps them on the user object for this request
+    only, so a change of role applies from the next request on."""
+
+    def get_all_permissions(self, user_obj, obj=None) -> set[str]:
+        if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
+            return set()
+        if not hasattr(user_obj, "_perm_cache"):
+            if user_obj.is_superuser:
+                held = _labels(Permission.objects.all())
+            else:
+                held = _labels(Permission.objects.filter(user=user_obj)).union(
+                    _labels(Permission.objects.filter(group__user=user_obj))
+                )
+            user_obj._perm_cache = {f"{app_label}.{codename}" for app_label, codename in held}
+        return user_obj._perm_cache
+
+
+def _labels(permissions):
+    return permissions.values_list("content_type__app_label", "codename").order_by()
 
 
 class MissingPermission(PermissionDenied):

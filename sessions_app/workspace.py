@@ -1,10 +1,18 @@
-"""Which project and environment an operator is working in, remembered per user."""
+"""Which project and environment an operator is working in.
+
+The login session keeps the environment of this login (its id only: the login session never
+holds conversation state), so a read of a session in the environment already chosen costs no
+query. The operator's preference row keeps the last environment chosen in any login, and is what
+a new login starts in; it is written only when a login changes environment.
+"""
 
 from django import forms
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from .models import SECRET_FIELDS, Environment, OperatorPreference
+
+SESSION_ENVIRONMENT = "workspace_environment_id"
 
 
 def environments_without_secrets() -> QuerySet[Environment]:
@@ -22,17 +30,29 @@ class EnvironmentChoiceField(forms.ModelChoiceField):
         return obj.choice_label
 
 
+def _login_session(request: HttpRequest):
+    return getattr(request, "session", None)
+
+
 def current_environment(request: HttpRequest) -> Environment | None:
     cached = getattr(request, "_current_environment", False)
     if cached is not False:
         return cached
-    preference = (
-        OperatorPreference.objects.filter(user=request.user)
-        .select_related("environment__project")
-        .defer(*(f"environment__project__{name}" for name in SECRET_FIELDS))
-        .first()
-    )
-    environment = preference.environment if preference else None
+    session = _login_session(request)
+    kept_id = session.get(SESSION_ENVIRONMENT) if session is not None else None
+    environment = None
+    if kept_id is not None:
+        environment = environments_without_secrets().filter(pk=kept_id).first()
+        if environment is None:  # deleted since: start again from the preference
+            del session[SESSION_ENVIRONMENT]
+    if environment is None:
+        preference = (
+            OperatorPreference.objects.filter(user=request.user)
+            .select_related("environment__project")
+            .defer(*(f"environment__project__{name}" for name in SECRET_FIELDS))
+            .first()
+        )
+        environment = preference.environment if preference else None
     if environment is None:
         environment = environments_without_secrets().first()
     request._current_environment = environment
@@ -40,11 +60,16 @@ def current_environment(request: HttpRequest) -> Environment | None:
 
 
 def remember_environment(request: HttpRequest, environment: Environment) -> None:
-    """Remember the operator's environment; written only when it changes (every read of a
-    session passes here, and an unchanged preference needs no write transaction)."""
-    kept = OperatorPreference.objects.filter(user=request.user).values("environment_id").first()
-    if kept is None or kept["environment_id"] != environment.pk:
-        OperatorPreference.objects.update_or_create(
-            user=request.user, defaults={"environment": environment}
-        )
+    """Make `environment` this login's, and the preference a new login starts with. Every read
+    of a session passes here: when the login is already in this environment it costs no query,
+    and the preference is written only when it changes."""
+    session = _login_session(request)
+    if session is None or session.get(SESSION_ENVIRONMENT) != environment.pk:
+        kept = OperatorPreference.objects.filter(user=request.user).values("environment_id").first()
+        if kept is None or kept["environment_id"] != environment.pk:
+            OperatorPreference.objects.update_or_create(
+                user=request.user, defaults={"environment": environment}
+            )
+        if session is not None:
+            session[SESSION_ENVIRONMENT] = environment.pk
     request._current_environment = environment

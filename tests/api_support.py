@@ -10,7 +10,7 @@ def session_client(user, *, with_csrf: bool = True) -> APIClient:
     """A browser-like client: a real session cookie, CSRF enforced as in production, and (unless
     told otherwise) the CSRF token sent back in X-CSRFToken as the pages' scripts do."""
     client = APIClient(enforce_csrf_checks=True)
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(user, backend="sessions_app.access.PermissionsBackend")
     client.get("/accounts/login/")  # a page with a form sets the CSRF cookie
     if with_csrf:
         client.credentials(HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)

@@ -265,7 +265,7 @@ def outsider(db):
 
 def _signed_in_client(user) -> Client:
     client = Client()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(user, backend="sessions_app.access.PermissionsBackend")
     return client
 
 

@@ -43,7 +43,7 @@ def staff_admin(db) -> Client:
     user = get_user_model().objects.create_user("ada-staff", password="x", is_staff=True)
     user.groups.add(ensure_roles()["Admin"])
     client = Client()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(user, backend="sessions_app.access.PermissionsBackend")
     return client
 
 

@@ -3,12 +3,14 @@
 import copy
 import io
 import json
+from datetime import timedelta
 
 import httpx
 import pytest
 from bulk_support import wait_for
 from cli_support import bootstrap
 from django.urls import reverse
+from django.utils import timezone
 from flow_support import fixture_document, talk
 from inspector_support import inspect_url, text_of
 
@@ -232,6 +234,71 @@ def test_the_version_in_the_base_frame_picks_the_map(environment, settings):
     loaded = flow_map_for(environment, _state_with([base]))
 
     assert loaded.version_key == parsed.version_id
+    assert loaded.flows[PIZZA_FLOW] == "Order pizza"
+
+
+def _map_row(
+    environment, version_key: str, flow_name: str, *, status=FlowMap.Status.READY, **fields
+):
+    return FlowMap.objects.create(
+        project=environment.project,
+        version_key=version_key,
+        status=status,
+        flows={"flows": {PIZZA_FLOW: flow_name}, "nodes": {}},
+        loaded_at=timezone.now() if status == FlowMap.Status.READY else None,
+        **fields,
+    )
+
+
+def _base_frame(version_id: str) -> dict:
+    return {"nodeID": None, "diagramID": version_id, "storage": {"isBase": True}, "variables": {}}
+
+
+def test_a_version_still_being_fetched_is_named_by_the_newest_loaded_map_in_one_query(
+    environment, settings, django_assert_num_queries
+):
+    settings.FLOW_MAP_FETCH = False
+    older = _map_row(environment, "11f1a2b3c4d5e6f708192a3c", "Order pizza (old)")
+    FlowMap.objects.filter(pk=older.pk).update(loaded_at=timezone.now() - timedelta(days=1))
+    _map_row(environment, "22f1a2b3c4d5e6f708192a3c", "Order pizza (newest)")
+    _map_row(environment, "33f1a2b3c4d5e6f708192a3c", "", status=FlowMap.Status.PENDING)
+    state = _state_with([_base_frame("33f1a2b3c4d5e6f708192a3c")])
+    flow_map_for(environment, state)  # the names are parsed once per process
+
+    with django_assert_num_queries(1):
+        loaded = flow_map_for(environment, state)
+
+    assert loaded.pending and loaded.other_version
+    assert loaded.flows[PIZZA_FLOW] == "Order pizza (newest)"
+    assert loaded.version_label == "22f1a2b3c4d5e6f708192a3c"
+
+
+def test_a_map_kept_under_an_alias_names_the_version_it_was_loaded_for(environment, settings):
+    settings.FLOW_MAP_FETCH = False
+    _map_row(environment, "development", "Order pizza", version_id="44f1a2b3c4d5e6f708192a3c")
+    _map_row(environment, "55f1a2b3c4d5e6f708192a3c", "Order pizza (newer version)")
+
+    loaded = flow_map_for(environment, _state_with([_base_frame("44f1a2b3c4d5e6f708192a3c")]))
+
+    assert not loaded.pending and not loaded.other_version
+    assert loaded.flows[PIZZA_FLOW] == "Order pizza"
+    assert loaded.row.version_key == "development"
+
+
+def test_a_failed_fetch_is_reported_while_another_version_names_the_flows(environment, settings):
+    settings.FLOW_MAP_FETCH = False
+    _map_row(environment, "66f1a2b3c4d5e6f708192a3c", "Order pizza")
+    _map_row(
+        environment,
+        "77f1a2b3c4d5e6f708192a3c",
+        "",
+        status=FlowMap.Status.FAILED,
+        error="Voiceflow cannot find this version",
+    )
+
+    loaded = flow_map_for(environment, _state_with([_base_frame("77f1a2b3c4d5e6f708192a3c")]))
+
+    assert loaded.error == "Voiceflow cannot find this version" and loaded.other_version
     assert loaded.flows[PIZZA_FLOW] == "Order pizza"
 
 

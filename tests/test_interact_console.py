@@ -781,7 +781,7 @@ def web_server(request, transactional_db, tmp_path) -> Iterator[str]:
 def signed_in_http(web_server, support) -> Iterator[httpx.Client]:
     """An httpx client signed in as Support on a running web server."""
     login = Client()
-    login.force_login(support, backend="django.contrib.auth.backends.ModelBackend")
+    login.force_login(support, backend="sessions_app.access.PermissionsBackend")
     with httpx.Client(base_url=web_server, timeout=30) as http:
         http.cookies.set("sessionid", login.cookies["sessionid"].value)
         yield http

@@ -465,7 +465,7 @@ def staff_client(username: str, role: str) -> Client:
     user = get_user_model().objects.create_user(username, password="x", is_staff=True)
     user.groups.add(ensure_roles()[role])
     client = Client()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(user, backend="sessions_app.access.PermissionsBackend")
     return client
 
 

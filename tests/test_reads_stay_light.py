@@ -46,7 +46,7 @@ def test_a_second_look_at_an_unchanged_session_writes_only_the_budget_slot(
 ):
     ops_client.get(inspect_url(environment, conversation))
 
-    with django_assert_max_num_queries(16), CaptureQueriesContext(connection) as captured:
+    with django_assert_max_num_queries(13), CaptureQueriesContext(connection) as captured:
         response = ops_client.get(inspect_url(environment, conversation))
 
     assert response.status_code == 200
@@ -62,7 +62,7 @@ def test_the_api_session_read_writes_only_the_budget_slot(
     url = reverse("api-session-state", args=[environment.pk])
     client.get(url, {"user": conversation})
 
-    with django_assert_max_num_queries(10), CaptureQueriesContext(connection) as captured:
+    with django_assert_max_num_queries(9), CaptureQueriesContext(connection) as captured:
         response = client.get(url, {"user": conversation})
 
     assert response.status_code == 200

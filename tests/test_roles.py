@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
+from django.urls import reverse
 
 from sessions_app.roles import ROLE_NAMES, permissions_of
 
@@ -65,3 +66,29 @@ def test_each_persona_may_do_exactly_what_its_role_grants(request, persona, role
 
 def test_a_signed_in_user_without_a_role_may_do_nothing(outsider):
     assert not any(outsider.has_perm(f"sessions_app.{codename}") for codename in ADMIN)
+
+
+def test_a_user_s_own_and_role_permissions_are_read_in_one_query(viewer, django_assert_num_queries):
+    viewer.user_permissions.add(Permission.objects.get(codename="run_bulk_jobs"))
+    user = type(viewer).objects.get(pk=viewer.pk)  # as a request loads it: nothing read yet
+
+    with django_assert_num_queries(1):
+        allowed = {codename for codename in ADMIN if user.has_perm(f"sessions_app.{codename}")}
+
+    assert allowed == VIEWER | {"run_bulk_jobs"}
+    assert user.has_module_perms("sessions_app")
+
+
+def test_a_change_of_role_applies_from_the_next_request(viewer_client, viewer):
+    assert viewer_client.get(reverse("home")).context.get("no_role") is None
+    viewer.groups.clear()
+
+    assert viewer_client.get(reverse("home")).context["no_role"] is True
+
+
+def test_a_superuser_holds_every_permission_and_an_inactive_user_none(admin_user, viewer):
+    admin_user.is_superuser = True
+    viewer.is_active = False
+
+    assert {f"sessions_app.{codename}" for codename in ADMIN} <= admin_user.get_all_permissions()
+    assert viewer.get_all_permissions() == set()

@@ -200,7 +200,7 @@ def test_an_unexpected_error_report_carries_no_key(
 ):
     environment = leaky
     browser = Client(raise_request_exception=False)
-    browser.force_login(viewer, backend="django.contrib.auth.backends.ModelBackend")
+    browser.force_login(viewer, backend="sessions_app.access.PermissionsBackend")
 
     page = browser.get(reverse("session_inspect", args=[environment.pk]), {"user": USER})
     api = token_client(viewer).get(

@@ -74,7 +74,7 @@ def test_a_session_ends_session_age_seconds_after_its_last_change(
 @pytest.fixture
 def csrf_checked(admin_user) -> Client:
     client = Client(enforce_csrf_checks=True)
-    client.force_login(admin_user, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(admin_user, backend="sessions_app.access.PermissionsBackend")
     return client
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q, Subquery
 from django.utils import timezone
 
 from ..models import Environment, FlowMap
@@ -22,6 +23,8 @@ from .vf import ProjectFile
 # A failed fetch is tried again after this long at the earliest.
 RETRY_FAILED_AFTER = timedelta(minutes=5)
 _PARSED_KEPT = 32
+# Which loaded map is the newest: on every database a map without a load time comes last.
+NEWEST_LOADED_FIRST = (F("loaded_at").desc(nulls_last=True), "-pk")
 
 _parsed: dict[int, tuple[datetime | None, dict]] = {}
 _parsed_lock = threading.Lock()
@@ -89,31 +92,58 @@ def _claim(row: FlowMap, *, status: str) -> bool:
     return claimed == 1
 
 
-def _request(environment: Environment, version_key: str) -> FlowMap | None:
-    """The row for `version_key`, created (and its fetch queued) when there is none."""
-    project = environment.project
-    row = (
-        FlowMap.objects.defer("flows").filter(project=project, version_key=version_key).first()
-        or FlowMap.objects.defer("flows")
-        .filter(project=project, version_id=version_key, status=FlowMap.Status.READY)
-        .first()
+def _rows_for(environment: Environment, version_key: str) -> tuple[FlowMap | None, FlowMap | None]:
+    """In one query: the row for `version_key` (its own, else a loaded one of the same real
+    versionID) and the project's newest loaded map, which names what it can until that row is
+    loaded. Every read of a session passes here."""
+    project_maps = FlowMap.objects.defer("flows").filter(project_id=environment.project_id)
+    loaded = Q(status=FlowMap.Status.READY)
+    newest_loaded = project_maps.filter(loaded).order_by(*NEWEST_LOADED_FIRST).values("pk")[:1]
+    rows = list(
+        project_maps.filter(
+            Q(version_key=version_key)
+            | (Q(version_id=version_key) & loaded)
+            | Q(pk=Subquery(newest_loaded))
+        ).order_by("pk")
     )
+    row = next((r for r in rows if r.version_key == version_key), None) or next(
+        (r for r in rows if r.version_id == version_key and r.status == FlowMap.Status.READY),
+        None,
+    )
+    # The newest loaded row of the project is among `rows`, so it is the newest of those loaded.
+    newest = max(
+        (r for r in rows if r.status == FlowMap.Status.READY),
+        key=lambda r: (
+            r.loaded_at is not None,
+            r.loaded_at.timestamp() if r.loaded_at else 0,
+            r.pk,
+        ),
+        default=None,
+    )
+    return row, newest
+
+
+def _request(environment: Environment, version_key: str) -> tuple[FlowMap | None, FlowMap | None]:
+    """The row for `version_key`, created (and its fetch queued) when there is none, and the
+    project's newest loaded map (`_rows_for`)."""
+    row, newest = _rows_for(environment, version_key)
     if row is None:
         if not settings.FLOW_MAP_FETCH:
-            return None
+            return None, newest
         try:
             with transaction.atomic():
-                row = FlowMap.objects.create(project=project, version_key=version_key)
+                row = FlowMap.objects.create(project=environment.project, version_key=version_key)
         except IntegrityError:  # another request created it a moment ago
-            return (
+            row = (
                 FlowMap.objects.defer("flows")
-                .filter(project=project, version_key=version_key)
+                .filter(project_id=environment.project_id, version_key=version_key)
                 .first()
             )
+            return row, newest
         _queue_fetch(row, environment)
-        return row
+        return row, newest
     if not settings.FLOW_MAP_FETCH or row.source == FlowMap.Source.UPLOAD:
-        return row
+        return row, newest
     now = timezone.now()
     refresh_after = timedelta(minutes=settings.FLOW_MAP_REFRESH_MINUTES)
     stale = row.status == FlowMap.Status.READY and (
@@ -126,25 +156,20 @@ def _request(environment: Environment, version_key: str) -> FlowMap | None:
         _queue_fetch(row, environment)
         if retry:
             row.status = FlowMap.Status.PENDING
-    return row
+    return row, newest
 
 
 def flow_map_for(environment: Environment, state: Any) -> LoadedMap:
     """The map to show `state` with; never calls Voiceflow."""
     version_key = version_key_of(environment, state)
     loaded = LoadedMap(version_key=version_key)
-    row = _request(environment, version_key)
+    row, newest = _request(environment, version_key)
     if row is not None:
         loaded.pending = row.status == FlowMap.Status.PENDING
         loaded.error = row.error if row.status == FlowMap.Status.FAILED else ""
     if row is None or row.status != FlowMap.Status.READY:
         # Until this version's map is in, the newest map of the project names what it can.
-        row = (
-            FlowMap.objects.defer("flows")
-            .filter(project=environment.project, status=FlowMap.Status.READY)
-            .order_by("-loaded_at")
-            .first()
-        )
+        row = newest
         loaded.other_version = row is not None
     if row is not None:
         flows = _flows_of(row)
@@ -200,7 +225,7 @@ def newest_flow_names(project_id: int) -> dict[str, str]:
     row = (
         FlowMap.objects.defer("flows")
         .filter(project_id=project_id, status=FlowMap.Status.READY)
-        .order_by("-loaded_at")
+        .order_by(*NEWEST_LOADED_FIRST)
         .first()
     )
     return _flows_of(row).get("flows", {}) if row is not None else {}
@@ -237,7 +262,7 @@ def loaded_map_of(environment: Environment) -> LoadedMap | None:
     )
     row = (
         ready.filter(version_key=environment.version_id).first()
-        or ready.order_by("-loaded_at").first()
+        or ready.order_by(*NEWEST_LOADED_FIRST).first()
     )
     if row is None:
         return None
