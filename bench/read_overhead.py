@@ -19,6 +19,7 @@ import argparse
 import cProfile
 import os
 import pstats
+import re
 import statistics
 import sys
 import threading
@@ -32,6 +33,11 @@ from common import Sandbox, bench_environment, create_environment, save_result, 
 
 PROFILE_ORDER = os.environ.get("BENCH_PROFILE_ORDER", "cumulative")
 USER_ID = "bench-reader"
+# A write starts with INSERT, UPDATE or DELETE, or holds one in a WITH clause (the budget slot's
+# booking on PostgreSQL, sessions_app/voiceflow/budget.py).
+WRITE = re.compile(
+    r"^\s*(INSERT|UPDATE|DELETE)\b|\bAS\s*\(\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE
+)
 STATE = {
     "stack": [{"diagramID": "main", "nodeID": "start", "storage": {}, "variables": {}}],
     "storage": {},
@@ -74,8 +80,8 @@ def measure(client, url: str, requests: int, profile: bool) -> dict:
         response = client.get(url)
     if response.status_code != 200:
         raise RuntimeError(f"{url} answered {response.status_code}")
-    sql = [query["sql"].lstrip().upper() for query in captured.captured_queries]
-    writes = [q for q in sql if q.startswith(("INSERT", "UPDATE", "DELETE"))]
+    sql = [query["sql"] for query in captured.captured_queries]
+    writes = [q for q in sql if WRITE.search(q)]
 
     server_ms, server_cpu_ms, upstream_ms = [], [], []
     profiler = cProfile.Profile() if profile else None

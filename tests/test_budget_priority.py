@@ -12,6 +12,9 @@ from django.db import connection
 from sessions_app.models import Project, RequestBudget
 from sessions_app.voiceflow import budget
 
+# PostgreSQL books in one statement, SQLite in a transaction: both keep these rules.
+pytestmark = pytest.mark.production_path
+
 PER_MINUTE = 60  # one slot a second: long enough to tell a wait from none
 
 

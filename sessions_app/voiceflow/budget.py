@@ -25,9 +25,10 @@ budget. At small budgets there is no spare request and nothing is caught up.
 
 import threading
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from ..models import RequestBudget
 
@@ -76,27 +77,141 @@ def reserve_slot(
     A bulk caller gets None (nothing reserved) when its next slot is more than BULK_LOOKAHEAD_S
     away; it asks again later (see `pace`).
     """
-    step_s = interval_s(budget_per_minute)
+    request = _SlotRequest(
+        step_s=interval_s(budget_per_minute),
+        catch_up_s=catch_up_s(budget_per_minute),
+        bulk=bulk,
+        book_within_s=min(max_wait_s, BULK_LOOKAHEAD_S) if bulk else max_wait_s,
+    )
+    book = _book_in_one_statement if connection.vendor == "postgresql" else _book_in_a_transaction
+    booking = book(project_id, request)
+    if booking.wait_s > max_wait_s:
+        raise BudgetWaitTooLong(booking.wait_s, paused_by_voiceflow=booking.paused_by_voiceflow)
+    if not booking.booked:  # a bulk caller's slot is more than BULK_LOOKAHEAD_S away
+        return None
+    return max(booking.wait_s, 0.0)
+
+
+@dataclass(frozen=True)
+class _SlotRequest:
+    """What one booking asks for: the spacing of the shared lane, how far back an untaken slot
+    may be taken, the bulk lane or not, and how near the slot must be to be booked."""
+
+    step_s: float
+    catch_up_s: float
+    bulk: bool
+    book_within_s: float
+
+    @property
+    def bulk_step_s(self) -> float:
+        return self.step_s / max(bulk_share(), 0.01)
+
+
+@dataclass(frozen=True)
+class _Booking:
+    wait_s: float  # from now to the slot (negative: a slot nobody took, caught up)
+    booked: bool
+    # When refused: the project's slots are held back by a 429's Retry-After, not by our pacing.
+    paused_by_voiceflow: bool
+
+
+def _book_in_a_transaction(project_id: int, request: _SlotRequest) -> _Booking:
+    """SQLite: read and move the row in one IMMEDIATE transaction (the write lock is taken at
+    BEGIN, so no other process books in between). SQLite's RETURNING gives only the values
+    after an UPDATE, and a refused booking needs the ones before, hence the read first."""
     with transaction.atomic():
         budget, _ = RequestBudget.objects.select_for_update().get_or_create(project_id=project_id)
         now = time.time()
-        slot_at = max(budget.next_slot_at, budget.paused_until, now - catch_up_s(budget_per_minute))
-        if bulk:
+        slot_at = max(budget.next_slot_at, budget.paused_until, now - request.catch_up_s)
+        if request.bulk:
             slot_at = max(slot_at, budget.bulk_next_slot_at)
-        wait_s = slot_at - now
-        if wait_s > max_wait_s:
-            raise BudgetWaitTooLong(
-                wait_s, paused_by_voiceflow=budget.paused_until >= budget.next_slot_at
-            )
-        if bulk and wait_s > BULK_LOOKAHEAD_S:
-            return None
-        budget.next_slot_at = slot_at + step_s
-        fields = ["next_slot_at"]
-        if bulk:
-            budget.bulk_next_slot_at = slot_at + step_s / max(bulk_share(), 0.01)
-            fields.append("bulk_next_slot_at")
-        budget.save(update_fields=fields)
-    return max(wait_s, 0.0)
+        booking = _Booking(
+            wait_s=slot_at - now,
+            booked=slot_at - now <= request.book_within_s,
+            paused_by_voiceflow=budget.paused_until >= budget.next_slot_at,
+        )
+        if booking.booked:
+            budget.next_slot_at = slot_at + request.step_s
+            fields = ["next_slot_at"]
+            if request.bulk:
+                budget.bulk_next_slot_at = slot_at + request.bulk_step_s
+                fields.append("bulk_next_slot_at")
+            budget.save(update_fields=fields)
+    return booking
+
+
+# The same booking as `_book_in_a_transaction`, as one PostgreSQL statement: `slot` locks the
+# project's row (FOR UPDATE: a concurrent booking waits, then sees this one's result) and
+# computes the slot from it; `booked` moves the lanes on when the slot is near enough; the
+# answer holds the slot, the cause of a refusal (from the values before) and whether it booked.
+# One round trip instead of BEGIN, SELECT … FOR UPDATE, UPDATE and COMMIT, so the row is locked
+# for the time of one statement, not of four round trips.
+_BOOK_SLOT_SQL = """
+WITH slot AS (
+    SELECT id, next_slot_at, paused_until,
+        GREATEST(
+            next_slot_at,
+            paused_until,
+            %(earliest)s,
+            CASE WHEN %(bulk)s THEN bulk_next_slot_at ELSE next_slot_at END
+        ) AS slot_at
+    FROM sessions_app_requestbudget
+    WHERE project_id = %(project_id)s
+    FOR UPDATE
+), booked AS (
+    UPDATE sessions_app_requestbudget AS budget
+    SET next_slot_at = slot.slot_at + %(step_s)s,
+        bulk_next_slot_at = CASE
+            WHEN %(bulk)s THEN slot.slot_at + %(bulk_step_s)s ELSE budget.bulk_next_slot_at
+        END
+    FROM slot
+    WHERE budget.id = slot.id AND slot.slot_at - %(now)s <= %(book_within_s)s
+    RETURNING budget.id
+)
+SELECT slot_at, EXISTS (SELECT FROM booked), paused_until >= next_slot_at,
+    CASE WHEN %(no_flush_wait)s THEN set_config('synchronous_commit', 'off', true) END
+FROM slot
+"""
+
+
+def _book_in_one_statement(project_id: int, request: _SlotRequest) -> _Booking:
+    """PostgreSQL: one statement (_BOOK_SLOT_SQL), its own transaction in autocommit.
+
+    That transaction commits without waiting for the WAL to reach the disk: synchronous_commit
+    off, for it alone (set_config(..., true) is SET LOCAL). A crash of the database server may
+    lose the bookings of its last moment (up to three wal_writer_delay, 0.6 s by default), and
+    their slots be handed out again: that only loosens the pacing for a moment, a few requests
+    too many in one of Voiceflow's windows at worst, whose 429 pauses every caller (`defer`).
+    Inside a caller's own transaction the setting is left alone: it would decide the durability
+    of the caller's writes too.
+
+    `now` is read when the statement is sent, before any wait for the row's lock (another
+    booking holds it for one statement): the caller then waits that much longer, never less, and
+    a slot nobody took may be caught up that much older. That is slack of the kind and size of a
+    transaction's UPDATE and COMMIT between reading `now` and sending, which catch_up_s leaves
+    to the spread of the requests' arrival times.
+    """
+    with connection.cursor() as cursor:
+        now = time.time()
+        cursor.execute(
+            _BOOK_SLOT_SQL,
+            {
+                "project_id": project_id,
+                "now": now,
+                "earliest": now - request.catch_up_s,
+                "bulk": request.bulk,
+                "step_s": request.step_s,
+                "bulk_step_s": request.bulk_step_s,
+                "book_within_s": request.book_within_s,
+                "no_flush_wait": not connection.in_atomic_block,
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:  # the project's first request: its row does not exist yet
+        RequestBudget.objects.get_or_create(project_id=project_id)
+        return _book_in_one_statement(project_id, request)
+    slot_at, booked, paused_by_voiceflow, _ = row
+    return _Booking(wait_s=slot_at - now, booked=booked, paused_by_voiceflow=paused_by_voiceflow)
 
 
 def _bulk_turn(project_id: int) -> threading.Lock:
