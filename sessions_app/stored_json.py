@@ -149,6 +149,16 @@ def json_text(value: Any, *, indent: int | None = None) -> str:
     return escape_lone_surrogates(text)
 
 
+def name_from_json(text: str) -> str:
+    """The name a page sent back as `json_text(name)`: exactly the name, NUL characters and lone
+    surrogates included (a form field carries neither as it is, and `printable` shows a NUL and
+    the six characters `\\u0000` alike). Raises ValueError when `text` is not one JSON string."""
+    name = json.loads(text)
+    if not isinstance(name, str):
+        raise ValueError("not a JSON string")
+    return name
+
+
 def oddities(value: Any, path: str = "") -> Iterator[str]:
     """What in `value` is unusual enough to mention: where it is and what it is."""
     stack = [(path, value)]
