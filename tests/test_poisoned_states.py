@@ -199,6 +199,37 @@ def test_a_rows_remove_button_removes_that_variable_and_never_its_look_alike(
     assert removed not in entry.state_after["variables"]
     assert entry.state_after["variables"][kept] == TWINS[kept]
     assert entry.request_sent["remove_variables"] == [removed]
+    # The session's history names the variable removed as JSON does, the two told apart.
+    after = client.get(page_url(environment, "inspect")).content.decode()
+    assert f"variables[{html.escape(json.dumps(removed))}]" in after
+
+
+def test_a_name_with_a_lone_surrogate_is_edited_and_removed_from_the_page(
+    sandbox, environment, support
+):
+    seed(sandbox, environment, USER, {**STATE, "variables": {"half\ud83d": "x", "plan": "basic"}})
+    client = signed_in(support)
+    page = client.get(page_url(environment, "inspect")).content.decode()
+    edit = re.search(r'data-name="([^"]*)" data-name-json="([^"]*)"', row_holding(page, "x"))
+    fields = remove_button_fields(page, "x")
+    shown_name, name_json = (html.unescape(part) for part in edit.groups())
+    assert shown_name == "half\\ud83d"
+
+    edited = client.post(
+        f"/sessions/{environment.pk}/set-variable",
+        {**fields, "name": shown_name, "name_json": name_json, "kind": "string", "value": "y"},
+    )
+
+    assert edited.status_code == 302, edited.content.decode()[:2000]
+    assert remote(sandbox, environment, USER)["variables"] == {"half\ud83d": "y", "plan": "basic"}
+    page = client.get(page_url(environment, "inspect")).content.decode()
+
+    removed = client.post(
+        f"/sessions/{environment.pk}/remove-variable", remove_button_fields(page, "y")
+    )
+
+    assert removed.status_code == 302, removed.content.decode()[:2000]
+    assert remote(sandbox, environment, USER)["variables"] == {"plan": "basic"}
 
 
 def test_in_production_the_confirmation_names_the_variable_and_removes_exactly_it(
