@@ -205,7 +205,7 @@ def test_a_rows_remove_button_removes_that_variable_and_never_its_look_alike(
 
 
 def test_a_name_with_a_lone_surrogate_is_edited_and_removed_from_the_page(
-    sandbox, environment, support
+    sandbox, environment, support, ops
 ):
     seed(sandbox, environment, USER, {**STATE, "variables": {"half\ud83d": "x", "plan": "basic"}})
     client = signed_in(support)
@@ -230,6 +230,11 @@ def test_a_name_with_a_lone_surrogate_is_edited_and_removed_from_the_page(
 
     assert removed.status_code == 302, removed.content.decode()[:2000]
     assert remote(sandbox, environment, USER)["variables"] == {"plan": "basic"}
+    audit = signed_in(ops)
+    for url in ["/audit/"] + [f"/audit/{entry.pk}/" for entry in AuditEntry.objects.all()]:
+        shown = audit.get(url)
+        assert shown.status_code == 200, url
+        assert "half\\ud83d" in shown.content.decode(), url
 
 
 def test_in_production_the_confirmation_names_the_variable_and_removes_exactly_it(
