@@ -149,10 +149,18 @@ def json_text(value: Any, *, indent: int | None = None) -> str:
     return escape_lone_surrogates(text)
 
 
+def name_to_json(name: str) -> str:
+    """A name as a JSON string in ASCII, for a page to send back (`name_from_json`): a form field
+    carries neither a NUL character nor a lone surrogate as it is, and `printable` shows a NUL and
+    the six characters `\\u0000` alike. Every such character is escaped here, each kind its own
+    way (`\\u0000`, `\\\\u0000`). Built for every variable row on every read: json.dumps's
+    ASCII default is several times faster than `json_text`."""
+    return json.dumps(name)
+
+
 def name_from_json(text: str) -> str:
-    """The name a page sent back as `json_text(name)`: exactly the name, NUL characters and lone
-    surrogates included (a form field carries neither as it is, and `printable` shows a NUL and
-    the six characters `\\u0000` alike). Raises ValueError when `text` is not one JSON string."""
+    """The name a page sent back as `name_to_json(name)`: exactly the name. Raises ValueError
+    when `text` is not one JSON string."""
     name = json.loads(text)
     if not isinstance(name, str):
         raise ValueError("not a JSON string")

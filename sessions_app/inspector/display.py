@@ -4,7 +4,7 @@ since an earlier read."""
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..stored_json import json_text, printable
+from ..stored_json import json_text, name_to_json, printable
 from .values import editable_text, type_name
 
 SHORT_TEXT_MAX = 120
@@ -109,7 +109,7 @@ def variable_rows(variables: dict | None, previous: dict | None = None) -> list[
         rows.append(
             VariableRow(
                 printable(str(name)),
-                json_text(str(name)),
+                name_to_json(str(name)),
                 ValueView.of(value),
                 editable_text(value),
                 change,
@@ -122,7 +122,7 @@ def variable_rows(variables: dict | None, previous: dict | None = None) -> list[
                 rows.append(
                     VariableRow(
                         printable(str(name)),
-                        json_text(str(name)),
+                        name_to_json(str(name)),
                         ValueView.of(value),
                         editable_text(value),
                         "removed",

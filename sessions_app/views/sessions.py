@@ -23,7 +23,7 @@ from ..inspector.seen import remember_seen, seen_state
 from ..inspector.values import describe_value
 from ..models import AuditEntry, Environment
 from ..personal_data import is_mask, mask_entry, mask_state
-from ..stored_json import json_text, oddities, printable
+from ..stored_json import json_text, name_to_json, oddities, printable
 from ..voiceflow import (
     InvalidUserID,
     RateLimited,
@@ -333,7 +333,7 @@ def _confirm_removal(
         "environment": environment,
         "user_id": user_id,
         "name": printable(name),
-        "name_json": json_text(name),
+        "name_json": name_to_json(name),
         "based_on": based_on,
         "value": describe_value(variables[name]) if name in variables else "",
     }
