@@ -30,8 +30,9 @@ class Turn:
     kind: str  # the request or trace type
     options: list[str] = field(default_factory=list)
     # Whether `text` and `options` are words of the conversation (what the user typed or clicked,
-    # what the agent said or offered), which may be personal data; False for this module's own
-    # description of a turn without words ("(started the conversation)", an event's name).
+    # what the agent said or offered), which may be personal data; False where they are this
+    # module's description of a turn without words ("(started the conversation)") or a name from
+    # the agent's design (an intent's or an event's).
     said: bool = True
 
 
