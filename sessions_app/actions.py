@@ -35,7 +35,7 @@ from .inspector.diff import values_differ
 from .known_sessions import note_session
 from .models import AuditEntry, BulkJob, Environment, WriteMode
 from .session_lock import one_writer_per_session
-from .stored_json import storable_text
+from .stored_json import printable, storable_text
 from .voiceflow import SessionClient, Unauthorized, VoiceflowError, client_for, validate_user_id
 
 
@@ -249,7 +249,8 @@ class RemoveVariables(Change):
         held = (state_before or {}).get("variables", {})
         unknown = [name for name in self.names if name not in held]
         if unknown and not self.missing_ok:
-            raise StateShapeError(f"No variable named {', '.join(unknown)} in this session.")
+            shown = ", ".join(printable(name) for name in unknown)
+            raise StateShapeError(f"No variable named {shown} in this session.")
         return client.replace_state(user_id, self.planned_state(state_before or {}))
 
 

@@ -1,5 +1,6 @@
 """Personal data in conversation state, hidden from roles without `see_personal_data` (Ops and
-Admin have it). Every surface that shows a value, a state or a userID asks this module.
+Admin have it). Every surface that shows a value, a state, a userID or a transcript's words asks
+this module.
 
 Two rules, both case-insensitive:
 
@@ -10,6 +11,8 @@ Two rules, both case-insensitive:
 - By shape: a string that contains something looking like an email address or a phone number is
   replaced by MASK wherever it is, whatever its variable is called; a userID of that shape is
   shown partly (`m•••@example.com`, `•••••23`) so that lists stay readable.
+
+A transcript's turns have no names to go by: their words are hidden whole (`mask_turns`).
 
 Masking happens where a value is read for showing (pages, downloads, API answers, Django admin),
 never where it is stored or sent: fingerprints (ETags, `based_on`) are computed on the real state
@@ -23,6 +26,7 @@ search finds a userID of personal shape only when typed in full (docs/security.m
 
 import json
 import re
+from dataclasses import replace
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any
@@ -177,6 +181,24 @@ def mask_entry(entry, user: AbstractBaseUser | AnonymousUser):
     entry.user_id = shown_user_id(entry.user_id, user)
     entry.error = MASK if looks_personal(entry.error) else entry.error
     return entry
+
+
+def mask_turns(turns: list, user: AbstractBaseUser | AnonymousUser) -> list:
+    """A conversation's turns from the transcripts (`flows.turns.Turn`) for `user`: the words
+    of every turn (what the user typed or clicked, what the agent said or offered) wholly hidden,
+    who spoke, when and the kind of turn kept. `turns` itself when `user` may see them.
+
+    Not by name or shape as in a state: a transcript has no names, and free text carries what no
+    shape gives away (a name, a street), including what a variable hidden by name holds (the
+    user typed it; the agent may say it back)."""
+    if may_see(user):
+        return turns
+    return [
+        replace(turn, text=MASK if turn.text else "", options=[MASK] * len(turn.options))
+        if turn.said
+        else turn
+        for turn in turns
+    ]
 
 
 def mask_known_session(known, user: AbstractBaseUser | AnonymousUser):

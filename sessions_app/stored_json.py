@@ -149,6 +149,24 @@ def json_text(value: Any, *, indent: int | None = None) -> str:
     return escape_lone_surrogates(text)
 
 
+def name_to_json(name: str) -> str:
+    """A name as a JSON string in ASCII, for a page to send back (`name_from_json`): a form field
+    carries neither a NUL character nor a lone surrogate as it is, and `printable` shows a NUL and
+    the six characters `\\u0000` alike. Every such character is escaped here, each kind its own
+    way (`\\u0000`, `\\\\u0000`). Built for every variable row on every read: json.dumps's
+    ASCII default is several times faster than `json_text`."""
+    return json.dumps(name)
+
+
+def name_from_json(text: str) -> str:
+    """The name a page sent back as `name_to_json(name)`: exactly the name. Raises ValueError
+    when `text` is not one JSON string."""
+    name = json.loads(text)
+    if not isinstance(name, str):
+        raise ValueError("not a JSON string")
+    return name
+
+
 def oddities(value: Any, path: str = "") -> Iterator[str]:
     """What in `value` is unusual enough to mention: where it is and what it is."""
     stack = [(path, value)]

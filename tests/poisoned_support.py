@@ -7,9 +7,13 @@ import math
 from sessions_app.stored_json import MARK
 
 USER = "poisoned-1"
+# A name holding a NUL character, and its twin: the same name with the NUL typed out as the six
+# characters `\u0000`. The inspector shows both alike (`printable`); only one is meant by a click.
+NUL_NAME = "nick\x00name"
+TYPED_OUT_NUL_NAME = "nick\\u0000name"
 POISONED_VARIABLES = {
     "last_utterance": "my order\x00 is late",
-    "nick\x00name": "nul in a name",
+    NUL_NAME: "nul in a name",
     "half_emoji": "\ud83d and more",
     "marked": MARK + "s looks like our own escape",
     "nested": {"deep": ["\x00", "\udfff", {"k\ud800": 1}]},

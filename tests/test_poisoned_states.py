@@ -2,13 +2,24 @@
 surrogates, NaN and Infinity, numbers like 1e400) is read, shown, edited, reset and audited like
 any other, and its values come back exactly from the audit trail."""
 
+import html
 import json
 import math
+import re
 from urllib.parse import quote
 
 import pytest
 from api_support import etag_of, token_client
-from poisoned_support import NON_FINITE, POISONED_VARIABLES, STATE, USER, remote, seed
+from poisoned_support import (
+    NON_FINITE,
+    NUL_NAME,
+    POISONED_VARIABLES,
+    STATE,
+    TYPED_OUT_NUL_NAME,
+    USER,
+    remote,
+    seed,
+)
 
 from sessions_app.models import AuditEntry, BulkItem, BulkJob, KnownSession
 from sessions_app.stored_json import MARK, from_storable, to_storable
@@ -121,6 +132,176 @@ def test_support_sets_and_removes_variables_and_the_audit_trail_keeps_every_valu
     assert first.state_before["variables"]["nick\x00name"] == "nul in a name"
     assert first.state_before["variables"]["marked"] == POISONED_VARIABLES["marked"]
     assert first.state_after["variables"]["plan"] == "gold"
+
+
+TWINS = {NUL_NAME: "the NUL one", TYPED_OUT_NUL_NAME: "the typed-out one", "plan": "basic"}
+
+
+@pytest.fixture
+def twins(sandbox, environment) -> str:
+    seed(sandbox, environment, USER, {**STATE, "variables": TWINS})
+    return USER
+
+
+def signed_in(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def row_holding(page: str, value: str) -> str:
+    """The variable row whose value is `value` (both twins show the same name)."""
+    rows = re.findall(r'<tr class="var-row[^"]*".*?</tr>', page, re.S)
+    (row,) = [row for row in rows if f'<span class="value-text">{value}</span>' in row]
+    return row
+
+
+def remove_button_fields(page: str, value: str) -> dict:
+    """What the Remove button of that row posts: its remove form's fields and its own."""
+    button = re.search(
+        r'<button type="submit" form="([^"]+)" name="([^"]+)" value="([^"]*)"',
+        row_holding(page, value),
+    )
+    form_id, field, sent = button.groups()
+    form = re.search(rf'<form [^>]*id="{form_id}">(.*?)</form>', page, re.S).group(1)
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form))
+    fields.pop("csrfmiddlewaretoken", None)
+    return {**{k: html.unescape(v) for k, v in fields.items()}, field: html.unescape(sent)}
+
+
+@pytest.mark.parametrize(
+    ("clicked", "removed", "kept"),
+    [
+        ("the NUL one", NUL_NAME, TYPED_OUT_NUL_NAME),
+        ("the typed-out one", TYPED_OUT_NUL_NAME, NUL_NAME),
+    ],
+    ids=["nul-in-the-name", "typed-out-twin"],
+)
+def test_a_rows_remove_button_removes_that_variable_and_never_its_look_alike(
+    sandbox, environment, twins, support, clicked, removed, kept
+):
+    client = signed_in(support)
+    page = client.get(page_url(environment, "inspect")).content.decode()
+    assert page.count("nick\\u0000name</code>") == 2  # shown alike
+
+    response = client.post(
+        f"/sessions/{environment.pk}/remove-variable", remove_button_fields(page, clicked)
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    held = remote(sandbox, environment, twins)["variables"]
+    assert held == {name: value for name, value in TWINS.items() if name != removed}
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.REMOVE_VARIABLES)
+    entry.refresh_from_db()
+    assert entry.state_before["variables"] == TWINS
+    assert removed not in entry.state_after["variables"]
+    assert entry.state_after["variables"][kept] == TWINS[kept]
+    assert entry.request_sent["remove_variables"] == [removed]
+    # The session's history names the variable removed as JSON does, the two told apart.
+    after = client.get(page_url(environment, "inspect")).content.decode()
+    assert f"variables[{html.escape(json.dumps(removed))}]" in after
+
+
+def test_a_name_with_a_lone_surrogate_is_edited_and_removed_from_the_page(
+    sandbox, environment, support, ops
+):
+    seed(sandbox, environment, USER, {**STATE, "variables": {"half\ud83d": "x", "plan": "basic"}})
+    client = signed_in(support)
+    page = client.get(page_url(environment, "inspect")).content.decode()
+    edit = re.search(r'data-name="([^"]*)" data-name-json="([^"]*)"', row_holding(page, "x"))
+    fields = remove_button_fields(page, "x")
+    shown_name, name_json = (html.unescape(part) for part in edit.groups())
+    assert shown_name == "half\\ud83d"
+
+    edited = client.post(
+        f"/sessions/{environment.pk}/set-variable",
+        {**fields, "name": shown_name, "name_json": name_json, "kind": "string", "value": "y"},
+    )
+
+    assert edited.status_code == 302, edited.content.decode()[:2000]
+    assert remote(sandbox, environment, USER)["variables"] == {"half\ud83d": "y", "plan": "basic"}
+    page = client.get(page_url(environment, "inspect")).content.decode()
+
+    removed = client.post(
+        f"/sessions/{environment.pk}/remove-variable", remove_button_fields(page, "y")
+    )
+
+    assert removed.status_code == 302, removed.content.decode()[:2000]
+    assert remote(sandbox, environment, USER)["variables"] == {"plan": "basic"}
+    audit = signed_in(ops)
+    for url in ["/audit/"] + [f"/audit/{entry.pk}/" for entry in AuditEntry.objects.all()]:
+        shown = audit.get(url)
+        assert shown.status_code == 200, url
+        assert "half\\ud83d" in shown.content.decode(), url
+
+
+def test_in_production_the_confirmation_names_the_variable_and_removes_exactly_it(
+    sandbox, production_environment, support
+):
+    environment = production_environment
+    seed(sandbox, environment, USER, {**STATE, "variables": TWINS})
+    client = signed_in(support)
+    page = client.get(page_url(environment, "inspect")).content.decode()
+
+    asked = client.post(
+        f"/sessions/{environment.pk}/remove-variable", remove_button_fields(page, "the NUL one")
+    )
+
+    assert asked.status_code == 200
+    question = asked.content.decode()
+    assert "Remove the variable <code>nick\\u0000name</code>" in question
+    assert "It holds the text “the NUL one”." in question
+    assert remote(sandbox, environment, USER)["variables"] == TWINS
+    form = re.search(
+        r'<form method="post" action="([^"]+)" class="actions">(.*?)</form>', question, re.S
+    )
+    confirmed = dict(
+        re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(2))
+    )
+    confirmed.pop("csrfmiddlewaretoken")
+
+    response = client.post(form.group(1), {k: html.unescape(v) for k, v in confirmed.items()})
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert remote(sandbox, environment, USER)["variables"] == {
+        TYPED_OUT_NUL_NAME: "the typed-out one",
+        "plan": "basic",
+    }
+
+
+def test_edit_sets_the_variable_of_its_row_and_a_typed_name_means_the_typed_text(
+    sandbox, environment, twins, support
+):
+    client = signed_in(support)
+    page = client.get(page_url(environment, "inspect")).content.decode()
+    edit = re.search(
+        r'data-name="([^"]*)" data-name-json="([^"]*)"', row_holding(page, "the NUL one")
+    )
+    based_on = remove_button_fields(page, "the NUL one")["based_on"]
+    # What inspector.js puts in the set form from the Edit button, as the page would post it.
+    fields = {"user": twins, "based_on": based_on, "kind": "string", "value": "edited"}
+    shown_name, name_json = (html.unescape(part) for part in edit.groups())
+
+    edited = client.post(
+        f"/sessions/{environment.pk}/set-variable",
+        {**fields, "name": shown_name, "name_json": name_json},
+    )
+
+    assert edited.status_code == 302, edited.content.decode()[:2000]
+    held = remote(sandbox, environment, twins)["variables"]
+    assert held == {**TWINS, NUL_NAME: "edited"}
+
+    based_on = json.loads(token_client(support).get(api_url(environment)).content)["etag"]
+    typed = client.post(
+        f"/sessions/{environment.pk}/set-variable",
+        {**fields, "based_on": based_on, "name": shown_name, "value": "typed"},
+    )
+
+    assert typed.status_code == 302, typed.content.decode()[:2000]
+    held = remote(sandbox, environment, twins)["variables"]
+    assert held == {**TWINS, NUL_NAME: "edited", TYPED_OUT_NUL_NAME: "typed"}
 
 
 def test_a_reset_always_goes_through_and_can_be_undone(sandbox, environment, poisoned, ops):

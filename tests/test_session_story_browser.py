@@ -48,11 +48,12 @@ def named_conversation(sandbox, sandbox_project, environment, support, settings)
 
 
 def test_the_inspector_tells_where_the_customer_is_and_how_they_got_there(
-    page, viewer, named_conversation
+    page, ops, named_conversation
 ):
     environment = named_conversation
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    sign_in(page, viewer)
+    # Ops reads what was said; roles without see_personal_data see it hidden (test_session_turns).
+    sign_in(page, ops)
 
     page.goto(action_url("session_inspect", environment, "maria@example.com"))
 

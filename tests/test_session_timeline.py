@@ -20,7 +20,7 @@ def timeline(client, environment, user_id: str):
 
 
 def test_turns_and_writes_are_merged_by_time_each_write_with_its_diff(
-    client_for_user, sandbox, sandbox_project, environment, support, viewer
+    client_for_user, sandbox, sandbox_project, environment, support, ops
 ):
     talk(sandbox, sandbox_project, "story", "I want a pizza")
     do_set_variables(
@@ -34,7 +34,7 @@ def test_turns_and_writes_are_merged_by_time_each_write_with_its_diff(
         "/state/user/story/interact", json={"action": {"type": "text", "payload": "pepperoni"}}
     ).raise_for_status()
 
-    response = timeline(client_for_user(viewer), environment, "story")
+    response = timeline(client_for_user(ops), environment, "story")
     text = text_of(response)
 
     order = ["User I want a pizza", "Set variables", "User pepperoni"]

@@ -8,6 +8,7 @@ from flow_support import talk
 from inspector_support import action_url, text_of
 
 from sessions_app.flows.turns import TURNS_PER_PAGE
+from sessions_app.personal_data import MASK
 
 pytestmark = pytest.mark.production_path
 
@@ -19,11 +20,11 @@ def turns_text(client, environment, user_id: str, page: int = 1) -> str:
 
 
 def test_the_users_turns_and_the_agents_answers_read_as_a_chat_newest_last(
-    client_for_user, sandbox, sandbox_project, environment, viewer
+    client_for_user, sandbox, sandbox_project, environment, ops
 ):
     talk(sandbox, sandbox_project, "chatty", "I want a pizza", "large")
 
-    text = turns_text(client_for_user(viewer), environment, "chatty")
+    text = turns_text(client_for_user(ops), environment, "chatty")
 
     order = [
         "User (started the conversation)",
@@ -39,23 +40,23 @@ def test_the_users_turns_and_the_agents_answers_read_as_a_chat_newest_last(
 
 
 def test_without_an_access_token_the_turns_come_through_the_analytics_api(
-    client_for_user, sandbox, sandbox_project, environment, viewer
+    client_for_user, sandbox, sandbox_project, environment, ops
 ):
     environment.project.access_token = ""
     environment.project.save()
     talk(sandbox, sandbox_project, "keyed", "book a table")
 
-    text = turns_text(client_for_user(viewer), environment, "keyed")
+    text = turns_text(client_for_user(ops), environment, "keyed")
 
     assert "User book a table" in text
     assert "Agent Which day would you like to book for?" in text
 
 
 def test_long_conversations_are_paged_from_the_newest(
-    client_for_user, sandbox, sandbox_project, environment, viewer
+    client_for_user, sandbox, sandbox_project, environment, ops
 ):
     talk(sandbox, sandbox_project, "long-talker", *[f"hello number {n}" for n in range(12)])
-    client = client_for_user(viewer)
+    client = client_for_user(ops)
 
     first = client.get(action_url("session_turns", environment, "long-talker"))
     pages = [text_of(first)]
@@ -71,6 +72,46 @@ def test_long_conversations_are_paged_from_the_newest(
     whole = " ".join(reversed(pages))
     positions = [whole.index(f"hello number {n} ") for n in range(12)]
     assert positions == sorted(positions)
+
+
+WORDS = ["my email is maria@example.com", "deliver to 12 Baker Street"]
+# What the scripted agent says or offers in this conversation.
+AGENT_WORDS = ["Welcome to Demo Pizzeria", "Order a pizza"]
+
+
+@pytest.mark.parametrize("role", ["viewer", "support"])
+def test_a_role_without_personal_data_sees_who_spoke_and_when_but_no_words(
+    client_for_user, sandbox, sandbox_project, environment, request, role
+):
+    talk(sandbox, sandbox_project, "private-talker", *WORDS)
+    client = client_for_user(request.getfixturevalue(role))
+
+    for fragment in ("session_turns", "session_timeline"):
+        response = client.get(action_url(fragment, environment, "private-talker"))
+        assert response.status_code == 200
+        page, text = response.content.decode(), text_of(response)
+        for words in WORDS + AGENT_WORDS + ["Baker", "maria@"]:
+            assert words not in page, (fragment, words)
+        assert "User (started the conversation)" in text
+        assert f"User {MASK}" in text and f"Agent {MASK}" in text
+        assert "Your role does not see personal data" in text
+        assert 'data-turn-kind="text"' in page
+
+
+@pytest.mark.parametrize("role", ["ops", "admin_user"])
+def test_a_role_with_personal_data_reads_every_word(
+    client_for_user, sandbox, sandbox_project, environment, request, role
+):
+    talk(sandbox, sandbox_project, "private-talker", *WORDS)
+    client = client_for_user(request.getfixturevalue(role))
+
+    for fragment in ("session_turns", "session_timeline"):
+        response = client.get(action_url(fragment, environment, "private-talker"))
+        text = text_of(response)
+        for words in WORDS + AGENT_WORDS:
+            assert words in text, (fragment, words)
+        assert MASK not in text
+        assert "Your role does not see personal data" not in text
 
 
 def test_a_project_without_transcript_access_is_told_so_plainly(

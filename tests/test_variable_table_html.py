@@ -2,6 +2,7 @@
 value from a state must come out escaped, in text and in attributes alike."""
 
 import html
+import json
 import re
 
 from sessions_app.inspector.display import variable_rows as rows_of
@@ -26,7 +27,7 @@ def test_names_and_values_are_escaped_in_text_and_attributes():
     names = re.findall(r'<tr class="var-row" data-name="([^"]*)"', page)
     assert [html.unescape(name) for name in names] == [HOSTILE, "long", "obj"]
     values = re.findall(r' value="([^"]*)"', page)
-    assert html.unescape(values[0]) == HOSTILE
+    assert json.loads(html.unescape(values[0])) == HOSTILE
     assert html.escape(HOSTILE, quote=True) in page
 
 
@@ -42,7 +43,7 @@ def test_a_row_shows_kind_change_runtime_note_and_actions():
     assert '<span class="muted">(empty text)</span>' in page
     changed = re.search(r'<tr class="var-row changed" data-name="plan".*?</tr>', page).group(0)
     assert '<div class="was">was <span class="value-text">silver</span></div>' in changed
-    assert 'form="t-remove" name="name" value="plan"' in changed
+    assert 'form="t-remove" name="name_json" value="&quot;plan&quot;"' in changed
     removed = re.search(r'<tr class="var-row removed" data-name="gone".*?</tr>', page).group(0)
     assert "Remove</button>" not in removed
     assert '<span class="change-label">removed</span>' in removed
@@ -59,3 +60,16 @@ def test_a_long_value_folds_with_its_key():
     assert '<details class="folded-value" data-fold="var-notes">' in folded
     assert "<pre>line one\nline two</pre>" in folded
     assert "data-fold" not in str(shown_value(rows_of({"n": "a\nb"})[0].value))
+
+
+def test_the_buttons_send_the_exact_name_which_the_shown_name_is_not():
+    nul, typed_out = "nick\x00name", "nick\\u0000name"
+    page = rendered({nul: 1, typed_out: 2, "half\ud83d": 3})
+
+    assert page.count('data-name="nick\\u0000name"') == 4  # each row and its Edit button
+    sent = [
+        json.loads(html.unescape(v)) for v in re.findall(r'name="name_json" value="([^"]*)"', page)
+    ]
+    assert sent == [nul, typed_out, "half\ud83d"]
+    edited = [json.loads(html.unescape(v)) for v in re.findall(r'data-name-json="([^"]*)"', page)]
+    assert edited == sent

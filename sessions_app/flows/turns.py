@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from ..models import Environment
+from ..personal_data import mask_turns
 from ..voiceflow import Unauthorized, UpstreamFailure, VoiceflowError, client_for
 
 TRANSCRIPTS_READ = 5  # the user's latest transcripts that are read for turns
@@ -28,6 +29,11 @@ class Turn:
     text: str
     kind: str  # the request or trace type
     options: list[str] = field(default_factory=list)
+    # Whether `text` and `options` are words of the conversation (what the user typed or clicked,
+    # what the agent said or offered), which may be personal data; False where they are this
+    # module's description of a turn without words ("(started the conversation)") or a name from
+    # the agent's design (an intent's or an event's).
+    said: bool = True
 
 
 @dataclass
@@ -38,6 +44,7 @@ class TurnsPage:
     problem: str = ""  # why there are no turns to show, in plain words
     no_access: bool = False
     expired: int = 0  # transcripts that expired or were deleted before they could be read
+    words_hidden: bool = False  # what was said is hidden from the reader's role (personal data)
 
 
 def _when(value: Any) -> datetime | None:
@@ -58,20 +65,22 @@ def _request_turn(request: Any, at: datetime | None) -> Turn | None:
     kind = str(request.get("type") or "")
     payload = request.get("payload")
     if kind == "launch":
-        return Turn(at, "user", "(started the conversation)", kind)
+        return Turn(at, "user", "(started the conversation)", kind, said=False)
     if kind == "text":
         return Turn(at, "user", str(payload or ""), kind)
     if kind == "intent" and isinstance(payload, dict):
+        if payload.get("query"):
+            return Turn(at, "user", str(payload["query"]), kind)
         intent = payload.get("intent") if isinstance(payload.get("intent"), dict) else {}
-        return Turn(at, "user", str(payload.get("query") or intent.get("name") or ""), kind)
+        return Turn(at, "user", str(intent.get("name") or ""), kind, said=False)
     if kind == "event" and isinstance(payload, dict):
         event = payload.get("event") if isinstance(payload.get("event"), dict) else {}
-        return Turn(at, "user", f"(event {event.get('name') or ''})", kind)
+        return Turn(at, "user", f"(event {event.get('name') or ''})", kind, said=False)
     if kind == "no-reply":
-        return Turn(at, "user", "(did not reply)", kind)
+        return Turn(at, "user", "(did not reply)", kind, said=False)
     if isinstance(payload, dict) and payload.get("label"):
         return Turn(at, "user", str(payload["label"]), "button")
-    return Turn(at, "user", f"({kind or 'request'})", kind)
+    return Turn(at, "user", f"({kind or 'request'})", kind, said=False)
 
 
 def _trace_turn(trace: Any, at: datetime | None) -> Turn | None:
@@ -97,8 +106,8 @@ def _trace_turn(trace: Any, at: datetime | None) -> Turn | None:
         ]
         return Turn(at, "agent", "", kind, titles)
     if kind == "visual":
-        return Turn(at, "agent", "(an image)", kind)
-    return Turn(at, "agent", "(the conversation ended)", kind)
+        return Turn(at, "agent", "(an image)", kind, said=False)
+    return Turn(at, "agent", "(the conversation ended)", kind, said=False)
 
 
 def turns_of(transcript: dict) -> list[Turn]:
@@ -125,9 +134,10 @@ def _expired(transcript: dict) -> bool:
     return expires_at is not None and expires_at <= timezone.now()
 
 
-def recent_turns(environment: Environment, user_id: str) -> tuple[list[Turn], TurnsPage]:
-    """Every turn of the user's latest transcripts, oldest first, and a page describing any
-    problem; never raises for an upstream failure."""
+def recent_turns(environment: Environment, user_id: str, viewer) -> tuple[list[Turn], TurnsPage]:
+    """Every turn of the user's latest transcripts, oldest first, as `viewer` may see them
+    (personal_data.mask_turns), and a page describing any problem; never raises for an upstream
+    failure."""
     report = TurnsPage()
     client = client_for(environment)
     if not (environment.project.access_token or environment.project.api_key):
@@ -172,12 +182,14 @@ def recent_turns(environment: Environment, user_id: str) -> tuple[list[Turn], Tu
         report.problem = (
             "This userID's transcripts have expired (or were deleted): no turns remain."
         )
-    return turns, report
+    shown = mask_turns(turns, viewer)
+    report.words_hidden = shown is not turns and any(turn.said for turn in turns)
+    return shown, report
 
 
-def turns_page(environment: Environment, user_id: str, page: int) -> TurnsPage:
+def turns_page(environment: Environment, user_id: str, page: int, viewer) -> TurnsPage:
     """Page `page` counted from the newest: page 1 is the last TURNS_PER_PAGE turns."""
-    turns, report = recent_turns(environment, user_id)
+    turns, report = recent_turns(environment, user_id, viewer)
     end = max(len(turns) - (page - 1) * TURNS_PER_PAGE, 0)
     start = max(end - TURNS_PER_PAGE, 0)
     report.turns = turns[start:end]

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
+from ..stored_json import json_text
 from .display import ValueView
 
 MAX_CHANGES = 300
@@ -32,8 +33,9 @@ class StateDiff:
 def _key_path(parent: str, key: str) -> str:
     if key.isidentifier():
         return f"{parent}.{key}" if parent else key
-    escaped = key.replace("\\", "\\\\").replace('"', '\\"')
-    return f'{parent}["{escaped}"]'
+    # As a JSON string: a NUL, a control character or a lone surrogate escaped, each one told
+    # apart from the same escape typed out (`\u0000`), and the page can be sent as UTF-8.
+    return f"{parent}[{json_text(key)}]"
 
 
 def _walk(before: Any, after: Any, path: str, out: list[tuple[str, str, Any, Any]]) -> None:

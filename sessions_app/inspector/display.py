@@ -4,7 +4,7 @@ since an earlier read."""
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..stored_json import json_text, printable
+from ..stored_json import json_text, name_to_json, printable
 from .values import editable_text, type_name
 
 SHORT_TEXT_MAX = 120
@@ -78,7 +78,10 @@ def _members(value: dict | list) -> list:
 
 @dataclass
 class VariableRow:
+    # As shown (`printable`): a NUL character and the six characters `\u0000` look alike there.
     name: str
+    # The exact name as a JSON string literal: what the row's Edit and Remove buttons send back.
+    name_json: str
     value: ValueView
     editable: str
     change: str = ""  # "added", "changed", "removed" or "" (compared with an earlier read)
@@ -106,6 +109,7 @@ def variable_rows(variables: dict | None, previous: dict | None = None) -> list[
         rows.append(
             VariableRow(
                 printable(str(name)),
+                name_to_json(str(name)),
                 ValueView.of(value),
                 editable_text(value),
                 change,
@@ -117,7 +121,11 @@ def variable_rows(variables: dict | None, previous: dict | None = None) -> list[
             if name not in variables:
                 rows.append(
                     VariableRow(
-                        printable(str(name)), ValueView.of(value), editable_text(value), "removed"
+                        printable(str(name)),
+                        name_to_json(str(name)),
+                        ValueView.of(value),
+                        editable_text(value),
+                        "removed",
                     )
                 )
     return rows

@@ -6,7 +6,7 @@ from django import forms
 
 from ..actions import StateShapeError, check_state_shape
 from ..models import USER_ID_MAX_LENGTH
-from ..stored_json import UnsafeJSON, parse_input
+from ..stored_json import UnsafeJSON, name_from_json, parse_input
 from ..voiceflow import InvalidUserID, validate_user_id
 from ..workspace import EnvironmentChoiceField, environments_without_secrets
 from .display import RUNTIME_VARIABLES
@@ -82,15 +82,38 @@ class RuntimeVariableConfirmation(forms.Form):
         )
 
 
-class SetVariableForm(RuntimeVariableConfirmation, BasedOnForm):
+class VariableNameForm(forms.Form):
+    """A variable named by `name` as typed, or by `name_json`: a row's exact name as a JSON
+    string literal, which the inspector's Edit and Remove buttons send. A form field cannot carry
+    a NUL character or a lone surrogate, and the table shows both escaped (`printable`), so a
+    name holding one would otherwise come back as other text, possibly another variable's name
+    (`\\u0000` typed out). `name_json`, when sent, is the name; `cleaned_data["name"]` holds
+    the name either way."""
+
+    name_json = forms.CharField(required=False, strip=False, widget=forms.HiddenInput)
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("name_json"):
+            try:
+                cleaned["name"] = name_from_json(cleaned["name_json"])
+            except ValueError:
+                self.add_error("name", "The page sent a variable name it cannot read; reload it.")
+        elif "name" not in self.errors:
+            try:
+                # Only a typed name is checked: a name sent back exactly is one the state holds.
+                _check_variable_name(cleaned.get("name") or "")
+            except forms.ValidationError as error:
+                self.add_error("name", error)
+        return cleaned
+
+
+class SetVariableForm(RuntimeVariableConfirmation, VariableNameForm, BasedOnForm):
     name = forms.CharField(max_length=VARIABLE_NAME_MAX, label="Variable name")
     kind = forms.ChoiceField(choices=TYPE_CHOICES, initial="string", label="Type")
     value = forms.CharField(
         required=False, strip=False, widget=forms.Textarea(attrs={"rows": 3}), label="Value"
     )
-
-    def clean_name(self) -> str:
-        return _check_variable_name(self.cleaned_data["name"])
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -102,11 +125,8 @@ class SetVariableForm(RuntimeVariableConfirmation, BasedOnForm):
         return cleaned
 
 
-class RemoveVariableForm(RuntimeVariableConfirmation, BasedOnForm):
-    name = forms.CharField(strip=False, max_length=VARIABLE_NAME_MAX)
-
-    def clean_name(self) -> str:
-        return _check_variable_name(self.cleaned_data["name"])
+class RemoveVariableForm(RuntimeVariableConfirmation, VariableNameForm, BasedOnForm):
+    name = forms.CharField(required=False, strip=False, max_length=VARIABLE_NAME_MAX)
 
 
 class StateEditForm(BasedOnForm):

@@ -41,7 +41,8 @@ def variable_rows(
     rows: list[VariableRow], *, actions: bool, table_id: str, fold_prefix: str
 ) -> SafeString:
     """The table's body rows. `actions` adds Edit and Remove; each Remove button submits the
-    table's one remove form (`<table_id>-remove`) with its row's name."""
+    table's one remove form (`<table_id>-remove`) with its row's exact name as JSON text
+    (`name_json`), and Edit hands the set form the same."""
     if not rows:
         return EMPTY_TABLE
     remove_form = escape(f"{table_id}-remove")
@@ -67,10 +68,12 @@ def _row(row: VariableRow, actions: bool, remove_form: str, fold_prefix: str) ->
     if actions:
         buttons = ""
         if row.change != "removed":
+            name_json = escape(row.name_json)
             buttons = (
                 f'<button type="button" class="small" data-edit-variable data-name="{name}" '
-                f'data-kind="{kind}" data-value="{escape(row.editable)}">Edit</button> '
-                f'<button type="submit" form="{remove_form}" name="name" value="{name}" '
+                f'data-name-json="{name_json}" data-kind="{kind}" '
+                f'data-value="{escape(row.editable)}">Edit</button> '
+                f'<button type="submit" form="{remove_form}" name="name_json" value="{name_json}" '
                 f'class="small" aria-label="Remove the variable {name}">Remove</button>'
             )
         action_cell = f'<td class="row-actions">{buttons}</td>'

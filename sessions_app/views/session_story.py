@@ -31,7 +31,8 @@ def session_turns(request: HttpRequest, environment_id: int) -> HttpResponse:
         user_id = requested_user_id(request.GET)
     except InvalidUserID as error:
         return render_problem(request, error.message)
-    report = turns_page(environment, user_id, _page_number(request.GET.get("page", "1")))
+    page = _page_number(request.GET.get("page", "1"))
+    report = turns_page(environment, user_id, page, request.user)
     return render(
         request,
         "flows/turns.html",
@@ -47,7 +48,7 @@ def session_timeline(request: HttpRequest, environment_id: int) -> HttpResponse:
         user_id = requested_user_id(request.GET)
     except InvalidUserID as error:
         return render_problem(request, error.message)
-    turns, report = recent_turns(environment, user_id)
+    turns, report = recent_turns(environment, user_id, request.user)
     sees_writes = request.user.has_perm("sessions_app.view_audit")
     entries = session_entries(environment, user_id, request.user) if sees_writes else []
     return render(

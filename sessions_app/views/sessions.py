@@ -23,7 +23,7 @@ from ..inspector.seen import remember_seen, seen_state
 from ..inspector.values import describe_value
 from ..models import AuditEntry, Environment
 from ..personal_data import is_mask, mask_entry, mask_state
-from ..stored_json import json_text, oddities
+from ..stored_json import json_text, name_to_json, oddities, printable
 from ..voiceflow import (
     InvalidUserID,
     RateLimited,
@@ -246,7 +246,7 @@ def set_variable(request: HttpRequest, environment_id: int) -> HttpResponse:
             "value", "The current value is hidden from your role; type the new value instead."
         )
         return render_inspector(request, environment, user_id, set_form=form, status=400)
-    description = f"Set {name} to {describe_value(value)}"
+    description = f"Set {printable(name)} to {describe_value(value)}"
     if form.needs_confirmation():
         return confirm_runtime_variable(request, environment, user_id, form, description)
     try:
@@ -291,7 +291,7 @@ def remove_variable(request: HttpRequest, environment_id: int) -> HttpResponse:
     name = form.cleaned_data["name"]
     if environment.is_production and request.POST.get("confirmed") != "1":
         return _confirm_removal(request, environment, user_id, name, form.cleaned_data["based_on"])
-    description = f"Remove the variable {name}"
+    description = f"Remove the variable {printable(name)}"
     if form.needs_confirmation():
         return confirm_runtime_variable(request, environment, user_id, form, description)
     try:
@@ -318,20 +318,22 @@ def remove_variable(request: HttpRequest, environment_id: int) -> HttpResponse:
         return render_inspector(
             request, environment, user_id, error=str(error), write_failure=error
         )
-    edit_succeeded(request, f"Removed the variable {name}.", entry)
+    edit_succeeded(request, f"Removed the variable {printable(name)}.", entry)
     return redirect(inspector_url(environment, user_id))
 
 
 def _confirm_removal(
     request: HttpRequest, environment: Environment, user_id: str, name: str, based_on: str
 ) -> HttpResponse:
-    """In Production one click does not remove: this page names what goes and asks first."""
+    """In Production one click does not remove: this page names what goes and asks first; its
+    button sends the exact name on (`name_json`)."""
     shown = mask_state(seen_state(request, environment, user_id, based_on), request.user) or {}
     variables = shown.get("variables") or {}
     context = {
         "environment": environment,
         "user_id": user_id,
-        "name": name,
+        "name": printable(name),
+        "name_json": name_to_json(name),
         "based_on": based_on,
         "value": describe_value(variables[name]) if name in variables else "",
     }
@@ -346,7 +348,7 @@ def confirm_runtime_variable(
     description: str,
 ) -> HttpResponse:
     """Ask before one of the runtime's own variables is changed; the answer posts the same
-    change again, confirmed. Nothing is sent until then."""
+    change again (the exact name too, as it was sent), confirmed. Nothing is sent until then."""
     name = form.cleaned_data["name"]
     fields = [
         (key, value)

@@ -69,7 +69,10 @@
     if (!form) return;
     var panel = document.getElementById("set-variable");
     if (panel) panel.open = true;
+    // The name as shown may not be the name (a NUL character shows as the text \u0000): the
+    // exact name goes along as JSON text, until the person types another name.
     form.elements.name.value = button.getAttribute("data-name");
+    form.elements.name_json.value = button.getAttribute("data-name-json");
     form.elements.kind.value = button.getAttribute("data-kind");
     form.elements.value.value = button.getAttribute("data-value");
     form.elements.value.disabled = form.elements.kind.value === "null";
@@ -115,6 +118,10 @@
       if (event.target.matches("input[data-filter-table]")) {
         filterText = event.target.value;
         applyFilter();
+      }
+      var target = event.target;
+      if (target.form && target.form.id === "set-variable-form" && target.name === "name") {
+        target.form.elements.name_json.value = "";
       }
     });
 
