@@ -152,10 +152,14 @@ class Environment(models.Model):
 
     @property
     def choice_label(self) -> str:
-        """How selectors name it: the environment first, so Production and Development differ at
-        a glance however long the project's name ("Production · Demo Pizzeria & Bookings")."""
-        marker = " (production)" if self.is_production and "prod" not in self.label.lower() else ""
-        return f"{self.label}{marker} · {self.project.name}"
+        return environment_choice_label(self.label, self.is_production, self.project.name)
+
+
+def environment_choice_label(label: str, is_production: bool, project_name: str) -> str:
+    """How selectors name an environment: the environment first, so Production and Development
+    differ at a glance however long the project's name ("Production · Demo Pizzeria & Bookings")."""
+    marker = " (production)" if is_production and "prod" not in label.lower() else ""
+    return f"{label}{marker} · {project_name}"
 
 
 class KnownSession(models.Model):
