@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from ..access import environment_for
 from ..actions import Conflict, StateShapeError, WriteContext, do_remove_variables, do_set_variables
+from ..audit import session_history
 from ..flows.display import named_stack
 from ..flows.links import crm_link, session_link
 from ..inspector.diff import state_diff, with_diffs
@@ -95,9 +96,7 @@ def live_state_context(
         "changes": state_diff(previous, state) if compare else None,
         "history": with_diffs(
             mask_entry(entry, request.user)
-            for entry in AuditEntry.objects.filter(environment=environment, user_id=user_id)[
-                :HISTORY_SHOWN
-            ]
+            for entry in session_history(environment, user_id, HISTORY_SHOWN)
         )
         if request.user.has_perm("sessions_app.view_audit")
         else None,
