@@ -9,12 +9,13 @@ earlier state, which is looked up here by fingerprint.
 A read of an unchanged conversation writes nothing: the state is kept once per fingerprint.
 """
 
+import functools
 import hashlib
 import json
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -50,9 +51,10 @@ def remember_seen(request: HttpRequest, environment: Environment, user_id: str, 
     if session_key is None or len(json.dumps(state, ensure_ascii=False)) > MAX_STATE_CHARS:
         return state_fingerprint
     conversation = _conversation_key(environment, user_id)
-    mine = SeenState.objects.filter(session_key=session_key)
-    if mine.filter(conversation=conversation, fingerprint=state_fingerprint).exists():
-        return state_fingerprint
+    with connection.cursor() as cursor:
+        cursor.execute(_kept_sql(), [session_key, conversation, state_fingerprint])
+        if cursor.fetchone() is not None:
+            return state_fingerprint
     try:
         with transaction.atomic():
             SeenState.objects.create(
@@ -65,6 +67,23 @@ def remember_seen(request: HttpRequest, environment: Environment, user_id: str, 
     except IntegrityError:
         pass  # the same state kept by a parallel request of the same operator
     return state_fingerprint
+
+
+@functools.cache
+def _kept_sql() -> str:
+    """Whether this login keeps this state of this conversation already: the check of every read,
+    with a query written once (the ORM built it for several times its run)."""
+    quote = connection.ops.quote_name
+    meta = SeenState._meta
+    session_key, conversation, state_fingerprint = (
+        quote(meta.get_field(name).column)
+        for name in ("session_key", "conversation", "fingerprint")
+    )
+    # Only names from the model's metadata are put in; every value is a parameter.
+    return (
+        f"SELECT 1 FROM {quote(meta.db_table)} WHERE {session_key} = %s"  # noqa: S608
+        f" AND {conversation} = %s AND {state_fingerprint} = %s LIMIT 1"
+    )
 
 
 def _forget_old(session_key: str, conversation: str) -> None:
