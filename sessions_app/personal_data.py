@@ -12,7 +12,9 @@ Two rules, both case-insensitive:
   replaced by MASK wherever it is, whatever its variable is called; a userID of that shape is
   shown partly (`m•••@example.com`, `•••••23`) so that lists stay readable.
 
-A transcript's turns have no names to go by: their words are hidden whole (`mask_turns`).
+A transcript's turns have no names to go by: their words are hidden whole (`mask_turns`). The
+console's answers (`mask_traces`) are hidden text by text: a text holding something of personal
+shape, or a value the rules above hide in the conversation's state, is hidden whole.
 
 Masking happens where a value is read for showing (pages, downloads, API answers, Django admin),
 never where it is stored or sent: fingerprints (ETags, `based_on`) are computed on the real state
@@ -26,6 +28,7 @@ search finds a userID of personal shape only when typed in full (docs/security.m
 
 import json
 import re
+from contextlib import suppress
 from dataclasses import replace
 from fnmatch import fnmatchcase
 from functools import lru_cache
@@ -199,6 +202,88 @@ def mask_turns(turns: list, user: AbstractBaseUser | AnonymousUser) -> list:
         else turn
         for turn in turns
     ]
+
+
+# ---- what the agent answers ----
+
+# A hidden value shorter than this (`no`, `42`) is too common a word or number to give anything
+# away, and looking for it would hide half of what the agent says.
+SAID_VALUE_MIN_LENGTH = 3
+# Which kind of trace or request a dict is (`text`, `path-…`): Voiceflow's vocabulary, never the
+# agent's words; kept so that a masked answer is still drawn as its kind, and a button still sends.
+_ANSWER_KIND_KEY = "type"
+
+
+def _hidden_values(value: Any, found: set[str], *, by_name: bool = False) -> None:
+    """Adds to `found` (lower-cased) each value in `value` that `mask_state` hides."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _hidden_values(item, found, by_name=by_name or is_personal_name(key))
+    elif isinstance(value, list):
+        for item in value:
+            _hidden_values(item, found, by_name=by_name)
+    elif isinstance(value, str):
+        if value[:1] in ("{", "["):
+            with suppress(ValueError):
+                _hidden_values(json.loads(value), found, by_name=by_name)
+        if by_name or _masked(value) == MASK:
+            found.add(value.strip().lower())
+    elif isinstance(value, int | float) and not isinstance(value, bool) and by_name:
+        found.add(str(value))
+
+
+class AnswerMask:
+    """What one viewer may read of the agent's answers in one conversation (the console's
+    traces, streamed text included): everything, or, without `see_personal_data`, each text
+    masked whole when it contains an email address or a phone number, or a value that
+    `mask_state` hides in `states` (a customer's name the agent says back has no shape).
+
+    Built once per turn: the states are walked once, then every text is checked against them.
+    """
+
+    def __init__(self, viewer: AbstractBaseUser | AnonymousUser, states: tuple[Any, ...]):
+        self.shows_all = may_see(viewer)
+        found: set[str] = set()
+        if not self.shows_all:
+            for state in states:
+                _hidden_values(state, found)
+        self.hidden_values = {value for value in found if len(value) >= SAID_VALUE_MIN_LENGTH}
+
+    def text(self, text: str) -> str:
+        if self.shows_all or not isinstance(text, str):
+            return text
+        lowered = text.lower()
+        hidden = looks_personal(text) or any(value in lowered for value in self.hidden_values)
+        return MASK if hidden else text
+
+    def _masked_item(self, key: str, item: Any) -> Any:
+        if key == _ANSWER_KIND_KEY:
+            return item
+        return MASK if is_personal_name(key) else self._masked(item)
+
+    def _masked(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: self._masked_item(key, item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self._masked(item) for item in value]
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return MASK if str(value) in self.hidden_values else value
+        return value
+
+    def trace(self, trace: Any) -> Any:
+        """A copy of one trace with every text in it (payload, button requests) masked."""
+        return trace if self.shows_all else self._masked(trace)
+
+
+def mask_traces(
+    traces: list, viewer: AbstractBaseUser | AnonymousUser, states: tuple[Any, ...]
+) -> list:
+    """The traces of a console turn as `viewer` may read them, `states` being the states the
+    turn ran on and ended in (see AnswerMask); `traces` itself when `viewer` may see them."""
+    mask = AnswerMask(viewer, states)
+    return traces if mask.shows_all else [mask.trace(trace) for trace in traces]
 
 
 def mask_known_session(known, user: AbstractBaseUser | AnonymousUser):

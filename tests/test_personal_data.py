@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from sessions_app import actions
 from sessions_app.models import AuditEntry
-from sessions_app.personal_data import MASK
+from sessions_app.personal_data import MASK, mask_traces
 from sessions_app.roles import ensure_roles
 
 USER = "caller-42"
@@ -327,3 +327,33 @@ def test_audit_rows_keep_the_real_values(written):
     entry = AuditEntry.objects.get(pk=written.pk)
 
     assert entry.state_before["variables"]["phone"] == PHONE
+
+
+def test_the_agents_answers_are_masked_text_by_text_by_the_states_hidden_values(support, ops):
+    before = {"variables": {"customer_name": "Zed Quill", "customer_tier": "B2", "size": "large"}}
+    after = {"variables": {"profile": '{"email_verified": "pending-7"}'}}
+    traces = [
+        {"type": "text", "payload": {"message": "Thanks, ZED QUILL. Your size is large."}},
+        {
+            "type": "choice",
+            "payload": {
+                "buttons": [
+                    {"name": "Not Zed Quill?", "request": {"type": "path-1", "payload": {}}},
+                    {"name": "Keep B2", "request": {"type": "path-2", "payload": {}}},
+                ]
+            },
+        },
+        {"type": "debug", "payload": {"message": "code PENDING-7 sent"}},
+    ]
+
+    shown = mask_traces(traces, support, (before, after))
+
+    assert shown[0] == {"type": "text", "payload": {"message": MASK}}
+    # A hidden value shorter than 3 characters hides nothing; the request's kind is kept.
+    assert shown[1]["payload"]["buttons"] == [
+        {"name": MASK, "request": {"type": "path-1", "payload": {}}},
+        {"name": "Keep B2", "request": {"type": "path-2", "payload": {}}},
+    ]
+    assert shown[2]["payload"]["message"] == MASK
+    assert traces[0]["payload"]["message"] == "Thanks, ZED QUILL. Your size is large."
+    assert mask_traces(traces, ops, (before, after)) is traces
