@@ -754,8 +754,9 @@ def do_stream_turn(
 ) -> Iterator[tuple[str, Any]]:
     """One turn through the v4 session API, streamed as Voiceflow answers it.
 
-    Yields `("session", key)` once the turn is under way (Voiceflow has started answering), then
-    each server-sent event as it arrives (`("trace", trace)`…, `("end", {})`), then
+    Yields `("session", (key, state_before))` once the turn is under way (Voiceflow has started
+    answering; the state is the one the turn runs on, for masking what the agent says of it),
+    then each server-sent event as it arrives (`("trace", trace)`…, `("end", {})`), then
     `("audit", entry)`. Failures before the first yield raise from the first `next()`, so a
     caller can answer them before it starts streaming.
 
@@ -790,7 +791,7 @@ def do_stream_turn(
         raise
 
     try:
-        yield "session", key
+        yield "session", (key, opened.state_before)
         for event in itertools.chain([first] if first is not None else [], events):
             yield event
             if event[0] == "end":

@@ -432,11 +432,10 @@ def stream_turn(client: Client, environment, user_id: str = USER, **fields) -> l
 
 
 def test_a_streamed_turn_relays_each_trace_as_html_and_completion_deltas(
-    support_client, sandbox, environment
+    ops_client, sandbox, environment
 ):
-    response = support_client.post(
-        console_url("stream", environment), {"user": USER, "kind": "launch"}
-    )
+    # Ops reads answers unmasked, delta by delta (Support's are held: see the masking tests).
+    response = ops_client.post(console_url("stream", environment), {"user": USER, "kind": "launch"})
 
     assert response.status_code == 200
     assert response["Content-Type"] == "text/event-stream; charset=utf-8"
@@ -705,6 +704,123 @@ def test_the_state_refresh_only_shows_turns_of_this_conversation(support_client,
     query = urlencode({"user": "someone-else", "entry": entry_id})
 
     assert support_client.get(f"{console_url('state', environment)}?{query}").status_code == 404
+
+
+# ---- personal data in the agent's answers ----
+
+OPS_USER = "console-ops-customer"
+
+
+@pytest.fixture
+def order_number_is_personal(settings):
+    """The order number counts as personal (a project may say so): the sandbox's agent says it
+    back when an order is placed and when it is tracked."""
+    settings.PERSONAL_DATA_VARIABLES = [*settings.PERSONAL_DATA_VARIABLES, "order_number"]
+
+
+def place_order(client: Client, environment, user_id: str) -> str:
+    menu = turn(client, environment, user_id, kind="launch")
+    sizes = click(client, environment, menu, "Order a pizza", user_id)
+    pizzas = click(client, environment, sizes, "Small", user_id)
+    confirm = click(client, environment, pizzas, "Choose Margherita", user_id)
+    return click(client, environment, confirm, "Confirm order", user_id)
+
+
+def shown_traces(page: str) -> str:
+    """Everything the page shows of the agent's traces (their words and their JSON)."""
+    return html.unescape("".join(re.findall(r'<li class="trace .*?</li>', page, re.S)))
+
+
+def test_support_reads_the_agents_answers_masked_where_they_hold_a_hidden_value(
+    order_number_is_personal, support_client, ops_client, sandbox, environment
+):
+    placed = {
+        role: place_order(client, environment, user_id)
+        for role, client, user_id in (
+            ("support", support_client, USER),
+            ("ops", ops_client, OPS_USER),
+        )
+    }
+    number = {
+        role: stored(sandbox, environment, user_id)["variables"]["order_number"]
+        for role, user_id in (("support", USER), ("ops", OPS_USER))
+    }
+
+    # Placed: the number is in the state after the turn only.
+    assert f"Your order number is #{number['ops']}" in shown_traces(placed["ops"])
+    assert str(number["support"]) not in shown_traces(placed["support"])
+    assert "Text •••• (hidden)" in [
+        text_of_fragment(item) for item in traces_of(placed["support"], "text")
+    ]
+
+    # Tracked: the number is in the state the turn runs on, in a text and in a trace's JSON.
+    tracked = {
+        role: turn(client, environment, user_id, kind="event", event_name="track_order")
+        for role, client, user_id in (
+            ("support", support_client, USER),
+            ("ops", ops_client, OPS_USER),
+        )
+    }
+    assert f"live status of order #{number['ops']}" in shown_traces(tracked["ops"])
+    assert f'"orderNumber": {number["ops"]}' in shown_traces(tracked["ops"])
+    assert str(number["support"]) not in shown_traces(tracked["support"])
+    (unknown,) = traces_of(tracked["support"], "unknown")
+    shown = json.loads(html.unescape(re.search(r"<pre>(.*?)</pre>", unknown, re.S).group(1)))
+    assert shown["type"] == "order_tracker"
+    assert shown["payload"] == {
+        "orderNumber": "•••• (hidden)",
+        "status": "preparing",
+        "etaMinutes": 25,
+    }
+
+    # What the agent said is on record as it was said.
+    entry = AuditEntry.objects.filter(user_id=USER).order_by("-pk").first()
+    assert entry.state_before["variables"]["order_number"] == number["support"]
+
+
+def test_support_reads_an_email_the_agent_repeats_masked(support_client, ops_client, environment):
+    said = "my delivery is late, write to zed.quill@example.com"
+    pages = {}
+    for role, client, user_id in (("support", support_client, USER), ("ops", ops_client, OPS_USER)):
+        menu = turn(client, environment, user_id, kind="launch")
+        click(client, environment, menu, "Talk to support", user_id)
+        pages[role] = turn(client, environment, user_id, kind="text", text=said)
+
+    (knowledge,) = traces_of(pages["ops"], "knowledge_base")
+    assert "zed.quill@example.com" in html.unescape(knowledge)
+    (knowledge,) = traces_of(pages["support"], "knowledge_base")
+    assert "zed.quill" not in shown_traces(pages["support"])
+    assert "Knowledge base 1 source for “•••• (hidden)”" in text_of_fragment(knowledge)
+    # The answer itself holds nothing personal and is shown.
+    assert "Answer: Deliveries usually take 30-45 minutes." in text_of_fragment(knowledge)
+
+
+def test_a_streamed_answer_is_masked_whole_for_support_and_streamed_as_is_for_ops(
+    order_number_is_personal, support_client, ops_client, sandbox, environment
+):
+    shown = {}
+    for role, client, user_id in (("support", support_client, USER), ("ops", ops_client, OPS_USER)):
+        place_order(client, environment, user_id)
+        number = stored(sandbox, environment, user_id)["variables"]["order_number"]
+        events = stream_turn(client, environment, user_id, kind="event", event_name="track_order")
+        relayed = [data["html"] for name, data in events if name in ("trace", "delta")]
+        completions = re.findall(r'data-message-id="([^"]+)"', "".join(relayed))
+        said = [
+            text_of_fragment(
+                "".join(d["html"] for n, d in events if n == "delta" and d["into"] == c)
+            )
+            for c in completions
+        ]
+        deltas = sum(1 for name, _ in events if name == "delta")
+        shown[role] = (number, html.unescape("".join(relayed)), said, deltas)
+
+    number, relayed, said, deltas = shown["ops"]
+    assert f"Here's the live status of order #{number}." in said
+    assert deltas > len(said)  # relayed delta by delta
+    number, relayed, said, deltas = shown["support"]
+    assert str(number) not in relayed
+    assert "•••• (hidden)" in said
+    assert deltas == len(said)  # each completion held to its end, then sent whole
 
 
 # ---- streaming over a real socket: pytest-django's threaded live server and gunicorn ----

@@ -21,6 +21,7 @@ from ..console.traces import completion_view, trace_view
 from ..inspector.reading import fetch_state
 from ..inspector.seen import remember_seen
 from ..models import AuditEntry, Environment
+from ..personal_data import AnswerMask, mask_traces
 from ..stored_json import escape_lone_surrogates
 from ..voiceflow import InvalidUserID, NoSessionApi, VoiceflowError
 from .sessions import live_state_context, requested_user_id, wait_of
@@ -129,7 +130,10 @@ def send(request: HttpRequest, environment_id: int) -> HttpResponse:
         return _render_turn(
             request, context | {"problem": str(error), "problem_wait": wait_of(error)}
         )
-    context |= {"traces": [trace_view(trace) for trace in traces]}
+    # The audit row keeps what the agent said; a viewer without `see_personal_data` reads it
+    # masked by the states the turn ran on and ended in.
+    shown = mask_traces(traces, request.user, (entry.state_before, entry.state_after))
+    context |= {"traces": [trace_view(trace) for trace in shown]}
     context |= _end_context(
         environment, user_id, entry, len(traces), watching=request.POST.get("watch") == "1"
     )
@@ -156,7 +160,7 @@ def stream(request: HttpRequest, environment_id: int) -> HttpResponse:
         context=WriteContext(actor=request.user, source=AuditEntry.Source.PAGE),
     )
     try:
-        _, session_key = next(events)
+        _, (session_key, state_before) = next(events)
     except (VoiceflowError, StateShapeError) as error:
         context = _turn_context(environment, user_id, description, "stream")
         if isinstance(error, NoSessionApi):
@@ -166,8 +170,11 @@ def stream(request: HttpRequest, environment_id: int) -> HttpResponse:
         )
     # The session is saved with this response's headers, before the stream starts.
     _keep_stream_session(request, environment, user_id, session_key)
+    # The state after the turn is read only once the answer has been relayed: what is shown
+    # while it streams is masked by the state the turn runs on.
+    mask = AnswerMask(request.user, (state_before,))
     relay = _relay(
-        request, environment, user_id, description, events, request.POST.get("watch") == "1"
+        request, environment, user_id, description, events, mask, request.POST.get("watch") == "1"
     )
     response = StreamingHttpResponse(relay, content_type="text/event-stream; charset=utf-8")
     response["Cache-Control"] = "no-cache"
@@ -206,12 +213,14 @@ def _relay(
     user_id: str,
     description: str,
     events: Iterator[tuple[str, Any]],
+    mask: AnswerMask,
     watching: bool,
 ) -> Iterator[str]:
     """The browser's events: the turn, each trace as HTML, completion deltas, then the end."""
     context = _turn_context(environment, user_id, description, "stream", streaming=True)
     yield _event("turn", html=render_to_string("sessions/console/turn.html", context, request))
     started: set[str] = set()
+    held: dict[str, list[str]] = {}
     trace_count = 0
     try:
         for event, data in events:
@@ -223,7 +232,7 @@ def _relay(
                 yield _event("end", html=html)
             elif event == "trace" and isinstance(data, dict):
                 trace_count += 1
-                yield from _relay_trace(request, environment, data, started)
+                yield from _relay_trace(request, environment, data, mask, started, held)
     except VoiceflowError as error:
         html = render_to_string("sessions/console/problem.html", {"problem": str(error)}, request)
         yield _event("problem", html=html)
@@ -233,10 +242,18 @@ def _relay(
 
 
 def _relay_trace(
-    request: HttpRequest, environment: Environment, trace: dict, started: set[str]
+    request: HttpRequest,
+    environment: Environment,
+    trace: dict,
+    mask: AnswerMask,
+    started: set[str],
+    held: dict[str, list[str]],
 ) -> Iterator[str]:
+    """One trace's events. A completion's deltas are relayed as they arrive, unless the viewer
+    reads the answer masked: a value may be cut across deltas, so its text is held and sent
+    (masked or not) as one delta when the completion ends."""
     if trace.get("type") != "completion" or not isinstance(trace.get("payload"), dict):
-        context = {"trace": trace_view(trace), "environment": environment}
+        context = {"trace": trace_view(mask.trace(trace)), "environment": environment}
         html = render_to_string("sessions/console/trace.html", context, request)
         yield _event("trace", html=html)
         return
@@ -249,10 +266,21 @@ def _relay_trace(
         yield _event("trace", html=html)
     if payload.get("state") == "content":
         content = payload.get("content")
-        delta = format_html('<span class="delta">{}</span>', content if content is not None else "")
-        yield _event("delta", into=message_id, html=delta)
+        content = content if content is not None else ""
+        if mask.shows_all:
+            yield _delta(message_id, content)
+        else:
+            held.setdefault(message_id, []).append(str(content))
     elif payload.get("state") == "end":
+        if message_id in held:
+            yield _delta(message_id, mask.text("".join(held.pop(message_id))))
         yield _event("completed", into=message_id)
+
+
+def _delta(message_id: str, content: Any) -> str:
+    return _event(
+        "delta", into=message_id, html=format_html('<span class="delta">{}</span>', content)
+    )
 
 
 @require_POST
