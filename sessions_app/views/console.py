@@ -130,8 +130,8 @@ def send(request: HttpRequest, environment_id: int) -> HttpResponse:
         return _render_turn(
             request, context | {"problem": str(error), "problem_wait": wait_of(error)}
         )
-    # The audit row keeps what the agent said; a viewer without `see_personal_data` reads it
-    # masked by the states the turn ran on and ended in.
+    # Masked only here, where shown (the audit row keeps the real states): a viewer without
+    # `see_personal_data` reads the answer masked by the states the turn ran on and ended in.
     shown = mask_traces(traces, request.user, (entry.state_before, entry.state_after))
     context |= {"traces": [trace_view(trace) for trace in shown]}
     context |= _end_context(
