@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
 from sessions_app import actions
+from sessions_app.console.traces import buttons
 from sessions_app.models import AuditEntry
 from sessions_app.personal_data import MASK, mask_traces
 from sessions_app.roles import ensure_roles
@@ -357,3 +358,26 @@ def test_the_agents_answers_are_masked_text_by_text_by_the_states_hidden_values(
     assert shown[2]["payload"]["message"] == MASK
     assert traces[0]["payload"]["message"] == "Thanks, ZED QUILL. Your size is large."
     assert mask_traces(traces, ops, (before, after)) is traces
+
+
+def test_a_button_whose_request_was_masked_is_shown_but_cannot_be_sent(support):
+    before = {"variables": {"customer_name": "Zed Quill"}}
+    choice = {
+        "type": "choice",
+        "payload": {
+            "buttons": [
+                {
+                    "name": "That's me",
+                    "request": {"type": "intent", "payload": {"query": "I am Zed Quill"}},
+                },
+                {"name": "Someone else", "request": {"type": "path-2", "payload": {}}},
+            ]
+        },
+    }
+
+    shown = buttons(mask_traces([choice], support, (before,))[0]["payload"]["buttons"])
+
+    # Sending the masked request would put the mask into the conversation as the user's choice.
+    assert shown[0]["withheld"] and shown[0]["request_json"] == ""
+    assert not shown[1]["withheld"]
+    assert shown[1]["request_json"] == '{"type":"path-2","payload":{}}'

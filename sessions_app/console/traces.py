@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..inspector.display import compact_json, pretty_json
+from ..personal_data import MASK
 from ..stored_json import json_text, printable
 
 TEMPLATES = "sessions/console/traces"
@@ -78,10 +79,15 @@ def buttons(listed: Any) -> list[dict]:
         request = button.get("request")
         name = _text(button.get("name")) or _text(_dict(_dict(request).get("payload")).get("label"))
         sendable = isinstance(request, dict) and isinstance(request.get("type"), str)
+        request_json = compact_json(request) if sendable else ""
+        # A request masked for the viewer (personal_data.mask_traces) would send the mask into the
+        # conversation as if the user had chosen it: such a button is shown, not sent.
+        withheld = MASK in request_json
         shown.append(
             {
                 "name": name or "(no label)",
-                "request_json": compact_json(request) if sendable else "",
+                "request_json": "" if withheld else request_json,
+                "withheld": withheld,
                 "intent": _text(_dict(button.get("intent")).get("name") or button.get("intent")),
             }
         )
