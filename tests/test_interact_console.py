@@ -841,6 +841,8 @@ def gunicorn(log_path: Path) -> Iterator[str]:
         **os.environ,
         "DATABASE_URL": database_url_of(connection.settings_dict),
         "DATABASE_CONN_MAX_AGE": "0",
+        # Its own folder: test processes running side by side must not collect into one.
+        "STATIC_ROOT": str(log_path.parent / "staticfiles"),
     }
     # As `make start` does: the manifest storage serves what collectstatic gathered.
     subprocess.run(

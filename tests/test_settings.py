@@ -181,3 +181,20 @@ def test_audit_retention_of_zero_keeps_entries_forever_and_starts():
 
 def test_a_negative_audit_retention_is_refused_naming_the_variable():
     assert "AUDIT_RETENTION_DAYS" in refusal(AUDIT_RETENTION_DAYS="-1")
+
+
+STATIC_FOLDER = """
+import django
+django.setup()
+from django.conf import settings
+print(settings.STATIC_ROOT)
+"""
+
+
+def test_static_files_are_collected_where_static_root_says(tmp_path):
+    default = run_django(STATIC_FOLDER)
+    chosen = run_django(STATIC_FOLDER, STATIC_ROOT=str(tmp_path / "static"))
+
+    assert default.returncode == 0 and chosen.returncode == 0, default.stderr + chosen.stderr
+    assert default.stdout.strip() == str(Path(__file__).resolve().parent.parent / "staticfiles")
+    assert chosen.stdout.strip() == str(tmp_path / "static")
