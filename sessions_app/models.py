@@ -3,7 +3,7 @@ from django.db import models
 from django.utils import timezone
 
 from .encryption import EncryptedTextField, hint
-from .stored_json import StoredJSONDecoder, StoredJSONEncoder
+from .stored_json import OrderKeepingJSONEncoder, StoredJSONDecoder, StoredJSONEncoder
 
 # The longest userID the product handles, in UTF-8 bytes (so in characters too): every write is
 # audited, and PostgreSQL's btree indexes on (environment, user_id…) take at most 2,704 bytes a
@@ -12,6 +12,7 @@ from .stored_json import StoredJSONDecoder, StoredJSONEncoder
 USER_ID_MAX_LENGTH = 2_600
 # Every JSON column stores values as Voiceflow hands them over, NUL characters and all.
 STORED_JSON = {"encoder": StoredJSONEncoder, "decoder": StoredJSONDecoder}
+STATES_WRITTEN_BACK = {"encoder": OrderKeepingJSONEncoder, "decoder": StoredJSONDecoder}
 # Project's encrypted fields: loaded only where a request to Voiceflow needs them.
 SECRET_FIELDS = ("api_key", "access_token")
 # What an operator sets on a project besides its secrets; hints, timestamps and the sandbox flag
@@ -537,8 +538,9 @@ class AuditEntry(models.Model):
     user_id = models.CharField(max_length=USER_ID_MAX_LENGTH, blank=True, default="")
     action = models.CharField(max_length=32, choices=Action)
     outcome = models.CharField(max_length=16, choices=Outcome, default=Outcome.PENDING)
-    state_before = models.JSONField(null=True, blank=True, **STORED_JSON)
-    state_after = models.JSONField(null=True, blank=True, **STORED_JSON)
+    # Undo and restore write these back: their objects keep their keys' order on PostgreSQL too.
+    state_before = models.JSONField(null=True, blank=True, **STATES_WRITTEN_BACK)
+    state_after = models.JSONField(null=True, blank=True, **STATES_WRITTEN_BACK)
     request_sent = models.JSONField(null=True, blank=True, **STORED_JSON)
     upstream_status = models.PositiveSmallIntegerField(null=True, blank=True)
     error = models.TextField(blank=True, default="")

@@ -14,7 +14,9 @@ cannot go into a database column as they are:
 `StoredJSONEncoder` / `StoredJSONDecoder` are the pair every JSON column that holds states or
 values uses (`models.py`). The encoder writes such a string or number as a marked string (a
 Unicode noncharacter, `MARK`, then a kind and an escaped form); the decoder restores it. A string
-that itself begins with `MARK` is marked too, so decoding is never ambiguous.
+that itself begins with `MARK` is marked too, so decoding is never ambiguous. The audit trail's
+states, which undo and restore write back, use `OrderKeepingJSONEncoder`: an object whose keys
+PostgreSQL's `jsonb` would reorder also carries their order.
 
 `check_input` / `parse_input` are the one validator for JSON that people send (the API, pages,
 management commands, bulk files): standard JSON only, finite numbers, no lone surrogates, at most
@@ -32,6 +34,9 @@ from typing import Any
 MARK = "\ufdd0"
 _STRING = "s"
 _NUMBER = "n"
+# The key under which an object keeps its keys' order (never a key of the data: a key that
+# begins with MARK is stored marked, `MARK` + `_STRING` + …).
+_KEY_ORDER = MARK + "o"
 # In a Python string, any surrogate code point is a lone one: json.loads joins valid pairs.
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _NEEDS_ESCAPE = re.compile("[\\\\\x00\ud800-\udfff]")
@@ -65,20 +70,35 @@ def _storable_string(text: str) -> str:
     return text
 
 
-def to_storable(value: Any) -> Any:
-    """`value` with every string and number a database refuses replaced by its marked form."""
+def to_storable(value: Any, *, keep_order: bool = False) -> Any:
+    """`value` with every string and number a database refuses replaced by its marked form.
+
+    `keep_order`: an object whose keys PostgreSQL's `jsonb` would put in another order also
+    carries its keys' order under `_KEY_ORDER`, which `from_storable` follows."""
     if isinstance(value, str):
         return _storable_string(value)
     if isinstance(value, float) and not math.isfinite(value):
         return MARK + _NUMBER + json.dumps(value)
     if isinstance(value, dict):
-        return {
-            _storable_string(key) if isinstance(key, str) else key: to_storable(item)
+        stored = {
+            _storable_string(key) if isinstance(key, str) else key: to_storable(
+                item, keep_order=keep_order
+            )
             for key, item in value.items()
         }
+        keys = [str(key) for key in stored]
+        if keep_order and keys != sorted(keys, key=_jsonb_key_order):
+            stored[_KEY_ORDER] = keys
+        return stored
     if isinstance(value, list | tuple):
-        return [to_storable(item) for item in value]
+        return [to_storable(item, keep_order=keep_order) for item in value]
     return value
+
+
+def _jsonb_key_order(key: str) -> tuple[int, bytes]:
+    """Where `jsonb` puts a key: shorter keys first, keys of one length by their bytes."""
+    encoded = key.encode()
+    return len(encoded), encoded
 
 
 def _restored_string(text: str) -> Any:
@@ -95,7 +115,15 @@ def from_storable(value: Any) -> Any:
     if isinstance(value, str):
         return _restored_string(value)
     if isinstance(value, dict):
-        return {_restored_string(key): from_storable(item) for key, item in value.items()}
+        order = value.get(_KEY_ORDER)
+        if isinstance(order, list):
+            # The keys as they came (to_storable's keep_order), then any the list does not name.
+            value = {key: value[key] for key in order if key in value} | value
+        return {
+            _restored_string(key): from_storable(item)
+            for key, item in value.items()
+            if key != _KEY_ORDER
+        }
     if isinstance(value, list):
         return [from_storable(item) for item in value]
     return value
@@ -107,6 +135,15 @@ class StoredJSONEncoder(json.JSONEncoder):
 
     def encode(self, o: Any) -> str:
         return super().encode(to_storable(o))
+
+
+class OrderKeepingJSONEncoder(StoredJSONEncoder):
+    """The encoder of the audit trail's states, which undo and restore write back: as
+    `StoredJSONEncoder`, and each object keeps its keys' order, which PostgreSQL's `jsonb` does
+    not (it orders keys by length, then bytes). SQLite keeps the text as written."""
+
+    def encode(self, o: Any) -> str:
+        return json.JSONEncoder.encode(self, to_storable(o, keep_order=True))
 
 
 class StoredJSONDecoder(json.JSONDecoder):

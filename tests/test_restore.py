@@ -40,6 +40,7 @@ def restore(client, entry, state_now):
     return client.post(reverse("audit_restore", args=[entry.pk]), {"based_on": based_on(state_now)})
 
 
+@pytest.mark.production_path
 def test_a_reset_session_comes_back_byte_for_byte(ops_client, sandbox, environment, ordering):
     # What the runtime keeps of a state written back: all of it but the base frame's null nodeID,
     # which its PUT refuses (actions.writable_state).
