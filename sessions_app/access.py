@@ -11,6 +11,7 @@ from django.db import connection
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
+from . import sql
 from .models import Environment
 from .roles import roles_holding
 
@@ -41,26 +42,24 @@ def _held_permissions_sql() -> str:
     """The app label and codename of each permission a user holds, their own or a role's (the
     user's id twice). Written once: built by the ORM (a UNION of two joins) it cost ten times
     its run on every request, and every request of a signed-in operator reads it."""
-    quote = connection.ops.quote_name
     user = get_user_model()
-    own, roles = user.user_permissions.through._meta, user.groups.through._meta
-    granted = Group.permissions.through._meta
-    own_user, own_permission = (quote(own.get_field(n).column) for n in ("user", "permission"))
-    role_user, role_group = (quote(roles.get_field(n).column) for n in ("user", "group"))
-    granted_group, granted_permission = (
-        quote(granted.get_field(n).column) for n in ("group", "permission")
+    own, roles, granted = (
+        user.user_permissions.through,
+        user.groups.through,
+        Group.permissions.through,
     )
-    permission, content_type = Permission._meta, ContentType._meta
-    # Only names from the models' metadata are put in; the user's id is a parameter.
     return (
-        f"SELECT ct.{quote('app_label')}, p.{quote('codename')}"  # noqa: S608
-        f" FROM {quote(permission.db_table)} p JOIN {quote(content_type.db_table)} ct"
-        f" ON ct.{quote(content_type.pk.column)} = p.{quote(permission.get_field('content_type').column)}"
-        f" WHERE p.{quote(permission.pk.column)} IN ("
-        f"SELECT {own_permission} FROM {quote(own.db_table)} WHERE {own_user} = %s"
-        f" UNION SELECT g.{granted_permission} FROM {quote(granted.db_table)} g"
-        f" JOIN {quote(roles.db_table)} r ON r.{role_group} = g.{granted_group}"
-        f" WHERE r.{role_user} = %s)"
+        f"SELECT {sql.column(ContentType, 'app_label', 'ct')},"  # noqa: S608
+        f" {sql.column(Permission, 'codename', 'p')}"
+        f" FROM {sql.table(Permission)} p JOIN {sql.table(ContentType)} ct"
+        f" ON {sql.column(ContentType, 'id', 'ct')} = {sql.column(Permission, 'content_type', 'p')}"
+        f" WHERE {sql.column(Permission, 'id', 'p')} IN ("
+        f"SELECT {sql.column(own, 'permission')} FROM {sql.table(own)}"
+        f" WHERE {sql.matching(own, 'user')}"
+        f" UNION SELECT {sql.column(granted, 'permission', 'g')} FROM {sql.table(granted)} g"
+        f" JOIN {sql.table(roles)} r"
+        f" ON {sql.column(roles, 'group', 'r')} = {sql.column(granted, 'group', 'g')}"
+        f" WHERE {sql.column(roles, 'user', 'r')} = %s)"
     )
 
 

@@ -8,9 +8,9 @@ changed (admin_actions.py), access rows name a token by its prefix (account_acti
 import functools
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection
 from django.utils import timezone
 
+from . import sql
 from .models import AuditEntry, BulkJob, Environment, Project, WriteMode
 
 JOB_CONTROL_ACTIONS = (
@@ -85,15 +85,10 @@ def session_history(environment: Environment, user_id: str, shown: int) -> list[
 
 @functools.cache
 def _session_history_sql() -> str:
-    quote = connection.ops.quote_name
-    meta = AuditEntry._meta
-    columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
-    environment, user_id = (quote(meta.get_field(n).column) for n in ("environment", "user_id"))
-    created_at, pk = quote(meta.get_field("created_at").column), quote(meta.pk.column)
-    # Only names from the model's metadata are put in; every value is a parameter. The order is
-    # Meta.ordering's, which the index on (environment, user_id, -created_at) answers.
+    # The order is Meta.ordering's, which the index on (environment, user_id, -created_at) answers.
     return (
-        f"SELECT {columns} FROM {quote(meta.db_table)}"  # noqa: S608
-        f" WHERE {environment} = %s AND {user_id} = %s"
-        f" ORDER BY {created_at} DESC, {pk} DESC LIMIT %s"
+        f"SELECT {sql.columns(AuditEntry)} FROM {sql.table(AuditEntry)}"  # noqa: S608
+        f" WHERE {sql.matching(AuditEntry, 'environment', 'user_id')}"
+        f" ORDER BY {sql.column(AuditEntry, 'created_at')} DESC,"
+        f" {sql.column(AuditEntry, 'id')} DESC LIMIT %s"
     )

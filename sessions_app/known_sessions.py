@@ -4,11 +4,11 @@ import functools
 import json
 from datetime import timedelta
 
-from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from . import sql
 from .inspector.display import flow_frames
 from .models import Environment, KnownSession
 from .segments.conditions import index_fields
@@ -81,14 +81,9 @@ def note_session(
 def _known_sql() -> str:
     """The row of one userID in one environment (unique_known_session), looked up by every read:
     with a query written once (the ORM built it for about its run again)."""
-    quote = connection.ops.quote_name
-    meta = KnownSession._meta
-    columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
-    environment, user_id = (quote(meta.get_field(n).column) for n in ("environment", "user_id"))
-    # Only names from the model's metadata are put in; every value is a parameter.
     return (
-        f"SELECT {columns} FROM {quote(meta.db_table)}"  # noqa: S608
-        f" WHERE {environment} = %s AND {user_id} = %s"
+        f"SELECT {sql.columns(KnownSession)} FROM {sql.table(KnownSession)}"  # noqa: S608
+        f" WHERE {sql.matching(KnownSession, 'environment', 'user_id')}"
     )
 
 

@@ -86,9 +86,10 @@ def to_storable(value: Any, *, keep_order: bool = False) -> Any:
             )
             for key, item in value.items()
         }
-        keys = [str(key) for key in stored]
-        if keep_order and keys != sorted(keys, key=_jsonb_key_order):
-            stored[_KEY_ORDER] = keys
+        if keep_order:
+            keys = [str(key) for key in stored]
+            if keys != sorted(keys, key=_jsonb_key_order):
+                stored[_KEY_ORDER] = keys
         return stored
     if isinstance(value, list | tuple):
         return [to_storable(item, keep_order=keep_order) for item in value]

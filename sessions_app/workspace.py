@@ -13,6 +13,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from . import sql
 from .models import (
     SECRET_FIELDS,
     Environment,
@@ -48,17 +49,14 @@ def environment_choices() -> list[tuple[int, str]]:
 
 @functools.cache
 def _environment_choices_sql() -> str:
-    quote = connection.ops.quote_name
-    environment, project = Environment._meta, Project._meta
     pk, label, is_production, project_id = (
-        f"e.{quote(environment.get_field(name).column)}"
-        for name in ("id", "label", "is_production", "project")
+        sql.column(Environment, name, "e") for name in ("id", "label", "is_production", "project")
     )
-    project_pk, project_name = (f"p.{quote(project.get_field(n).column)}" for n in ("id", "name"))
-    # Only names from the models' metadata are put in. The order is Environment.Meta.ordering's.
+    project_pk, project_name = (sql.column(Project, name, "p") for name in ("id", "name"))
+    # The order is Environment.Meta.ordering's.
     return (
         f"SELECT {pk}, {label}, {is_production}, {project_name}"  # noqa: S608
-        f" FROM {quote(environment.db_table)} e JOIN {quote(project.db_table)} p"
+        f" FROM {sql.table(Environment)} e JOIN {sql.table(Project)} p"
         f" ON {project_pk} = {project_id} ORDER BY {project_name}, {label}"
     )
 

@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from .. import sql
 from ..models import Environment, FlowMap
 from .vf import ProjectFile
 
@@ -99,16 +100,15 @@ def _rows_sql() -> str:
     subquery) took about a millisecond to build on every read. `flows` is left out, so it stays
     deferred as in the ORM form; `loaded_at IS NULL` first puts maps without a load time last on
     every database (NEWEST_LOADED_FIRST)."""
-    quote = connection.ops.quote_name
-    meta = FlowMap._meta
-    columns = ", ".join(quote(f.column) for f in meta.concrete_fields if f.name != "flows")
-    table, pk = quote(meta.db_table), quote(meta.pk.column)
-    project, status = quote(meta.get_field("project").column), quote("status")
-    loaded_at = quote("loaded_at")
-    # Only names from the model's metadata are put in; every value is a parameter.
+    table = sql.table(FlowMap)
+    pk, project, status, loaded_at, version_key, version_id = (
+        sql.column(FlowMap, name)
+        for name in ("id", "project", "status", "loaded_at", "version_key", "version_id")
+    )
     return (
-        f"SELECT {columns} FROM {table} WHERE {project} = %s AND ("  # noqa: S608
-        f"{quote('version_key')} = %s OR ({quote('version_id')} = %s AND {status} = %s)"
+        f"SELECT {sql.columns(FlowMap, leave_out=('flows',))} FROM {table}"  # noqa: S608
+        f" WHERE {project} = %s AND ("
+        f"{version_key} = %s OR ({version_id} = %s AND {status} = %s)"
         f" OR {pk} = (SELECT {pk} FROM {table} WHERE {project} = %s AND {status} = %s"
         f" ORDER BY {loaded_at} IS NULL, {loaded_at} DESC, {pk} DESC LIMIT 1)"
         f") ORDER BY {pk}"

@@ -87,6 +87,18 @@ class VariableRow:
     change: str = ""  # "added", "changed", "removed" or "" (compared with an earlier read)
     value_before: ValueView | None = None
 
+    @classmethod
+    def of(cls, name: Any, value: Any, change: str = "", value_before: Any = None) -> "VariableRow":
+        """The row of variable `name` holding `value`; `value_before`, the value it replaced."""
+        return cls(
+            printable(str(name)),
+            name_to_json(str(name)),
+            ValueView.of(value),
+            editable_text(value),
+            change,
+            ValueView.of(value_before) if change == "changed" else None,
+        )
+
     @property
     def runtime_note(self) -> str:
         """What the runtime keeps in this variable, when it is one of the runtime's own."""
@@ -99,35 +111,18 @@ def variable_rows(variables: dict | None, previous: dict | None = None) -> list[
     rows = []
     for name, value in variables.items():
         change = ""
-        value_before = None
         if previous is not None:
             if name not in previous:
                 change = "added"
             elif compact_json(previous[name]) != compact_json(value):
                 change = "changed"
-                value_before = ValueView.of(previous[name])
-        rows.append(
-            VariableRow(
-                printable(str(name)),
-                name_to_json(str(name)),
-                ValueView.of(value),
-                editable_text(value),
-                change,
-                value_before,
-            )
-        )
+        rows.append(VariableRow.of(name, value, change, (previous or {}).get(name)))
     if previous is not None:
-        for name, value in previous.items():
-            if name not in variables:
-                rows.append(
-                    VariableRow(
-                        printable(str(name)),
-                        name_to_json(str(name)),
-                        ValueView.of(value),
-                        editable_text(value),
-                        "removed",
-                    )
-                )
+        rows.extend(
+            VariableRow.of(name, value, "removed")
+            for name, value in previous.items()
+            if name not in variables
+        )
     return rows
 
 

@@ -19,6 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from .. import sql
 from ..actions import fingerprint
 from ..models import Environment, SeenState
 
@@ -73,17 +74,8 @@ def remember_seen(request: HttpRequest, environment: Environment, user_id: str, 
 def _kept_sql() -> str:
     """Whether this login keeps this state of this conversation already: the check of every read,
     with a query written once (the ORM built it for several times its run)."""
-    quote = connection.ops.quote_name
-    meta = SeenState._meta
-    session_key, conversation, state_fingerprint = (
-        quote(meta.get_field(name).column)
-        for name in ("session_key", "conversation", "fingerprint")
-    )
-    # Only names from the model's metadata are put in; every value is a parameter.
-    return (
-        f"SELECT 1 FROM {quote(meta.db_table)} WHERE {session_key} = %s"  # noqa: S608
-        f" AND {conversation} = %s AND {state_fingerprint} = %s LIMIT 1"
-    )
+    kept = sql.matching(SeenState, "session_key", "conversation", "fingerprint")
+    return f"SELECT 1 FROM {sql.table(SeenState)} WHERE {kept} LIMIT 1"  # noqa: S608
 
 
 def _forget_old(session_key: str, conversation: str) -> None:
